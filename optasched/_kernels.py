@@ -1,0 +1,131 @@
+"""Branch-free curve pieces shared by several schedule families and combinators.
+
+Every function here is pure ``jnp`` on traced arrays. Where a formula has a
+singular branch that ``jnp.where`` discards (a square root or power at 0, a
+division by a zero-length segment), the discarded input is replaced first, so
+that gradients stay finite as well as values.
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+
+
+def is_integer(x) -> bool:
+    return jnp.issubdtype(jnp.result_type(x), jnp.integer)
+
+
+def to_float(x, dtype):
+    return jnp.asarray(x).astype(dtype)
+
+
+def floor_div(a, b):
+    """floor(a / b): exact integer division when both are integers."""
+    if is_integer(a) and is_integer(b):
+        return jnp.floor_divide(a, jnp.maximum(b, 1))
+    return jnp.floor(jnp.asarray(a) / jnp.asarray(b))
+
+
+def safe_divide(numerator, denominator, if_zero):
+    """numerator / denominator, or ``if_zero`` where the denominator is 0."""
+    zero = denominator == 0
+    return jnp.where(zero, if_zero, numerator / jnp.where(zero, 1, denominator))
+
+
+def safe_sqrt(x):
+    """sqrt(x) for x >= 0 with a finite (zero) gradient at 0."""
+    positive = x > 0
+    return jnp.where(positive, jnp.sqrt(jnp.where(positive, x, 1)), 0)
+
+
+def safe_power(base, exponent):
+    """base ** exponent for base >= 0, exponent > 0, with finite gradients at base 0."""
+    positive = base > 0
+    return jnp.where(positive, jnp.where(positive, base, 1) ** exponent, 0)
+
+
+def progress(step, length, dtype):
+    """Fraction of a segment of ``length`` steps completed at ``step``, in [0, 1].
+
+    A zero-length segment is already complete: the fraction is 1.
+    """
+    step = to_float(step, dtype)
+    length = to_float(length, dtype)
+    return jnp.clip(safe_divide(step, length, 1.0), 0.0, 1.0)
+
+
+DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
+
+
+def decay_fraction(p, shape: str):
+    """A curve from 1 at p = 0 down to 0 at p = 1.
+
+    ``linear``: 1 - p; ``cosine``: (1 + cos(pi p)) / 2; ``1-sqrt``: 1 - sqrt(p)
+    (Hagele et al. 2024). A warmup of the same shape is ``decay_fraction(1 - p)``.
+    """
+    if shape == "linear":
+        return 1.0 - p
+    if shape == "cosine":
+        return 0.5 * (1.0 + jnp.cos(jnp.pi * p))
+    if shape == "1-sqrt":
+        return 1.0 - safe_sqrt(p)
+    raise ValueError(f"unknown shape {shape!r}; expected one of {DECAY_SHAPES}")
+
+
+def interpolate(step, knots, values, interpolation: str, dtype):
+    """Piecewise interpolation through (knots[i], values[i]); flat outside the knots.
+
+    Knots are sorted; at a repeated knot the value jumps (the later segment is
+    active from the knot on). ``interpolation`` is "linear" or "cosine".
+    """
+    step = jnp.asarray(step)
+    if knots.shape[-1] == 1:
+        return jnp.broadcast_to(values[0], step.shape).astype(dtype)
+    common = jnp.promote_types(step.dtype, knots.dtype)
+    segment = jnp.searchsorted(knots.astype(common), step.astype(common), side="right", method="compare_all")
+    segment = jnp.clip(segment - 1, 0, knots.shape[-1] - 2)
+    start, end = knots[segment], knots[segment + 1]
+    frac = progress(step - start, end - start, dtype)
+    if interpolation == "cosine":
+        frac = 0.5 * (1.0 - jnp.cos(jnp.pi * frac))
+    elif interpolation != "linear":
+        raise ValueError(f"unknown interpolation {interpolation!r}")
+    low, high = values[segment], values[segment + 1]
+    return low + (high - low) * frac
+
+
+def cycle_position(step, first_period, multiplier, dtype):
+    """Where ``step`` falls in cycles of lengths T0, T0 m, T0 m^2, ... (SGDR).
+
+    Returns ``(index, position, period)`` as floats: the cycle index, the step
+    within the cycle and the cycle's length. With m = 1 the index comes from
+    exact integer division (integer steps and T0); otherwise from the closed
+    form i = floor(log(1 + t (m - 1) / T0) / log m), corrected by one where
+    rounding put t on the wrong side of a cycle start.
+    """
+    period0 = to_float(first_period, dtype)
+    m = to_float(multiplier, dtype)
+    t = to_float(step, dtype)
+
+    # m == 1: equal cycles.
+    equal_index = floor_div(step, first_period)
+    equal_position = to_float(step - equal_index * first_period, dtype)
+    equal_index = to_float(equal_index, dtype)
+
+    # m > 1: geometric cycles (m replaced by 2 where it is 1, so no log(1) = 0 division).
+    growing = m != 1
+    m_safe = jnp.where(growing, m, 2.0)
+
+    def start_of(i):
+        return period0 * (m_safe**i - 1.0) / (m_safe - 1.0)
+
+    index = jnp.floor(jnp.log1p(t * (m_safe - 1.0) / period0) / jnp.log(m_safe))
+    index = jnp.maximum(index, 0.0)
+    index = jnp.where(t < start_of(index), index - 1.0, index)
+    index = jnp.where(t >= start_of(index + 1.0), index + 1.0, index)
+    position = t - start_of(index)
+
+    index = jnp.where(growing, index, equal_index)
+    position = jnp.where(growing, position, equal_position)
+    period = period0 * jnp.where(growing, m_safe, 1.0) ** index
+    return index, position, period

@@ -1,0 +1,259 @@
+"""Building sweeps: stack members into one batched pytree, cartesian grids,
+random search, and the traced (checked-mode) validation of a sweep.
+
+A sweep is ONE pytree whose leaves carry a leading member axis, so
+``jax.vmap`` over it runs every configuration in one compiled program.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from collections.abc import Callable, Sequence
+from typing import Any, NamedTuple
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+from jax.experimental import checkify
+
+from ._core import Schedule, describe_difference, schedule_nodes
+
+
+def stack(members: Sequence[Any]) -> Any:
+    """Stack equal-structure schedules (or pytrees holding schedules) into one sweep.
+
+    The result has the members' structure with a leading axis of
+    ``len(members)`` on every leaf: ``jax.vmap(lambda s: s(step))(stacked)``
+    evaluates every member and ``stacked[i]`` gives member ``i`` back.
+
+    Raises:
+        ValueError: if members differ in structure (family, static options,
+            which optional hyperparameters are set, array lengths), naming
+            the member and the part that differs.
+
+    Example:
+        >>> import optasched as osd
+        >>> sweep = osd.stack([osd.cosine(0.1, 1000), osd.cosine(0.3, 2000)])
+        >>> len(sweep), sweep(500).shape
+        (2, (2,))
+    """
+    members = list(members)
+    if not members:
+        raise ValueError("stack: members must hold at least one schedule, got none")
+    first = members[0]
+    for i, member in enumerate(members[1:], start=1):
+        difference = describe_difference(first, member)
+        if difference:
+            raise ValueError(
+                f"stack: member {i} differs in structure from member 0 at {difference}; "
+                "only schedules of the same structure can share one sweep"
+            )
+    return jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
+
+
+class Batch(NamedTuple):
+    """A sweep made by :func:`grid` or :func:`sample`.
+
+    Attributes:
+        config: the stacked pytree (a schedule, or whatever ``build`` returns).
+        labels: one human-readable label per member, such as
+            ``"peak_value=0.1, warmup_steps=100"``.
+        values: each swept argument's value for every member, as NumPy arrays.
+    """
+
+    config: Any
+    labels: list[str]
+    values: dict[str, np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.labels)
+
+
+def _builder(build: Callable[..., Any] | Schedule) -> Callable[..., Any]:
+    if isinstance(build, Schedule):
+        return build.replace
+    if not callable(build):
+        raise ValueError(f"build must be a schedule or a callable, got {build!r}")
+    return build
+
+
+def _label(name: str, value: Any) -> str:
+    if isinstance(value, (float, np.floating)):
+        return f"{name}={float(value):.4g}"
+    return f"{name}={value}"
+
+
+def _batch(build, names: list[str], rows: list[tuple]) -> Batch:
+    make = _builder(build)
+    members = [make(**dict(zip(names, row))) for row in rows]
+    labels = [", ".join(_label(n, v) for n, v in zip(names, row)) for row in rows]
+    values = {n: np.asarray([row[i] for row in rows]) for i, n in enumerate(names)}
+    return Batch(stack(members), labels, values)
+
+
+def grid(build: Callable[..., Any] | Schedule, **axes: Sequence[Any]) -> Batch:
+    """The cartesian product of hyperparameter values, as one stacked sweep.
+
+    Args:
+        build: a function of the swept arguments returning a schedule (or any
+            pytree, such as a training config holding schedules); or a
+            schedule, whose hyperparameters (dotted paths into composites, as
+            in :meth:`Schedule.replace`) are swept.
+        **axes: argument name -> the values to try.
+
+    Example:
+        >>> import optasched as osd
+        >>> make = lambda peak_value, warmup_steps: osd.warmup(
+        ...     osd.cosine(peak_value, 1000), warmup_steps)
+        >>> sweep = osd.grid(make, peak_value=[0.1, 0.3], warmup_steps=[0, 100, 200])
+        >>> len(sweep), sweep.labels[1]
+        (6, 'peak_value=0.1, warmup_steps=100')
+    """
+    if not axes:
+        raise ValueError("grid: give at least one axis, as name=[values]")
+    for name, values in axes.items():
+        if isinstance(values, (str, bytes)) or not isinstance(values, Sequence | np.ndarray) or len(values) == 0:
+            raise ValueError(f"grid: axis {name} must be a non-empty list of values, got {values!r}")
+    names = list(axes)
+    rows = list(itertools.product(*(list(v) for v in axes.values())))
+    return _batch(build, names, rows)
+
+
+class Distribution(NamedTuple):
+    """A distribution to draw one hyperparameter from in :func:`sample`."""
+
+    kind: str
+    low: float
+    high: float
+    choices: tuple = ()
+
+    def draw(self, key: jax.Array, num: int) -> np.ndarray:
+        if self.kind == "uniform":
+            return np.asarray(jax.random.uniform(key, (num,), minval=self.low, maxval=self.high))
+        if self.kind == "log_uniform":
+            log = jax.random.uniform(key, (num,), minval=math.log(self.low), maxval=math.log(self.high))
+            return np.exp(np.asarray(log, dtype=np.float64))
+        if self.kind == "int_uniform":
+            return np.asarray(jax.random.randint(key, (num,), int(self.low), int(self.high) + 1))
+        index = np.asarray(jax.random.randint(key, (num,), 0, len(self.choices)))
+        return np.asarray(self.choices, dtype=object)[index]
+
+
+def _finite_range(kind: str, low, high, positive: bool = False) -> None:
+    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+        raise ValueError(f"{kind}: need finite low <= high, got low={low!r}, high={high!r}")
+    if positive and low <= 0:
+        raise ValueError(f"{kind}: low must be > 0, got {low!r}")
+
+
+def uniform(low: float, high: float) -> Distribution:
+    """Uniform on [low, high)."""
+    _finite_range("uniform", low, high)
+    return Distribution("uniform", float(low), float(high))
+
+
+def log_uniform(low: float, high: float) -> Distribution:
+    """Log-uniform on [low, high), 0 < low: the usual prior for learning rates."""
+    _finite_range("log_uniform", low, high, positive=True)
+    return Distribution("log_uniform", float(low), float(high))
+
+
+def int_uniform(low: int, high: int) -> Distribution:
+    """Uniform over the integers low..high inclusive (step counts)."""
+    _finite_range("int_uniform", low, high)
+    return Distribution("int_uniform", int(low), int(high))
+
+
+def choice(options: Sequence[Any]) -> Distribution:
+    """Uniform over a list of values."""
+    if len(options) == 0:
+        raise ValueError("choice: options must be a non-empty list")
+    return Distribution("choice", 0.0, 0.0, tuple(options))
+
+
+def sample(build: Callable[..., Any] | Schedule, key: jax.Array, num_samples: int, **distributions) -> Batch:
+    """Random search: ``num_samples`` members with hyperparameters drawn from a key.
+
+    Example:
+        >>> import jax, optasched as osd
+        >>> sweep = osd.sample(lambda peak_value, warmup_steps: osd.warmup(
+        ...     osd.cosine(peak_value, 1000), warmup_steps), jax.random.key(0), 16,
+        ...     peak_value=osd.log_uniform(1e-4, 1e-1), warmup_steps=osd.int_uniform(0, 500))
+        >>> len(sweep)
+        16
+    """
+    if not isinstance(num_samples, (int, np.integer)) or num_samples < 1:
+        raise ValueError(f"sample: num_samples must be a positive integer, got {num_samples!r}")
+    if not distributions:
+        raise ValueError("sample: give at least one distribution, as name=osd.uniform(...)")
+    names = list(distributions)
+    keys = jax.random.split(key, len(names))
+    columns = []
+    for name, subkey in zip(names, keys):
+        distribution = distributions[name]
+        if not isinstance(distribution, Distribution):
+            raise ValueError(
+                f"sample: {name} must be a distribution (osd.uniform, osd.log_uniform, "
+                f"osd.int_uniform, osd.choice), got {distribution!r}"
+            )
+        columns.append([v.item() if hasattr(v, "item") else v for v in distribution.draw(subkey, num_samples)])
+    return _batch(build, names, list(zip(*columns)))
+
+
+# -- checked mode ----------------------------------------------------------------------
+
+
+def check(tree: Any) -> None:
+    """Check every schedule in ``tree`` with traced values, for ``checkify``.
+
+    Construction validates concrete arguments; values that are traced (built
+    inside ``jit`` or ``vmap``, or passed as jit arguments) can only be checked
+    at run time. Call this inside a function transformed by
+    ``jax.experimental.checkify.checkify``, or use :func:`checked`. For a
+    stacked sweep, the error names the first failing member.
+    """
+    for path, node in schedule_nodes(tree):
+        batch = node.batch_shape
+        for constraint in node._all_constraints():
+            ok = jnp.asarray(constraint.ok)
+            flat_ok = ok.reshape(-1)
+            value = jnp.asarray(constraint.value)
+            if batch and ok.ndim:
+                member = jnp.argmin(flat_ok)
+                shown = value.reshape((flat_ok.shape[0], -1))[member]
+                checkify.check(
+                    jnp.all(flat_ok),
+                    f"{node._family}{' at ' + path if path else ''}: {constraint.name} must be "
+                    f"{constraint.requirement}, got {{value}} (sweep member {{member}})",
+                    value=shown,
+                    member=member,
+                )
+            else:
+                checkify.check(
+                    jnp.all(flat_ok),
+                    f"{node._family}{' at ' + path if path else ''}: {constraint.name} must be "
+                    f"{constraint.requirement}, got {{value}}",
+                    value=value,
+                )
+
+
+def checked(function: Callable[..., Any]) -> Callable[..., Any]:
+    """Wrap ``function`` so every schedule among its arguments is checked first.
+
+    Works on jitted functions and traced (stacked) schedules; a bad value
+    raises ``ValueError`` naming the argument, the value and, in a sweep, the
+    member. Example: ``osd.checked(jax.jit(train))(batched_config)``.
+    """
+    checkified = checkify.checkify(lambda args, kwargs: (check((args, kwargs)), function(*args, **kwargs))[1])
+
+    @functools.wraps(function)
+    def wrapper(*args, **kwargs):
+        error, out = checkified(args, kwargs)
+        message = error.get()
+        if message:
+            raise ValueError(message.split("\n")[0].split(" (check failed at")[0])
+        return out
+
+    return wrapper
