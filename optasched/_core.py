@@ -508,4 +508,4 @@ def describe_difference(a: Any, b: Any, path: str = "") -> str | None:
 
 
 def _kind_of(x: Any) -> str:
-    return f"a {x._family} schedule" if isinstance(x, Schedule) else f"{type(x).__name__} {x!r}"
+    return f"{x._family} schedule" if isinstance(x, Schedule) else f"{type(x).__name__} {x!r}"

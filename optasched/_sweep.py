@@ -205,7 +205,7 @@ def sample(build: Callable[..., Any] | Schedule, key: jax.Array, num_samples: in
 # -- checked mode ----------------------------------------------------------------------
 
 
-def check(tree: Any) -> None:
+def check(tree: Any, path: str = "") -> None:
     """Check every schedule in ``tree`` with traced values, for ``checkify``.
 
     Construction validates concrete arguments; values that are traced (built
@@ -214,7 +214,7 @@ def check(tree: Any) -> None:
     ``jax.experimental.checkify.checkify``, or use :func:`checked`. For a
     stacked sweep, the error names the first failing member.
     """
-    for path, node in schedule_nodes(tree):
+    for path, node in schedule_nodes(tree, path):
         batch = node.batch_shape
         for constraint in node._all_constraints():
             ok = jnp.asarray(constraint.ok)
@@ -223,6 +223,7 @@ def check(tree: Any) -> None:
             if batch and ok.ndim:
                 member = jnp.argmin(flat_ok)
                 shown = value.reshape((flat_ok.shape[0], -1))[member]
+                shown = shown[0] if shown.shape[0] == 1 else shown
                 checkify.check(
                     jnp.all(flat_ok),
                     f"{node._family}{' at ' + path if path else ''}: {constraint.name} must be "
@@ -246,14 +247,22 @@ def checked(function: Callable[..., Any]) -> Callable[..., Any]:
     raises ``ValueError`` naming the argument, the value and, in a sweep, the
     member. Example: ``osd.checked(jax.jit(train))(batched_config)``.
     """
-    checkified = checkify.checkify(lambda args, kwargs: (check((args, kwargs)), function(*args, **kwargs))[1])
+
+    def checked_call(args, kwargs):
+        for i, arg in enumerate(args):
+            check(arg, f"argument {i}")
+        for name, arg in kwargs.items():
+            check(arg, f"argument {name}")
+        return function(*args, **kwargs)
+
+    checkified = checkify.checkify(checked_call)
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
         error, out = checkified(args, kwargs)
         message = error.get()
         if message:
-            raise ValueError(message.split("\n")[0].split(" (check failed at")[0])
+            raise ValueError(message.split("\n")[0].replace(" (`check` failed)", ""))
         return out
 
     return wrapper
