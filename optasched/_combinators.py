@@ -224,6 +224,11 @@ def restarts(schedule, first_period, period_multiplier=1.0, peak_multiplier=1.0)
 
     .. math:: v(t) = \mu^i\, s(\tau\, T_0 / T_i), \quad \tau = t - \textstyle\sum_{j<i} T_j
 
+    With ``period_multiplier == 1`` the cycle index is exact integer division
+    and its derivative with respect to the multiplier is taken as 0; for
+    m > 1 the index comes from the closed form, exact in float64 and in
+    float32 while cycle starts stay below 2**24.
+
     Example:
         >>> import optasched as osd
         >>> s = osd.restarts(osd.linear(1.0, 0.0, 10), first_period=10, peak_multiplier=0.5)

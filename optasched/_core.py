@@ -129,6 +129,7 @@ class Schedule:
 
     _fields: ClassVar[dict[str, Kind]] = {}
     _family: ClassVar[str] = "schedule"
+    _optional: ClassVar[frozenset[str]] = frozenset()  # fields that may be None
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -164,8 +165,11 @@ class Schedule:
 
     def _convert(self, name: str, kind: Kind, x: Any):
         family = self._family
-        if kind is Kind.STATIC or x is None:
+        if kind is Kind.STATIC or (x is None and (name in self._optional or kind is Kind.PARAMS)):
             return x
+        if x is None:
+            wanted = {Kind.SCHEDULE: "a schedule or a number", Kind.SCHEDULES: "a list of schedules"}
+            raise ValueError(f"{family}: {name} must be {wanted.get(kind, 'a number')}, got None")
         if kind is Kind.SCHEDULE:
             return as_schedule(x, family, name)
         if kind is Kind.SCHEDULES:

@@ -48,6 +48,11 @@ def cosine_restarts(
     ``CosineAnnealingWarmRestarts(T_0, T_mult, eta_min=E)``. The period
     multiplier is real-valued (>= 1, 1 included).
 
+    With ``period_multiplier == 1`` the cycle index is exact integer division
+    and its derivative with respect to the multiplier is taken as 0; for
+    m > 1 the index comes from the closed form, exact in float64 and in
+    float32 while cycle starts stay below 2**24.
+
     Example:
         >>> import optasched as osd
         >>> s = osd.cosine_restarts(1.0, first_period=10, period_multiplier=2.0)
@@ -68,6 +73,7 @@ CYCLIC_MODES = ("triangular", "triangular2", "exp_range")
 
 class Cyclic(Schedule):
     _family = "cyclic"
+    _optional = frozenset({"step_size_down"})
     _fields = {
         "base_value": Kind.VALUE,
         "max_value": Kind.VALUE,

@@ -137,6 +137,7 @@ def linear(init_value, end_value, transition_steps, transition_begin=0) -> Polyn
 
 class Exponential(Schedule):
     _family = "exponential"
+    _optional = frozenset({"end_value"})
     _fields = {
         "init_value": Kind.VALUE,
         "transition_steps": Kind.STEPS,
@@ -264,6 +265,7 @@ def inverse_time(init_value, decay_steps, decay_rate, staircase=False) -> Invers
 
 class InverseSqrt(Schedule):
     _family = "inverse_sqrt"
+    _optional = frozenset({"timescale"})
     _fields = {"peak_value": Kind.VALUE, "warmup_steps": Kind.STEPS, "timescale": Kind.STEPS}
 
     def _constraints(self):
