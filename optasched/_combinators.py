@@ -14,7 +14,7 @@ import jax.numpy as jnp
 
 from ._core import Constraint, Kind, Schedule, as_schedule
 from ._families import Constant, at_least, one_of
-from ._kernels import cycle_position, decay_fraction, floor_div, progress, to_float
+from ._kernels import cycle_position, decay_fraction, floor_div, is_integer, progress, to_float
 from ._piecewise import _sorted
 
 # -- warmup -----------------------------------------------------------------------------
@@ -122,7 +122,11 @@ def join(schedules: Sequence[Any], boundaries) -> Join:
         >>> float(s(99)), float(s(100)), float(s(105))
         (1.0, 0.5, 0.25)
     """
-    return Join(schedules=tuple(schedules), boundaries=boundaries)
+    if isinstance(schedules, (list, tuple)) or not isinstance(schedules, (Schedule, str, bytes)) and hasattr(
+        schedules, "__iter__"
+    ):
+        schedules = tuple(schedules)
+    return Join(schedules=schedules, boundaries=boundaries)
 
 
 # -- arithmetic and bounds -----------------------------------------------------------------
@@ -181,9 +185,9 @@ def clip(schedule, min_value=None, max_value=None) -> Schedule:
         raise ValueError("clip: give min_value, max_value or both")
     result = as_schedule(schedule, "clip")
     if min_value is not None:
-        result = maximum(result, min_value)
+        result = maximum(result, as_schedule(min_value, "clip", "min_value"))
     if max_value is not None:
-        result = minimum(result, max_value)
+        result = minimum(result, as_schedule(max_value, "clip", "max_value"))
     return result
 
 
@@ -262,7 +266,10 @@ class Shift(Schedule):
     _fields = {"schedule": Kind.SCHEDULE, "offset": Kind.STEPS}
 
     def _value(self, step):
-        return self.schedule(jnp.maximum(step - self.offset, 0))
+        shifted = step - self.offset
+        if is_integer(shifted):  # a negative offset must not wrap a large integer step around
+            shifted = jnp.where((self.offset < 0) & (shifted < step), jnp.iinfo(shifted.dtype).max, shifted)
+        return self.schedule(jnp.maximum(shifted, 0))
 
 
 def shift(schedule, offset) -> Shift:

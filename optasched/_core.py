@@ -219,7 +219,8 @@ class Schedule:
                 finite = jnp.isfinite(leaf) if jnp.issubdtype(leaf.dtype, jnp.floating) else None
                 if finite is None:
                     continue
-                extra = tuple(range(leaf.ndim - self._leaf_batch_ndim(leaf, kind), leaf.ndim))
+                # Reduce over the core axes only, keeping the sweep axes (so a bad member is named).
+                extra = tuple(range(len(self.batch_shape), leaf.ndim))
                 yield Constraint(
                     name + jax.tree_util.keystr(path), jnp.all(finite, axis=extra), "finite", leaf
                 )
@@ -326,7 +327,10 @@ class Schedule:
     # -- evaluation --------------------------------------------------------------
 
     def __call__(self, step) -> jax.Array:
-        step = jnp.asarray(step)
+        try:
+            step = jnp.asarray(step)
+        except (TypeError, ValueError):
+            raise ValueError(f"{self._family}: step must be an integer or float, got {step!r}") from None
         if not (jnp.issubdtype(step.dtype, jnp.integer) or jnp.issubdtype(step.dtype, jnp.floating)):
             raise ValueError(f"{self._family}: step must be an integer or float, got dtype {step.dtype}")
         batch = self.batch_shape
@@ -372,7 +376,10 @@ class Schedule:
                 for path, value in sub.items():
                     index, _, rest = path.partition(".")
                     if not index.isdigit() or int(index) >= len(children) or not rest:
-                        raise ValueError(f"{self._family}: bad path {head}.{path!r}")
+                        raise ValueError(
+                            f"{self._family}: bad path {head + '.' + path!r}; expected "
+                            f"'{head}.<index below {len(children)}>.<hyperparameter>'"
+                        )
                     children[int(index)] = children[int(index)].replace(**{rest: value})
                 fields[head] = tuple(children)
             else:

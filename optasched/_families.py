@@ -9,9 +9,11 @@ another (``linear`` of ``polynomial``, ``step_decay`` of ``exponential``,
 
 from __future__ import annotations
 
+import numbers
+
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule
+from ._core import Constraint, Kind, Schedule, convert_leaf
 from ._kernels import decay_fraction, floor_div, progress, safe_power, safe_sqrt, to_float
 
 
@@ -321,11 +323,13 @@ def noam(d_model, warmup_steps, scale=1.0) -> InverseSqrt:
         >>> round(float(s(4000)), 7)
         0.0006988
     """
-    if not (isinstance(d_model, (int, float)) and d_model > 0):
-        raise ValueError(f"noam: d_model must be a positive number, got {d_model!r}")
+    if isinstance(d_model, bool) or not (isinstance(d_model, numbers.Real) and 0 < d_model < float("inf")):
+        raise ValueError(f"noam: d_model must be a positive finite number, got {d_model!r}")
     if isinstance(warmup_steps, (int, float)) and not warmup_steps > 0:
         raise ValueError(f"noam: warmup_steps must be > 0, got {warmup_steps!r}")
-    peak = scale * d_model**-0.5 * jnp.asarray(warmup_steps, dtype=float) ** -0.5
+    warmup_steps = convert_leaf("noam", "warmup_steps", Kind.STEPS, warmup_steps)
+    scale = convert_leaf("noam", "scale", Kind.VALUE, scale)
+    peak = scale * float(d_model) ** -0.5 * jnp.asarray(warmup_steps, dtype=float) ** -0.5
     return inverse_sqrt(peak, warmup_steps)
 
 

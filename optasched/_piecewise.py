@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule
+from ._core import Constraint, Kind, Schedule, convert_leaf
 from ._families import at_least, one_of
 from ._kernels import DECAY_SHAPES, decay_fraction, interpolate, progress
 
@@ -84,8 +84,10 @@ def multistep(init_value, milestones, gamma) -> PiecewiseConstant:
         >>> round(float(osd.multistep(1.0, [30, 80], gamma=0.1)(80)), 6)
         0.01
     """
-    milestones = jnp.asarray(milestones)
-    gamma = jnp.asarray(gamma, dtype=float)
+    milestones = convert_leaf("multistep", "milestones", Kind.BOUNDARIES, milestones)
+    if milestones.ndim < 1:
+        raise ValueError(f"multistep: milestones must be a 1-D array, got {milestones!r}")
+    gamma = convert_leaf("multistep", "gamma", Kind.VALUE, gamma)
     return piecewise_constant(init_value, milestones, jnp.broadcast_to(gamma[..., None], milestones.shape))
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import functools
 import itertools
 import math
+import numbers
 from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
@@ -87,8 +88,13 @@ def _label(name: str, value: Any) -> str:
 
 def _batch(build, names: list[str], rows: list[tuple]) -> Batch:
     make = _builder(build)
-    members = [make(**dict(zip(names, row))) for row in rows]
     labels = [", ".join(_label(n, v) for n, v in zip(names, row)) for row in rows]
+    members = []
+    for i, row in enumerate(rows):
+        try:
+            members.append(make(**dict(zip(names, row))))
+        except ValueError as err:
+            raise ValueError(f"{err} (sweep member {i}: {labels[i]})") from err
     values = {n: np.asarray([row[i] for row in rows]) for i, n in enumerate(names)}
     return Batch(stack(members), labels, values)
 
@@ -142,7 +148,8 @@ class Distribution(NamedTuple):
 
 
 def _finite_range(kind: str, low, high, positive: bool = False) -> None:
-    if not (np.isfinite(low) and np.isfinite(high) and low <= high):
+    numeric = all(isinstance(x, numbers.Real) and not isinstance(x, bool) for x in (low, high))
+    if not (numeric and np.isfinite(low) and np.isfinite(high) and low <= high):
         raise ValueError(f"{kind}: need finite low <= high, got low={low!r}, high={high!r}")
     if positive and low <= 0:
         raise ValueError(f"{kind}: low must be > 0, got {low!r}")
