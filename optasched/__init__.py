@@ -48,4 +48,11 @@ from ._sweep import sample as sample
 from ._sweep import stack as stack
 from ._sweep import uniform as uniform
 
+from ._engine import sweep as sweep
+from ._loop import LoopResult as LoopResult
+from ._loop import all_finite as all_finite
+from ._loop import train_loop as train_loop
+from ._results import Best as Best
+from ._results import SweepResult as SweepResult
+
 __version__ = "0.1.0"

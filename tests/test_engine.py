@@ -1,0 +1,209 @@
+"""Specification of the sweep engine: every strategy equals separate runs,
+one compilation serves any sweep size, divergence is isolated, sharding over
+devices (and processes) gives the same results."""
+
+import collections
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+import optasched as osd
+
+TRACES = collections.Counter()
+STEPS = 30
+X = jax.random.normal(jax.random.key(1), (64, 8))
+Y = (X @ jnp.arange(8.0) > 0).astype(jnp.int32)
+
+
+def train(config, key):
+    """A tiny logistic regression, SGD with a scheduled LR, written for ONE config."""
+    TRACES["train"] += 1
+    optimizer = optax.sgd(config["schedule"], momentum=config["momentum"])
+    params = {"w": 0.1 * jax.random.normal(key, (8, 2)), "b": jnp.zeros(2)}
+
+    def loss_fn(p):
+        logits = X @ p["w"] + p["b"][None, :]
+        return optax.softmax_cross_entropy_with_integer_labels(logits, Y).mean() + 1e-3 * jnp.sum(p["w"] ** 2)
+
+    def step(state, t):
+        p, opt_state = state
+        loss, grads = jax.value_and_grad(loss_fn)(p)
+        updates, opt_state = optimizer.update(grads, opt_state, p)
+        return (optax.apply_updates(p, updates), opt_state), {"loss": loss}
+
+    result = osd.train_loop(step, (params, optimizer.init(params)), STEPS)
+    final = loss_fn(result.state[0])
+    return {"loss": final, "curve": result.history["loss"], "diverged_at": result.diverged_at}
+
+
+def make(peak_value, warmup_steps, momentum=0.9):
+    return {"schedule": osd.warmup(osd.cosine(peak_value, STEPS), warmup_steps), "momentum": momentum}
+
+
+BATCH = osd.grid(make, peak_value=[0.05, 0.2, 0.5], warmup_steps=[0, 5, 10])
+
+
+def separate_runs(batch, key=jax.random.key(0)):
+    single = jax.jit(train)
+    runs = [single(jax.tree.map(lambda x, i=i: x[i], batch.config), key) for i in range(len(batch))]
+    return jax.tree.map(lambda *xs: np.stack(xs), *runs)
+
+
+EXPECTED = None
+
+
+def expected():
+    global EXPECTED
+    if EXPECTED is None:
+        EXPECTED = separate_runs(BATCH)
+    return EXPECTED
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {"strategy": "vmap", "devices": jax.devices()[:1]},
+        {"strategy": "chunked", "chunk_size": 4, "devices": jax.devices()[:1]},  # 9 members: padded last chunk
+        {"strategy": "map", "devices": jax.devices()[:1]},
+        {"strategy": "auto"},  # sharded over the 4 CPU devices of conftest
+        {"strategy": "chunked", "chunk_size": 2},  # chunks rounded up to the device count
+    ],
+    ids=["vmap", "chunked", "map", "auto-sharded", "chunked-sharded"],
+)
+def test_every_strategy_equals_separate_runs(options):
+    result = osd.sweep(train, BATCH, jax.random.key(0), **options)
+    assert result.labels == BATCH.labels and len(result) == 9
+    for name in ("loss", "curve"):
+        np.testing.assert_allclose(result.metric(name), expected()[name], rtol=2e-5, atol=1e-6)
+    assert result.chunk_size % result.num_devices == 0
+
+
+def test_sharding_uses_every_device():
+    assert len(jax.devices()) == 4, "conftest forces 4 CPU devices"
+    result = osd.sweep(train, BATCH, jax.random.key(0))
+    assert result.num_devices == 4
+
+
+def test_one_compilation_for_any_sweep_size_and_values():
+    devices = jax.devices()[:1]
+    osd.sweep(train, osd.grid(make, peak_value=[0.1, 0.2], warmup_steps=[0, 3, 6]), chunk_size=4, devices=devices)
+    before = TRACES["train"]
+    for peaks, warmups in [([0.3], [1, 2, 3, 4, 5]), ([0.01, 0.02, 0.03], [0, 7, 9, 11, 13])]:
+        batch = osd.grid(make, peak_value=peaks, warmup_steps=warmups)  # 5 and 15 members
+        result = osd.sweep(train, batch, chunk_size=4, devices=devices)
+        assert len(result) == len(batch)
+    assert TRACES["train"] == before
+
+
+def test_split_keys_give_each_member_its_own_key():
+    batch = osd.stack([make(0.1, 0)] * 3)
+    shared = osd.sweep(train, batch, jax.random.key(3), devices=jax.devices()[:1])
+    split = osd.sweep(train, batch, jax.random.key(3), split_keys=True, devices=jax.devices()[:1])
+    assert np.ptp(shared.metric("loss")) == 0
+    assert np.ptp(split.metric("loss")) > 0
+    member_2 = jax.jit(train)(jax.tree.map(lambda x: x[2], batch), jax.random.fold_in(jax.random.key(3), 2))
+    np.testing.assert_allclose(split.metric("loss")[2], member_2["loss"], rtol=2e-5)
+
+
+@pytest.mark.parametrize("strategy,chunk_size", [("chunked", 2), ("vmap", None)])
+def test_divergent_member_is_frozen_and_others_are_bit_identical(strategy, chunk_size):
+    good = [make(0.1, 0), make(0.3, 5), make(0.2, 2)]
+    bad = make(1e8, 0)  # the L2 term grows geometrically to inf
+    devices = jax.devices()[:1]
+    with_bad = osd.sweep(train, osd.stack(good[:2] + [bad] + good[2:]), strategy=strategy, chunk_size=chunk_size, devices=devices)
+    without = osd.sweep(train, osd.stack(good), strategy=strategy, chunk_size=chunk_size, devices=devices)
+    np.testing.assert_array_equal(with_bad.diverged(), [False, False, True, False])
+    assert 0 <= with_bad.metric("diverged_at")[2] < STEPS
+    kept = [0, 1, 3]
+    for name in ("loss", "curve"):
+        np.testing.assert_array_equal(with_bad.metric(name)[kept], without.metric(name))
+    stop = with_bad.metric("diverged_at")[2]
+    curve = with_bad.metric("curve")[2]
+    assert np.all(np.isfinite(curve[:stop])) and np.all(np.isnan(curve[stop:]))  # frozen from the divergence on
+    assert with_bad.best("loss").index in kept
+
+
+def test_memory_budget_shrinks_the_chunk():
+    devices = jax.devices()[:1]
+    whole = osd.sweep(train, BATCH, strategy="vmap", devices=devices)
+    assert whole.memory_bytes and whole.chunk_size == 9
+    limited = osd.sweep(train, BATCH, strategy="chunked", chunk_size=8, memory_budget=whole.memory_bytes // 3, devices=devices)
+    assert limited.chunk_size < 8 and limited.memory_bytes <= whole.memory_bytes // 3
+    np.testing.assert_allclose(limited.metric("loss"), whole.metric("loss"), rtol=2e-5)
+
+
+def test_results_table_json_best_and_plot(tmp_path, capsys):
+    result = osd.sweep(train, BATCH, progress=True)
+    assert "chunks" in capsys.readouterr().err
+    best = result.best("loss")
+    assert best.value == pytest.approx(np.min(result.metric("loss")))
+    assert best.label == BATCH.labels[best.index]
+    table = result.table(sort_by="loss")
+    lines = table.splitlines()
+    assert lines[0].split() == ["member", "diverged_at", "loss"] and best.label in lines[2]
+    data = json.loads(result.to_json(str(tmp_path / "r.json")))
+    assert data["labels"] == BATCH.labels and len(data["metrics"]["loss"]) == 9
+    assert json.loads((tmp_path / "r.json").read_text()) == data
+    result.plot("loss", str(tmp_path / "loss.png"))
+    assert (tmp_path / "loss.png").stat().st_size > 1000
+
+
+def test_bad_arguments():
+    with pytest.raises(ValueError, match="strategy must be one of"):
+        osd.sweep(train, BATCH, strategy="parallel")
+    with pytest.raises(ValueError, match="leading member axis"):
+        osd.sweep(train, make(0.1, 0))
+    with pytest.raises(ValueError, match="labels must have one entry per member"):
+        osd.sweep(train, BATCH, labels=["a"])
+    with pytest.raises(ValueError, match="chunk_size must be a positive int"):
+        osd.sweep(train, BATCH, chunk_size=0)
+    with pytest.raises(ValueError, match="no metric 'acc'"):
+        osd.sweep(train, BATCH).best("acc")
+    with pytest.raises(ValueError, match="record_every must be a positive divisor"):
+        osd.train_loop(lambda s, t: (s, {}), 0.0, 10, record_every=3)
+
+
+WORKER = textwrap.dedent(
+    """
+    import sys, json
+    import jax
+    jax.config.update("jax_cpu_collectives_implementation", "gloo")
+    jax.distributed.initialize(coordinator_address=sys.argv[1], num_processes=2, process_id=int(sys.argv[2]))
+    sys.path.insert(0, sys.argv[3])
+    import numpy as np
+    import optasched as osd
+    from test_engine import BATCH, train
+    result = osd.sweep(train, BATCH, jax.random.key(0))
+    print(json.dumps({"devices": result.num_devices, "loss": np.asarray(result.metric("loss")).tolist()}))
+    """
+)
+
+
+def test_sweep_split_over_two_processes(tmp_path):
+    script = tmp_path / "worker.py"
+    script.write_text(WORKER)
+    port = 20000 + os.getpid() % 10000
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=1", "JAX_PLATFORMS": "cpu"}
+    tests_dir = os.path.dirname(__file__)
+    workers = [
+        subprocess.Popen(
+            [sys.executable, str(script), f"127.0.0.1:{port}", str(i), tests_dir],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+        )
+        for i in range(2)
+    ]
+    outputs = [w.communicate(timeout=240) for w in workers]
+    for w, (out, err) in zip(workers, outputs):
+        assert w.returncode == 0, err[-3000:]
+    results = [json.loads(out.strip().splitlines()[-1]) for out, _ in outputs]
+    assert all(r["devices"] == 2 for r in results)
+    np.testing.assert_allclose(results[0]["loss"], results[1]["loss"])
+    np.testing.assert_allclose(results[0]["loss"], expected()["loss"], rtol=2e-5, atol=1e-6)
