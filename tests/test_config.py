@@ -1,0 +1,64 @@
+"""Config round-trip: to_config / from_config rebuild every family exactly."""
+
+import json
+
+import numpy as np
+import pytest
+from cases import CASES
+
+import optasched as osd
+
+STEPS = np.arange(0, 400)
+SERIALISABLE = [name for name in CASES if name != "from_function"]
+
+
+@pytest.mark.parametrize("name", SERIALISABLE)
+def test_round_trip_is_exact_through_json(name):
+    schedule = CASES[name]()
+    config = json.loads(json.dumps(osd.to_config(schedule)))
+    rebuilt = osd.from_config(config)
+    assert type(rebuilt) is type(schedule)
+    np.testing.assert_array_equal(rebuilt(STEPS), schedule(STEPS))
+    assert osd.to_config(rebuilt) == config
+
+
+@pytest.mark.parametrize("name", ["warmup", "join", "piecewise_constant", "cyclic"])
+def test_round_trip_of_a_stacked_sweep(name):
+    schedule = CASES[name]()
+    stacked = osd.stack([schedule, schedule])
+    rebuilt = osd.from_config(json.loads(json.dumps(osd.to_config(stacked))))
+    assert rebuilt.batch_shape == (2,)
+    np.testing.assert_array_equal(rebuilt(STEPS), stacked(STEPS))
+
+
+def test_config_names_family_and_every_hyperparameter():
+    config = osd.to_config(osd.cyclic(0.1, 1.0, step_size_up=30, mode="triangular2"))
+    assert config == {
+        "family": "cyclic", "base_value": pytest.approx(0.1), "max_value": 1.0, "step_size_up": 30,
+        "gamma": 1.0, "mode": "triangular2",
+    }
+
+
+@pytest.mark.parametrize(
+    "config,message",
+    [
+        ({"family": "cosinus", "init_value": 1.0}, "unknown family 'cosinus'"),
+        ({"init_value": 1.0}, "unknown family None"),
+        ({"family": "cosine", "init_value": 1.0, "decay_steps": 10, "end_value": 0.0, "exponent": 1.0, "alpha": 0.1},
+         "no hyperparameter ['alpha']"),
+        ({"family": "cosine", "init_value": 1.0, "decay_steps": -10, "end_value": 0.0, "exponent": 1.0},
+         "decay_steps must be >= 0, got -10"),
+        ({"family": "cyclic", "base_value": 0.1, "max_value": 1.0, "step_size_up": 3, "gamma": 1.0}, "needs 'mode'"),
+        ({"family": "join", "schedules": {"family": "constant"}, "boundaries": []}, "must be a list"),
+        ("cosine", "expected a dict"),
+    ],
+)
+def test_bad_configs_raise_clear_errors(config, message):
+    with pytest.raises(ValueError, match=None) as info:
+        osd.from_config(config)
+    assert message in str(info.value)
+
+
+def test_functions_cannot_be_written():
+    with pytest.raises(ValueError, match="cannot be written to a config"):
+        osd.to_config(CASES["from_function"]())
