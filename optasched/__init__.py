@@ -47,6 +47,22 @@ from ._sweep import log_uniform as log_uniform
 from ._sweep import sample as sample
 from ._sweep import stack as stack
 from ._sweep import uniform as uniform
+from ._inject import InjectState as InjectState
+from ._inject import hyperparams as hyperparams
+from ._inject import inject as inject
+from ._coupled import coupled as coupled
+from ._coupled import coupled_ema_decay as coupled_ema_decay
+from ._coupled import coupled_temperature as coupled_temperature
+from ._coupled import coupled_weight_decay as coupled_weight_decay
+from ._coupled import cycled_momentum as cycled_momentum
+from ._plateau import PlateauState as PlateauState
+from ._plateau import plateau as plateau
+from ._plateau import reduce_on_plateau as reduce_on_plateau
+from ._layerwise import layerwise_decay as layerwise_decay
+from ._layerwise import param_groups as param_groups
+from ._range_test import RangeTest as RangeTest
+from ._range_test import lr_range_test as lr_range_test
+from ._range_test import plot_range_test as plot_range_test
 
 from ._engine import sweep as sweep
 from ._loop import LoopResult as LoopResult

@@ -69,6 +69,9 @@ CASES = {
         osd.join([osd.constant(1.0), osd.cycle(osd.cosine(1.0, 40, 0.1), 40)], boundaries=[50]),
         warmup_steps=20,
     ),
+    # coupled schedules (optax bridge): a schedule built from another schedule
+    "coupled": lambda: osd.cycled_momentum(osd.one_cycle(1.0, total_steps=300, pct_start=0.3)),
+    "coupled_weight_decay": lambda: osd.coupled_weight_decay(osd.cosine(1.0, 250, 0.01), 0.1),
 }
 
 # Public constructors that CASES must exercise (checked by a test).
