@@ -24,7 +24,9 @@ def floor_div(a, b):
     """floor(a / b): exact integer division when both are integers."""
     if is_integer(a) and is_integer(b):
         return jnp.floor_divide(a, jnp.maximum(b, 1))
-    return jnp.floor(jnp.asarray(a) / jnp.asarray(b))
+    # Not floor(a / b): XLA:CPU divides by a broadcast scalar through its reciprocal,
+    # so 1807.0 / 1807 can give 0.999... and floor one short at exact multiples.
+    return jnp.floor_divide(jnp.asarray(a), jnp.asarray(b))
 
 
 def safe_divide(numerator, denominator, if_zero):
@@ -76,7 +78,8 @@ def progress(step, length, dtype):
     """
     step = to_float(step, dtype)
     length = to_float(length, dtype)
-    return jnp.clip(safe_divide(step, length, 1.0), 0.0, 1.0)
+    # Exactly 1 from the end on: XLA may divide by a reciprocal (996 / 996 -> 0.99999994).
+    return jnp.where(step >= length, 1.0, jnp.clip(safe_divide(step, length, 1.0), 0.0, 1.0))
 
 
 DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
@@ -111,12 +114,13 @@ def interpolate(step, knots, values, interpolation: str, dtype):
     segment = jnp.clip(segment - 1, 0, knots.shape[-1] - 2)
     start, end = knots[segment], knots[segment + 1]
     frac = progress(step - start, end - start, dtype)
+    frac = jnp.where(step < start, 0.0, frac)  # before a repeated first knot: values[0]
     if interpolation == "cosine":
         frac = 0.5 * (1.0 - jnp.cos(jnp.pi * frac))
     elif interpolation != "linear":
         raise ValueError(f"unknown interpolation {interpolation!r}")
     low, high = values[segment], values[segment + 1]
-    return low + (high - low) * frac
+    return low * (1.0 - frac) + high * frac  # exact at both knots (no cancellation at frac 1)
 
 
 def cycle_position(step, first_period, multiplier, dtype):
@@ -146,9 +150,14 @@ def cycle_position(step, first_period, multiplier, dtype):
 
     index = jnp.floor(jnp.log1p(t * (m_safe - 1.0) / period0) / jnp.log(m_safe))
     index = jnp.maximum(index, 0.0)
-    index = jnp.where(t < start_of(index), index - 1.0, index)
-    index = jnp.where(t >= start_of(index + 1.0), index + 1.0, index)
-    position = t - start_of(index)
+    # t >= start_of(i) tested without dividing: XLA:CPU divides by a broadcast scalar
+    # through its reciprocal, so start_of(1) can miss T0 by an ulp (restart one step late).
+    def reached(i):
+        return t * (m_safe - 1.0) >= period0 * (m_safe**i - 1.0)
+
+    index = jnp.where(reached(index), index, index - 1.0)
+    index = jnp.where(reached(index + 1.0), index + 1.0, index)
+    position = jnp.maximum(t - start_of(index), 0.0)
 
     index = jnp.where(growing, index, equal_index)
     position = jnp.where(growing, position, equal_position)

@@ -31,10 +31,24 @@ class LoopResult(NamedTuple):
     diverged_at: jax.Array
 
 
+def _floating(tree: Any) -> list[jax.Array]:
+    return [x for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+
+
 def all_finite(tree: Any) -> jax.Array:
     """True if every floating-point leaf of ``tree`` is finite."""
-    leaves = [jnp.all(jnp.isfinite(x)) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.inexact)]
+    leaves = [jnp.all(jnp.isfinite(x)) for x in _floating(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
+
+
+def stayed_finite(old: Any, new: Any) -> jax.Array:
+    """True unless an entry that was finite in ``old`` is not finite in ``new``.
+
+    Entries that start infinite on purpose (a plateau's best-so-far loss) are
+    not divergence; a parameter turning into inf or NaN is.
+    """
+    checks = [jnp.all(jnp.isfinite(b) | ~jnp.isfinite(a)) for a, b in zip(_floating(old), _floating(new))]
+    return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
 
 
 def train_loop(
@@ -43,13 +57,18 @@ def train_loop(
     num_steps: int,
     *,
     record_every: int = 1,
+    evaluate: Callable[[Any], Any] | None = None,
 ) -> LoopResult:
     """Run ``state, metrics = step_fn(state, step)`` for ``num_steps`` steps in ``lax.scan``.
 
-    A step that produces a non-finite state or metric is rolled back, and
+    A step that turns a finite state entry non-finite, or produces a
+    non-finite metric, is rolled back, and
     every later step is skipped: the member is frozen and ``diverged_at``
     records the step. Metrics are recorded every ``record_every`` steps (the
-    last step of each block), so long runs keep a small history.
+    last step of each block), so long runs keep a small history. If given,
+    ``evaluate(state) -> metrics`` runs once per block on the block's final
+    state (say, test accuracy) and its metrics join the history under
+    ``"evaluation"``.
 
     Example:
         >>> import jax.numpy as jnp, optasched as osd
@@ -68,7 +87,7 @@ def train_loop(
     def guarded(carry, step):
         state, alive, diverged_at = carry
         new_state, metrics = step_fn(state, step)
-        finite = all_finite(new_state) & all_finite(metrics)
+        finite = stayed_finite(state, new_state) & all_finite(metrics)
         keep = alive & finite
         state = jax.tree.map(lambda new, old: jnp.where(keep, new, old), new_state, state)
         diverged_at = jnp.where(alive & ~finite, step, diverged_at)
@@ -80,10 +99,13 @@ def train_loop(
     def block(carry, first_step):
         steps = first_step + jnp.arange(record_every, dtype=jnp.int32)
         carry, metrics = jax.lax.scan(guarded, carry, steps)
-        return carry, jax.tree.map(lambda m: m[-1], metrics)
+        metrics = jax.tree.map(lambda m: m[-1], metrics)
+        if evaluate is not None:
+            metrics = {"train": metrics, "evaluation": evaluate(carry[0])}
+        return carry, metrics
 
     carry = (state, jnp.asarray(True), jnp.asarray(-1, jnp.int32))
-    if record_every == 1:
+    if record_every == 1 and evaluate is None:
         carry, history = jax.lax.scan(guarded, carry, jnp.arange(num_steps, dtype=jnp.int32))
     else:
         starts = jnp.arange(0, num_steps, record_every, dtype=jnp.int32)
