@@ -121,9 +121,9 @@ class Coupled(Schedule):
     }
 
     def __init__(self, **fields):
-        super().__init__(**fields)
-        if (self.base_min is None) != (self.base_max is None):
+        if (fields["base_min"] is None) != (fields["base_max"] is None):
             raise ValueError("coupled: give both base_min and base_max, or neither (to infer them)")
+        super().__init__(**fields)
         if self.base_min is None and value_range(self.schedule) is None:
             raise ValueError(
                 f"coupled: cannot read the value range of a {self.schedule._family} schedule off its "

@@ -18,7 +18,7 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._core import Schedule, describe_difference
+from ._core import Kind, Schedule, convert_leaf, describe_difference, is_traced
 from ._families import constant
 from ._inject import inject
 
@@ -143,12 +143,17 @@ def layerwise_decay(
 
         return optax.GradientTransformation(init_fn, update_fn)
 
-    return optax.chain(optimizer, inject(scale_by_depth)(layer_decay=_as_state_value(decay)))
+    return optax.chain(optimizer, inject(scale_by_depth)(layer_decay=_as_state_value(decay, family)))
 
 
-def _as_state_value(x):
+def _as_state_value(x, family: str):
     """Numbers go into the state too (as constants), so decay is always logged and swept."""
-    return x if isinstance(x, Schedule) else constant(x)
+    if isinstance(x, Schedule):
+        return x
+    value = convert_leaf(family, "decay", Kind.VALUE, x)
+    if not is_traced(value) and not bool(jnp.all(value > 0)):
+        raise ValueError(f"{family}: decay must be > 0, got {x!r}")
+    return constant(value)
 
 
 # -- parameter groups ------------------------------------------------------------------------

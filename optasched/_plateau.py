@@ -61,8 +61,28 @@ class Plateau(Stateful):
                 setattr(self, name, as_schedule(value, self._family, name))
             else:
                 setattr(self, name, convert_leaf(self._family, name, kind, value))
-        self.batch_shape  # noqa: B018  (checks that sweep axes agree)
+        self._broadcast_batch()
         self._validate()
+
+    def _broadcast_batch(self) -> None:
+        """Hyperparameters given as arrays of values make a sweep: broadcast the rest to it."""
+        child_ranks = jax.tree.leaves(self.schedule._core_ranks())
+        child_leaves, child_def = jax.tree.flatten(self.schedule)
+        numbers = [n for n, k in self._leaves.items() if k is not Kind.SCHEDULE]
+        shapes = [jnp.shape(getattr(self, n)) for n in numbers]
+        shapes += [jnp.shape(x)[: jnp.ndim(x) - r] for x, r in zip(child_leaves, child_ranks)]
+        try:
+            batch = jnp.broadcast_shapes(*shapes)
+        except ValueError as err:
+            raise ValueError(f"plateau: hyperparameters given as arrays must share sweep axes: {err}") from None
+        if not batch:
+            return
+        for name in numbers:
+            setattr(self, name, jnp.broadcast_to(getattr(self, name), batch))
+        self.schedule = jax.tree.unflatten(
+            child_def,
+            [jnp.broadcast_to(x, batch + jnp.shape(x)[jnp.ndim(x) - r :]) for x, r in zip(child_leaves, child_ranks)],
+        )
 
     def _validate(self) -> None:
         if self.mode not in MODES:
