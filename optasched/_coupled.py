@@ -59,7 +59,11 @@ def value_range(schedule: Schedule):
         )
     if isinstance(s, Warmup):
         inner = value_range(s.schedule)
-        return None if inner is None else (jnp.minimum(inner[0], s.init_value), jnp.maximum(inner[1], s.init_value))
+        return (
+            None
+            if inner is None
+            else (jnp.minimum(inner[0], s.init_value), jnp.maximum(inner[1], s.init_value))
+        )
     if isinstance(s, (Shift, Staircase, Restarts)):
         # Restarts scale later cycles by peak_multiplier**i; positions are clipped.
         return value_range(s.schedule)
@@ -67,7 +71,9 @@ def value_range(schedule: Schedule):
         ranges = [value_range(child) for child in s.schedules]
         if any(r is None for r in ranges):
             return None
-        return jnp.min(jnp.stack([r[0] for r in ranges]), axis=0), jnp.max(jnp.stack([r[1] for r in ranges]), axis=0)
+        return jnp.min(jnp.stack([r[0] for r in ranges]), axis=0), jnp.max(
+            jnp.stack([r[1] for r in ranges]), axis=0
+        )
     if isinstance(s, Binary):
         return _binary_range(s)
     return None
@@ -139,7 +145,9 @@ class Coupled(Schedule):
         dtype = self.dtype
         if self.base_min is None and isinstance(self.schedule, OneCycle):
             return _one_cycle_position(self.schedule, step, dtype)
-        low, high = (self.base_min, self.base_max) if self.base_min is not None else value_range(self.schedule)
+        low, high = (
+            (self.base_min, self.base_max) if self.base_min is not None else value_range(self.schedule)
+        )
         # A constant base is at its maximum: position 1.
         return jnp.clip(safe_divide(self.schedule(step) - low, high - low, 1.0), 0.0, 1.0)
 
@@ -229,7 +237,9 @@ def coupled_ema_decay(schedule, min_decay=0.9, max_decay=0.99, base_min=None, ba
     return coupled(schedule, min_decay, max_decay, base_min, base_max, inverse=True)
 
 
-def coupled_temperature(schedule, min_temperature=0.05, max_temperature=0.2, base_min=None, base_max=None) -> Coupled:
+def coupled_temperature(
+    schedule, min_temperature=0.05, max_temperature=0.2, base_min=None, base_max=None
+) -> Coupled:
     r"""A contrastive (softmax) temperature annealed in step with the learning rate.
 
     .. math:: \tau(t) = \tau_{\min} + (\tau_{\max} - \tau_{\min})\, p(t)
@@ -267,7 +277,9 @@ class Reciprocal(Schedule):
         return jnp.where(positive, jnp.minimum(quotient, self.max_value), self.max_value)
 
 
-def coupled_weight_decay(schedule, weight_decay, mode="constant_product", max_value=None, reference=None) -> Schedule:
+def coupled_weight_decay(
+    schedule, weight_decay, mode="constant_product", max_value=None, reference=None
+) -> Schedule:
     r"""A weight decay tied to the learning-rate schedule.
 
     optax's ``adamw`` (like PyTorch's) shrinks the weights by

@@ -90,7 +90,9 @@ def _is_numeric_annotation(annotation) -> bool | None:
         text = annotation.replace(" ", "")
         if any(t in text for t in ("float", "Array", "Numeric", "Scalar", "Schedule")):
             return True
-        return False if text in ("bool", "str", "int") or text.startswith(("Literal", "Optional[Any]")) else None
+        return (
+            False if text in ("bool", "str", "int") or text.startswith(("Literal", "Optional[Any]")) else None
+        )
     if annotation in (bool, str, int):
         return False  # an int-only argument is structure (sizes, step counts used in Python)
     members = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Union else (annotation,)
@@ -115,8 +117,10 @@ def _numeric_parameters(factory: Callable) -> dict[str, bool]:
         decided = _is_numeric_annotation(parameter.annotation)
         if decided is None:
             default = parameter.default
-            decided = default is inspect.Parameter.empty or default is None or (
-                isinstance(default, numbers.Real) and not isinstance(default, bool)
+            decided = (
+                default is inspect.Parameter.empty
+                or default is None
+                or (isinstance(default, numbers.Real) and not isinstance(default, bool))
             )
         numeric[name] = decided
     return numeric
@@ -216,7 +220,9 @@ def inject(factory: Callable[..., optax.GradientTransformation], *, hyperparam_d
     @functools.wraps(factory)
     def build(*args, **kwargs) -> optax.GradientTransformationExtraArgs:
         unknown = [name for name in kwargs if name not in signature.parameters]
-        if unknown and not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()):
+        if unknown and not any(
+            p.kind is inspect.Parameter.VAR_KEYWORD for p in signature.parameters.values()
+        ):
             raise ValueError(
                 f"{family}: unknown hyperparameter {', '.join(map(repr, unknown))} "
                 f"(= {', '.join(repr(kwargs[n]) for n in unknown)}); "
@@ -237,9 +243,12 @@ def inject(factory: Callable[..., optax.GradientTransformation], *, hyperparam_d
                         f"scheduled; got {value!r}"
                     )
                 scheduled[name] = value
-            elif is_numeric and isinstance(value, (jax.Array, np.ndarray, np.generic)) and not isinstance(
-                value, np.bool_
-            ) and value.dtype != bool:
+            elif (
+                is_numeric
+                and isinstance(value, (jax.Array, np.ndarray, np.generic))
+                and not isinstance(value, np.bool_)
+                and value.dtype != bool
+            ):
                 scheduled[name] = constant(value)
             elif is_numeric and callable(value) and not _accepts_callable(factory, name):
                 raise ValueError(
@@ -267,7 +276,9 @@ def _sweep_axes(family: str, scheduled: Mapping[str, Any]) -> tuple[tuple[int, .
 def _float_dtype(tree, hyperparam_dtype):
     if hyperparam_dtype is not None:
         return jnp.dtype(hyperparam_dtype)
-    floats = [jnp.result_type(x) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.floating)]
+    floats = [
+        jnp.result_type(x) for x in jax.tree.leaves(tree) if jnp.issubdtype(jnp.result_type(x), jnp.floating)
+    ]
     if not floats:
         return None
     return functools.reduce(jnp.promote_types, floats)
@@ -296,7 +307,9 @@ def _injected(factory, family, static, scheduled, hyperparam_dtype) -> optax.Gra
     def init_member(schedules, params) -> InjectState:
         dtype = _float_dtype(params, hyperparam_dtype)
         count = jnp.zeros((), jnp.int32)
-        states = {n: s.init_state(dtype or jnp.float32) for n, s in schedules.items() if isinstance(s, Stateful)}
+        states = {
+            n: s.init_state(dtype or jnp.float32) for n, s in schedules.items() if isinstance(s, Stateful)
+        }
         values = _values(schedules, states, count, dtype)
         inner_state = factory(**static, **values).init(params)
         return InjectState(count, values, dict(schedules), states, inner_state)
@@ -308,7 +321,9 @@ def _injected(factory, family, static, scheduled, hyperparam_dtype) -> optax.Gra
 
     def update_fn(updates, state: InjectState, params=None, **extra_args):
         if not isinstance(state, InjectState):
-            raise ValueError(f"{family}: state must be the InjectState made by init, got {type(state).__name__}")
+            raise ValueError(
+                f"{family}: state must be the InjectState made by init, got {type(state).__name__}"
+            )
         if jnp.ndim(state.count) != 0:
             raise ValueError(
                 f"{family}: this state holds a sweep of {jnp.shape(state.count)[0]} members; "
@@ -316,7 +331,9 @@ def _injected(factory, family, static, scheduled, hyperparam_dtype) -> optax.Gra
             )
         difference = None if batch else describe_difference(dict(scheduled), dict(state.schedules))
         if difference:
-            raise ValueError(f"{family}: the state's schedules differ in structure from the optimizer's at {difference}")
+            raise ValueError(
+                f"{family}: the state's schedules differ in structure from the optimizer's at {difference}"
+            )
         dtype = _float_dtype(params if params is not None else updates, hyperparam_dtype)
         schedules = state.schedules
         states = {

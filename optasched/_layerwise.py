@@ -113,7 +113,9 @@ def layerwise_decay(
     Reference: Clark et al., "ELECTRA", ICLR 2020; Bao et al., "BEiT", ICLR 2022.
     """
     family = "layerwise_decay"
-    if num_layers is not None and (isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0):
+    if num_layers is not None and (
+        isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0
+    ):
         raise ValueError(f"{family}: num_layers must be a non-negative integer, got {num_layers!r}")
 
     def depth_tree(params):
@@ -201,12 +203,16 @@ def param_groups(
     """
     family = "param_groups"
     if not isinstance(groups, Mapping) or not groups:
-        raise ValueError(f"{family}: groups must be a non-empty dict of group name -> hyperparameters, got {groups!r}")
+        raise ValueError(
+            f"{family}: groups must be a non-empty dict of group name -> hyperparameters, got {groups!r}"
+        )
     build = inject(factory)
     transforms = {}
     for name, hyperparameters in groups.items():
         if not isinstance(hyperparameters, Mapping):
-            raise ValueError(f"{family}: groups[{name!r}] must be a dict of hyperparameters, got {hyperparameters!r}")
+            raise ValueError(
+                f"{family}: groups[{name!r}] must be a dict of hyperparameters, got {hyperparameters!r}"
+            )
         try:
             transforms[name] = build(**{**shared, **hyperparameters})
         except ValueError as err:
@@ -220,12 +226,16 @@ def param_groups(
             if label not in transforms:
                 unknown.setdefault(label, []).append(path)
         if unknown:
-            described = "; ".join(f"{label!r} (at {', '.join(p[:3])}{' ...' if len(p) > 3 else ''})"
-                                  for label, p in unknown.items())
+            described = "; ".join(
+                f"{label!r} (at {', '.join(p[:3])}{' ...' if len(p) > 3 else ''})"
+                for label, p in unknown.items()
+            )
             raise ValueError(f"{family}: labels {described} name no group; groups are {sorted(transforms)}")
         unused = sorted(set(transforms) - set(values))
         if unused:
-            raise ValueError(f"{family}: groups {unused} label no parameter; labels used: {sorted(set(values))}")
+            raise ValueError(
+                f"{family}: groups {unused} label no parameter; labels used: {sorted(set(values))}"
+            )
         return tree
 
     return optax.partition(transforms, label_tree)

@@ -10,14 +10,14 @@ the updates (a drop-in for ``optax.contrib.reduce_on_plateau``).
 
 from __future__ import annotations
 
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._core import Kind, Schedule, as_schedule, convert_leaf, is_traced
+from ._core import Kind, as_schedule, convert_leaf, is_traced
 from ._inject import Stateful, inject
 
 MODES = ("min", "max")
@@ -74,21 +74,28 @@ class Plateau(Stateful):
         try:
             batch = jnp.broadcast_shapes(*shapes)
         except ValueError as err:
-            raise ValueError(f"plateau: hyperparameters given as arrays must share sweep axes: {err}") from None
+            raise ValueError(
+                f"plateau: hyperparameters given as arrays must share sweep axes: {err}"
+            ) from None
         if not batch:
             return
         for name in numbers:
             setattr(self, name, jnp.broadcast_to(getattr(self, name), batch))
         self.schedule = jax.tree.unflatten(
             child_def,
-            [jnp.broadcast_to(x, batch + jnp.shape(x)[jnp.ndim(x) - r :]) for x, r in zip(child_leaves, child_ranks)],
+            [
+                jnp.broadcast_to(x, batch + jnp.shape(x)[jnp.ndim(x) - r :])
+                for x, r in zip(child_leaves, child_ranks)
+            ],
         )
 
     def _validate(self) -> None:
         if self.mode not in MODES:
             raise ValueError(f"plateau: mode must be one of {MODES}, got {self.mode!r}")
         if self.threshold_mode not in THRESHOLD_MODES:
-            raise ValueError(f"plateau: threshold_mode must be one of {THRESHOLD_MODES}, got {self.threshold_mode!r}")
+            raise ValueError(
+                f"plateau: threshold_mode must be one of {THRESHOLD_MODES}, got {self.threshold_mode!r}"
+            )
         checks = [
             ("factor", lambda x: (x >= 0) & (x < 1), "in [0, 1)"),
             ("patience", lambda x: x >= 0, ">= 0"),
@@ -131,7 +138,9 @@ class Plateau(Stateful):
 
     @property
     def batch_shape(self) -> tuple[int, ...]:
-        shapes = {tuple(jnp.shape(getattr(self, n))) for n, k in self._leaves.items() if k is not Kind.SCHEDULE}
+        shapes = {
+            tuple(jnp.shape(getattr(self, n))) for n, k in self._leaves.items() if k is not Kind.SCHEDULE
+        }
         shapes.add(self.schedule.batch_shape)
         shapes.discard(())
         if len(shapes) > 1:
@@ -200,7 +209,9 @@ class Plateau(Stateful):
         cooldown_counter = jnp.where(reduce, self.cooldown, cooldown_counter).astype(jnp.int32)
         bad = jnp.where(reduce, 0, bad).astype(jnp.int32)
 
-        stepped = PlateauState(scale, best, bad, cooldown_counter, jnp.zeros((), dtype), jnp.zeros((), jnp.int32))
+        stepped = PlateauState(
+            scale, best, bad, cooldown_counter, jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
+        )
         waiting = state._replace(
             accumulated=jnp.where(active, total, state.accumulated),
             accumulated_count=jnp.where(active, count, state.accumulated_count).astype(jnp.int32),
@@ -211,7 +222,9 @@ class Plateau(Stateful):
         return self.schedule(step) * state.scale
 
 
-jax.tree_util.register_pytree_with_keys(Plateau, Plateau._flatten_with_keys, Plateau._unflatten, Plateau._flatten)
+jax.tree_util.register_pytree_with_keys(
+    Plateau, Plateau._flatten_with_keys, Plateau._unflatten, Plateau._flatten
+)
 
 
 def plateau(

@@ -238,9 +238,7 @@ def _valley_index(losses, window, start):
         return lds, max_start, max_end
 
     start = jnp.asarray(start, jnp.int32)
-    lds, max_start, max_end = jax.lax.fori_loop(
-        0, n, visit, (jnp.ones(n, jnp.int32), start, start)
-    )
+    _, max_start, max_end = jax.lax.fori_loop(0, n, visit, (jnp.ones(n, jnp.int32), start, start))
     sections = (max_end - max_start) / 3
     chosen = max_start + sections.astype(jnp.int32) + (sections / 2).astype(jnp.int32)
     return jnp.clip(chosen, start, n - 1)
@@ -272,8 +270,10 @@ def plot_range_test(result: RangeTest, ax=None, show_suggestions: bool = True):
     members = range(lrs.shape[0]) if batched else [None]
     colors = {"steepest": "tab:red", "valley": "tab:green", "minimum_over_10": "tab:purple"}
     for m in members:
-        pick = (lambda x: x[m]) if batched else (lambda x: x)
-        line = ax.plot(pick(lrs), pick(fields["smoothed_losses"]), label=None if batched else "smoothed loss")[0]
+        pick = (lambda x, m=m: x[m]) if batched else (lambda x: x)
+        line = ax.plot(
+            pick(lrs), pick(fields["smoothed_losses"]), label=None if batched else "smoothed loss"
+        )[0]
         ax.plot(pick(lrs), pick(fields["losses"]), color=line.get_color(), alpha=0.25)
         if show_suggestions:
             for name, color in colors.items():

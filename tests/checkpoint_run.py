@@ -100,7 +100,9 @@ def linen_step(state, inputs, labels):
     loss, grads = jax.value_and_grad(loss_fn)(state.params)
     # TrainState.apply_gradients cannot pass value=loss to the optimizer; update by hand.
     updates, opt_state = state.tx.update(grads, state.opt_state, state.params, value=loss)
-    return state.replace(step=state.step + 1, params=optax.apply_updates(state.params, updates), opt_state=opt_state)
+    return state.replace(
+        step=state.step + 1, params=optax.apply_updates(state.params, updates), opt_state=opt_state
+    )
 
 
 def train_linen(state, start, steps):
@@ -115,7 +117,9 @@ def train_linen(state, start, steps):
 
 def save(directory, model, optimizer, state):
     checkpointer = ocp.StandardCheckpointer()
-    checkpointer.save(os.path.join(directory, "nnx"), {"model": nnx.state(model), "optimizer": nnx.state(optimizer)})
+    checkpointer.save(
+        os.path.join(directory, "nnx"), {"model": nnx.state(model), "optimizer": nnx.state(optimizer)}
+    )
     checkpointer.save(os.path.join(directory, "train_state"), state)
     checkpointer.wait_until_finished()
 
@@ -134,7 +138,9 @@ def restore(directory):
 
 def leaves(model, optimizer, state):
     """Every array of both runs: parameters, optimizer states (schedules, plateau counters)."""
-    arrays = jax.tree.leaves((nnx.state(model), nnx.state(optimizer), state.params, state.opt_state, state.step))
+    arrays = jax.tree.leaves(
+        (nnx.state(model), nnx.state(optimizer), state.params, state.opt_state, state.step)
+    )
     return [np.asarray(x) for x in arrays]
 
 

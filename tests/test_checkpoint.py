@@ -32,7 +32,7 @@ def half_run():
 
 
 def test_flax_optimizers_log_every_scheduled_value():
-    model, optimizer, state = half_run()
+    _, optimizer, state = half_run()
     for opt_state in (optimizer.opt_state, state.opt_state):
         logged = osd.hyperparams(opt_state)
         assert sorted(logged) == ["b1", "learning_rate", "weight_decay"]
@@ -75,7 +75,9 @@ def test_flax_serialization_round_trip_of_the_leaves():
     # the structure from a freshly built state (the structure lives in the code).
     data = serialization.to_bytes(jax.tree.leaves(state))
     template = run.build_train_state()
-    restored = jax.tree.unflatten(jax.tree.structure(template), serialization.from_bytes(jax.tree.leaves(template), data))
+    restored = jax.tree.unflatten(
+        jax.tree.structure(template), serialization.from_bytes(jax.tree.leaves(template), data)
+    )
     for a, b in zip(jax.tree.leaves(restored), jax.tree.leaves(state), strict=True):
         np.testing.assert_array_equal(a, b)
     assert float(osd.hyperparams(restored.opt_state)["b1"]) == float(osd.hyperparams(state.opt_state)["b1"])

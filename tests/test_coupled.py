@@ -35,11 +35,21 @@ def test_cycled_momentum_matches_torch_one_cycle(anneal_strategy, three_phase):
     total = 250
     expected = torch_momenta(
         lambda opt: torch.optim.lr_scheduler.OneCycleLR(
-            opt, max_lr=1.0, total_steps=total, pct_start=0.3, anneal_strategy=anneal_strategy,
-            three_phase=three_phase, base_momentum=0.85, max_momentum=0.95),
-        total, adam=three_phase,  # Adam's beta1 is cycled the same way
+            opt,
+            max_lr=1.0,
+            total_steps=total,
+            pct_start=0.3,
+            anneal_strategy=anneal_strategy,
+            three_phase=three_phase,
+            base_momentum=0.85,
+            max_momentum=0.95,
+        ),
+        total,
+        adam=three_phase,  # Adam's beta1 is cycled the same way
     )
-    lr = osd.one_cycle(1.0, total_steps=total, pct_start=0.3, anneal_strategy=anneal_strategy, three_phase=three_phase)
+    lr = osd.one_cycle(
+        1.0, total_steps=total, pct_start=0.3, anneal_strategy=anneal_strategy, three_phase=three_phase
+    )
     got = evaluate(osd.cycled_momentum(lr), np.arange(total))
     np.testing.assert_allclose(got, expected, atol=2e-6)
 
@@ -48,8 +58,16 @@ def test_cycled_momentum_matches_torch_one_cycle(anneal_strategy, three_phase):
 def test_cycled_momentum_matches_torch_cyclic(mode):
     expected = torch_momenta(
         lambda opt: torch.optim.lr_scheduler.CyclicLR(
-            opt, base_lr=0.01, max_lr=0.1, step_size_up=20, step_size_down=30, mode=mode, gamma=0.995,
-            base_momentum=0.8, max_momentum=0.9),
+            opt,
+            base_lr=0.01,
+            max_lr=0.1,
+            step_size_up=20,
+            step_size_down=30,
+            mode=mode,
+            gamma=0.995,
+            base_momentum=0.8,
+            max_momentum=0.9,
+        ),
         len(STEPS),
     )
     lr = osd.cyclic(0.01, 0.1, step_size_up=20, step_size_down=30, mode=mode, gamma=0.995)
@@ -62,7 +80,9 @@ def test_closed_forms_of_the_couplings():
     values = np.asarray(evaluate(lr, STEPS))
     position = values  # range [0, 1]: init_value 0 to peak 1
     np.testing.assert_allclose(evaluate(osd.cycled_momentum(lr), STEPS), 0.95 - 0.1 * position, rtol=1e-6)
-    np.testing.assert_allclose(evaluate(osd.coupled_ema_decay(lr, 0.9, 0.99), STEPS), 0.99 - 0.09 * position, rtol=1e-6)
+    np.testing.assert_allclose(
+        evaluate(osd.coupled_ema_decay(lr, 0.9, 0.99), STEPS), 0.99 - 0.09 * position, rtol=1e-6
+    )
     np.testing.assert_allclose(
         evaluate(osd.coupled_temperature(lr, 0.05, 0.2), STEPS), 0.05 + 0.15 * position, rtol=1e-6
     )
@@ -114,7 +134,9 @@ def test_ranges_are_inferred_from_each_family():
 
 
 def test_coupled_schedules_stack_vmap_and_differentiate():
-    members = [osd.cycled_momentum(osd.one_cycle(peak, 200, pct_start=pct)) for peak, pct in [(0.1, 0.2), (1.0, 0.4)]]
+    members = [
+        osd.cycled_momentum(osd.one_cycle(peak, 200, pct_start=pct)) for peak, pct in [(0.1, 0.2), (1.0, 0.4)]
+    ]
     stacked = osd.stack(members)
     swept = jax.jit(jax.vmap(lambda s: s(STEPS)))(stacked)
     for i, member in enumerate(members):
@@ -122,7 +144,9 @@ def test_coupled_schedules_stack_vmap_and_differentiate():
     # a sweep over the base learning rate sweeps the coupled momentum with it
     grid = osd.grid(lambda base: osd.coupled_weight_decay(osd.cosine(base, 100), 0.1), base=[1e-3, 1e-2])
     np.testing.assert_allclose(grid.config(50), [0.2, 0.2], rtol=1e-5)
-    grads = jax.grad(lambda s: s(30.0), allow_int=True)(osd.coupled(osd.cosine(1.0, 100), 0.1, 0.5, base_min=0.0, base_max=1.0))
+    grads = jax.grad(lambda s: s(30.0), allow_int=True)(
+        osd.coupled(osd.cosine(1.0, 100), 0.1, 0.5, base_min=0.0, base_max=1.0)
+    )
     assert np.isfinite(grads.low) and float(grads.high) > 0
 
 

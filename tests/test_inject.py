@@ -43,7 +43,11 @@ def assert_trees_equal(a, b):
 
 
 def max_relative_difference(a, b):
-    return max(jax.tree.leaves(jax.tree.map(lambda x, y: float(jnp.max(jnp.abs(x - y) / (jnp.abs(y) + 1e-12))), a, b)))
+    return max(
+        jax.tree.leaves(
+            jax.tree.map(lambda x, y: float(jnp.max(jnp.abs(x - y) / (jnp.abs(y) + 1e-12))), a, b)
+        )
+    )
 
 
 # -- equal to the plain optimizer ---------------------------------------------------------------
@@ -59,12 +63,20 @@ def test_scheduled_learning_rate_and_numbers_are_bit_identical_to_plain_adamw():
 
 def test_constant_schedules_for_lr_eps_weight_decay_and_momentum_are_bit_identical():
     plain, _ = jax.jit(lambda: train(optax.adamw(1e-2, eps=1e-6, weight_decay=1e-3)))()
-    ours, _ = jax.jit(lambda: train(osd.inject(optax.adamw)(
-        learning_rate=osd.constant(1e-2), eps=osd.constant(1e-6), weight_decay=osd.constant(1e-3))))()
+    ours, _ = jax.jit(
+        lambda: train(
+            osd.inject(optax.adamw)(
+                learning_rate=osd.constant(1e-2), eps=osd.constant(1e-6), weight_decay=osd.constant(1e-3)
+            )
+        )
+    )()
     assert_trees_equal(ours, plain)
     plain, _ = jax.jit(lambda: train(optax.sgd(1e-2, momentum=0.9, nesterov=True)))()
-    ours, _ = jax.jit(lambda: train(
-        osd.inject(optax.sgd)(learning_rate=osd.constant(1e-2), momentum=osd.constant(0.9), nesterov=True)))()
+    ours, _ = jax.jit(
+        lambda: train(
+            osd.inject(optax.sgd)(learning_rate=osd.constant(1e-2), momentum=osd.constant(0.9), nesterov=True)
+        )
+    )()
     assert_trees_equal(ours, plain)
 
 
@@ -73,8 +85,13 @@ def test_scheduled_adam_betas_differ_only_by_their_float32_rounding():
     # relative from the Python 1 - 0.999. optax.inject_hyperparams pays the same
     # for *every* numeric argument (optax issue 1532); ours only for scheduled b1/b2.
     plain, _ = jax.jit(lambda: train(optax.adam(1e-2)))()
-    scheduled, _ = jax.jit(lambda: train(osd.inject(optax.adam)(
-        learning_rate=osd.constant(1e-2), b1=osd.constant(0.9), b2=osd.constant(0.999))))()
+    scheduled, _ = jax.jit(
+        lambda: train(
+            osd.inject(optax.adam)(
+                learning_rate=osd.constant(1e-2), b1=osd.constant(0.9), b2=osd.constant(0.999)
+            )
+        )
+    )()
     theirs, _ = jax.jit(lambda: train(optax.inject_hyperparams(optax.adam)(learning_rate=1e-2)))()
     ours, _ = jax.jit(lambda: train(osd.inject(optax.adam)(learning_rate=1e-2)))()
     assert_trees_equal(scheduled, theirs)  # the same float32 arithmetic
@@ -170,12 +187,18 @@ def test_vmapped_sweep_over_a_stacked_inject_optimizer_equals_separate_runs():
     train_plain = jax.jit(lambda lr, b1, wd: train(optax.adamw(lr, b1, weight_decay=wd)))
     for i, member in enumerate(SWEEP):
         alone, alone_state = train_alone(sweep_member(*member))
-        jax.tree.map(lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=2e-6, atol=1e-7), swept, alone)
-        np.testing.assert_allclose(logged["learning_rate"][i], osd.hyperparams(alone_state)["learning_rate"], rtol=1e-5)
+        jax.tree.map(
+            lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=2e-6, atol=1e-7), swept, alone
+        )
+        np.testing.assert_allclose(
+            logged["learning_rate"][i], osd.hyperparams(alone_state)["learning_rate"], rtol=1e-5
+        )
         # and the plain optax optimizer with that member's schedule agrees too
         lr_peak, warmup_steps, b1, wd = member
         plain, _ = train_plain(osd.warmup(osd.cosine(lr_peak, 40), warmup_steps), b1, wd)
-        jax.tree.map(lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=1e-4, atol=1e-6), swept, plain)
+        jax.tree.map(
+            lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=1e-4, atol=1e-6), swept, plain
+        )
 
 
 def test_vmap_of_init_over_stacked_schedules_gives_the_same_stacked_state():
@@ -205,7 +228,9 @@ def test_low_precision_params_keep_their_dtype():
     updates, state = opt.update(params, state, params)
     assert all(u.dtype == jnp.bfloat16 for u in jax.tree.leaves(updates))
     assert osd.hyperparams(state)["learning_rate"].dtype == jnp.bfloat16
-    state = osd.inject(optax.adamw, hyperparam_dtype=jnp.float32)(learning_rate=osd.cosine(1e-2, 10)).init(params)
+    state = osd.inject(optax.adamw, hyperparam_dtype=jnp.float32)(learning_rate=osd.cosine(1e-2, 10)).init(
+        params
+    )
     assert osd.hyperparams(state)["learning_rate"].dtype == jnp.float32
 
 
@@ -217,8 +242,10 @@ def test_works_inside_chain_partition_and_with_transformation_factories():
     )
     state = opt.init(PARAMS)
     assert sorted(osd.hyperparams(state)) == ["b1", "learning_rate"]
-    two = optax.chain(osd.inject(optax.sgd)(learning_rate=osd.constant(0.1)),
-                      osd.inject(optax.sgd)(learning_rate=osd.constant(0.2)))
+    two = optax.chain(
+        osd.inject(optax.sgd)(learning_rate=osd.constant(0.1)),
+        osd.inject(optax.sgd)(learning_rate=osd.constant(0.2)),
+    )
     names = sorted(osd.hyperparams(two.init(PARAMS)))
     assert len(names) == 2 and all(name.endswith("learning_rate") for name in names)
 
@@ -227,7 +254,10 @@ def test_works_inside_chain_partition_and_with_transformation_factories():
 
 
 def test_unknown_hyperparameter_names_the_argument_and_the_valid_ones():
-    with pytest.raises(ValueError, match=r"inject\(adamw\): unknown hyperparameter 'learning_rat'.*0.1.*takes learning_rate, b1"):
+    with pytest.raises(
+        ValueError,
+        match=r"inject\(adamw\): unknown hyperparameter 'learning_rat'.*0.1.*takes learning_rate, b1",
+    ):
         osd.inject(optax.adamw)(learning_rat=0.1)
 
 

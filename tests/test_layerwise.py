@@ -58,11 +58,15 @@ def train(optimizer, params=PARAMS):
 
 def test_layerwise_decay_equals_per_layer_learning_rates():
     lr, decay = osd.warmup(osd.cosine(1e-2, 20), 5), 0.7
-    ours, state = jax.jit(lambda: train(osd.layerwise_decay(
-        osd.inject(optax.adamw)(learning_rate=lr, weight_decay=0.05), decay, depth)))()
+    ours, state = jax.jit(
+        lambda: train(
+            osd.layerwise_decay(osd.inject(optax.adamw)(learning_rate=lr, weight_decay=0.05), decay, depth)
+        )
+    )()
     labels = jax.tree_util.tree_map_with_path(lambda p, x: depth(osd._layerwise.path_name(p), x), PARAMS)
     per_layer = optax.multi_transform(
-        {k: optax.adamw(lr * decay ** (NUM_LAYERS - k), weight_decay=0.05) for k in range(NUM_LAYERS + 1)}, labels
+        {k: optax.adamw(lr * decay ** (NUM_LAYERS - k), weight_decay=0.05) for k in range(NUM_LAYERS + 1)},
+        labels,
     )
     theirs, _ = jax.jit(lambda: train(per_layer))()
     jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=2e-5, atol=1e-7), ours, theirs)
@@ -87,14 +91,29 @@ def test_param_groups_equal_optax_partition_of_per_group_optimizers():
         return "head" if path.startswith("head") else "body"
 
     body_lr, head_lr = osd.cosine(1e-3, 20), osd.warmup(osd.cosine(1e-2, 15), 5)
-    ours, state = jax.jit(lambda: train(osd.param_groups(
-        optax.adamw, group,
-        {"body": dict(learning_rate=body_lr), "head": dict(learning_rate=head_lr, weight_decay=0.0)},
-        b1=0.85, weight_decay=0.1)))()
+    ours, state = jax.jit(
+        lambda: train(
+            osd.param_groups(
+                optax.adamw,
+                group,
+                {"body": dict(learning_rate=body_lr), "head": dict(learning_rate=head_lr, weight_decay=0.0)},
+                b1=0.85,
+                weight_decay=0.1,
+            )
+        )
+    )()
     labels = jax.tree_util.tree_map_with_path(lambda p, x: group(osd._layerwise.path_name(p), x), PARAMS)
-    theirs, _ = jax.jit(lambda: train(optax.partition(
-        {"body": optax.adamw(body_lr, b1=0.85, weight_decay=0.1),
-         "head": optax.adamw(head_lr, b1=0.85, weight_decay=0.0)}, labels)))()
+    theirs, _ = jax.jit(
+        lambda: train(
+            optax.partition(
+                {
+                    "body": optax.adamw(body_lr, b1=0.85, weight_decay=0.1),
+                    "head": optax.adamw(head_lr, b1=0.85, weight_decay=0.0),
+                },
+                labels,
+            )
+        )
+    )()
     jax.tree.map(np.testing.assert_array_equal, ours, theirs)
     logged = osd.hyperparams(state)
     assert sorted(logged) == ["body/learning_rate", "head/learning_rate"]
@@ -129,9 +148,14 @@ def test_flax_nnx_parameter_trees():
 
     model = Net(nnx.Rngs(0))
     tx = osd.layerwise_decay(
-        osd.param_groups(optax.adamw, lambda path, leaf: "head" if path.startswith("head") else "body",
-                         {"body": dict(learning_rate=osd.cosine(1e-3, 10)), "head": dict(learning_rate=1e-2)}),
-        decay=0.75, depths=nnx_depth)
+        osd.param_groups(
+            optax.adamw,
+            lambda path, leaf: "head" if path.startswith("head") else "body",
+            {"body": dict(learning_rate=osd.cosine(1e-3, 10)), "head": dict(learning_rate=1e-2)},
+        ),
+        decay=0.75,
+        depths=nnx_depth,
+    )
     optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
     x = jnp.ones((3, 4))
     before = model.embed.kernel[...]
@@ -149,9 +173,14 @@ def test_flax_nnx_parameter_trees():
 
 def test_mismatched_labels_and_depths_are_clear_errors():
     groups = {"body": dict(learning_rate=0.1), "head": dict(learning_rate=0.1)}
-    typo = osd.param_groups(optax.sgd, lambda path, leaf: "haed" if path.startswith("head") else "body", groups)
-    with pytest.raises(ValueError, match=r"param_groups: labels 'haed' \(at head/bias, head/kernel\) name no group; "
-                                         r"groups are \['body', 'head'\]"):
+    typo = osd.param_groups(
+        optax.sgd, lambda path, leaf: "haed" if path.startswith("head") else "body", groups
+    )
+    with pytest.raises(
+        ValueError,
+        match=r"param_groups: labels 'haed' \(at head/bias, head/kernel\) name no group; "
+        r"groups are \['body', 'head'\]",
+    ):
         typo.init(PARAMS)
     unused = osd.param_groups(optax.sgd, lambda path, leaf: "body", groups)
     with pytest.raises(ValueError, match=r"param_groups: groups \['head'\] label no parameter"):
@@ -159,16 +188,22 @@ def test_mismatched_labels_and_depths_are_clear_errors():
     wrong_tree = osd.param_groups(optax.sgd, {"embed": "body", "head": "head"}, groups)
     with pytest.raises(ValueError, match="param_groups: labels must have the structure of the parameters"):
         wrong_tree.init(PARAMS)
-    with pytest.raises(ValueError, match=r"param_groups: group 'head': inject\(sgd\): unknown hyperparameter 'lr'"):
+    with pytest.raises(
+        ValueError, match=r"param_groups: group 'head': inject\(sgd\): unknown hyperparameter 'lr'"
+    ):
         osd.param_groups(optax.sgd, lambda p, x: "head", {"head": dict(lr=0.1)})
     with pytest.raises(ValueError, match="param_groups: groups must be a non-empty dict"):
         osd.param_groups(optax.sgd, lambda p, x: "head", {})
 
     too_deep = osd.layerwise_decay(optax.sgd(0.1), 0.5, depth, num_layers=2)
-    with pytest.raises(ValueError, match=r"layerwise_decay: the depth of head/bias must be in \[0, num_layers=2\], got 3"):
+    with pytest.raises(
+        ValueError, match=r"layerwise_decay: the depth of head/bias must be in \[0, num_layers=2\], got 3"
+    ):
         too_deep.init(PARAMS)
     not_int = osd.layerwise_decay(optax.sgd(0.1), 0.5, lambda path, leaf: 1.5)
-    with pytest.raises(ValueError, match=r"layerwise_decay: the depth of block_0/bias must be an integer, got 1.5"):
+    with pytest.raises(
+        ValueError, match=r"layerwise_decay: the depth of block_0/bias must be an integer, got 1.5"
+    ):
         not_int.init(PARAMS)
     with pytest.raises(ValueError, match="layerwise_decay: decay must be > 0, got -0.5"):
         osd.layerwise_decay(optax.sgd(0.1), -0.5, depth)

@@ -49,7 +49,9 @@ run_sweep = jax.jit(jax.vmap(run_plateau))
 
 def random_case(rng):
     """A plateau-prone metric sequence (a random walk with many flat stretches) and a config."""
-    increments = rng.choice([0.0, 0.0, 0.0, -1.0, 1.0], size=LENGTH) * rng.choice([1e-5, 1e-3, 0.1], size=LENGTH)
+    increments = rng.choice([0.0, 0.0, 0.0, -1.0, 1.0], size=LENGTH) * rng.choice(
+        [1e-5, 1e-3, 0.1], size=LENGTH
+    )
     metrics = rng.uniform(0.5, 2.0) + np.cumsum(increments)
     config = dict(
         mode=str(rng.choice(["min", "max"])),
@@ -91,9 +93,13 @@ def test_through_inject_the_logged_learning_rate_is_torchs():
     # dyadic metrics and an absolute threshold: exact in float32 and in Python floats
     rng = np.random.default_rng(1)
     metrics = 4.0 + np.cumsum(rng.choice([0.0, 0.0, -0.25, 0.125], size=40))
-    expected = torch_learning_rates(metrics, patience=2, factor=0.5, threshold=1 / 16, threshold_mode="abs", cooldown=1)
+    expected = torch_learning_rates(
+        metrics, patience=2, factor=0.5, threshold=1 / 16, threshold_mode="abs", cooldown=1
+    )
     opt = osd.inject(optax.sgd)(
-        learning_rate=osd.plateau(INITIAL_LR, patience=2, factor=0.5, threshold=1 / 16, threshold_mode="abs", cooldown=1),
+        learning_rate=osd.plateau(
+            INITIAL_LR, patience=2, factor=0.5, threshold=1 / 16, threshold_mode="abs", cooldown=1
+        ),
         momentum=0.9,
     )
     params = jnp.zeros(3)
@@ -102,7 +108,9 @@ def test_through_inject_the_logged_learning_rate_is_torchs():
         updates, state = opt.update(jnp.ones(3), state, params, value=metric)
         return state, (osd.hyperparams(state)["learning_rate"], updates)
 
-    _, (learning_rates, _) = jax.jit(lambda m: jax.lax.scan(step, opt.init(params), m))(jnp.asarray(metrics, jnp.float32))
+    _, (learning_rates, _) = jax.jit(lambda m: jax.lax.scan(step, opt.init(params), m))(
+        jnp.asarray(metrics, jnp.float32)
+    )
     np.testing.assert_allclose(learning_rates, expected, rtol=1e-6)
 
 
@@ -110,10 +118,16 @@ def test_accumulation_averages_each_window_like_one_torch_step_per_epoch():
     rng = np.random.default_rng(2)
     metrics = 1.0 + np.cumsum(rng.choice([0.0, 0.0, -0.25, 0.5], size=48))
     size = 4
-    per_epoch = torch_learning_rates(metrics.reshape(-1, size).mean(axis=1), patience=1, factor=0.5, threshold=0.01)
+    per_epoch = torch_learning_rates(
+        metrics.reshape(-1, size).mean(axis=1), patience=1, factor=0.5, threshold=0.01
+    )
     with enable_x64():
-        got = np.asarray(run_plateau(osd.plateau(INITIAL_LR, patience=1, factor=0.5, threshold=0.01,
-                                                 accumulation_size=size), jnp.asarray(metrics)))
+        got = np.asarray(
+            run_plateau(
+                osd.plateau(INITIAL_LR, patience=1, factor=0.5, threshold=0.01, accumulation_size=size),
+                jnp.asarray(metrics),
+            )
+        )
     expected = np.concatenate([[INITIAL_LR] * (size - 1), np.repeat(per_epoch, size)])[: len(metrics)]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
@@ -124,7 +138,11 @@ def test_a_constant_negative_metric_plateaus(mode):
     # PyTorch's relative margin best * (1 - threshold) has the wrong sign for a negative best,
     # so a constant negative loss "improves" forever and never reduces (also optax.contrib's).
     assert np.all(torch_learning_rates(metrics, mode=mode, patience=2) == INITIAL_LR)
-    got = np.asarray(jax.jit(run_plateau)(osd.plateau(INITIAL_LR, patience=2, mode=mode), jnp.asarray(metrics, jnp.float32)))
+    got = np.asarray(
+        jax.jit(run_plateau)(
+            osd.plateau(INITIAL_LR, patience=2, mode=mode), jnp.asarray(metrics, jnp.float32)
+        )
+    )
     np.testing.assert_allclose(got[:3], INITIAL_LR)
     np.testing.assert_allclose(got[3], INITIAL_LR * 0.1, rtol=1e-6)  # 3 bad steps > patience 2
     assert got[-1] < INITIAL_LR * 1e-3
@@ -158,12 +176,16 @@ def test_reduce_on_plateau_scales_the_updates():
 
 def test_warmup_then_plateau():
     warmup_steps = 10
-    schedule = osd.plateau(osd.warmup(osd.constant(0.1), warmup_steps), factor=0.5, patience=2, begin_step=warmup_steps)
+    schedule = osd.plateau(
+        osd.warmup(osd.constant(0.1), warmup_steps), factor=0.5, patience=2, begin_step=warmup_steps
+    )
     losses = jnp.concatenate([jnp.linspace(5.0, 1.0, warmup_steps), jnp.full(10, 1.0)])
     got = np.asarray(jax.jit(run_plateau)(schedule, losses))
-    np.testing.assert_allclose(got[:warmup_steps], osd.warmup(osd.constant(0.1), warmup_steps)(np.arange(warmup_steps)), rtol=1e-6)
+    np.testing.assert_allclose(
+        got[:warmup_steps], osd.warmup(osd.constant(0.1), warmup_steps)(np.arange(warmup_steps)), rtol=1e-6
+    )
     # steps before begin_step are not judged: step 10 sets the best, 11..13 are bad, 13 reduces
-    np.testing.assert_allclose(got[warmup_steps:warmup_steps + 3], 0.1, rtol=1e-6)
+    np.testing.assert_allclose(got[warmup_steps : warmup_steps + 3], 0.1, rtol=1e-6)
     np.testing.assert_allclose(got[warmup_steps + 3], 0.05, rtol=1e-6)
 
 
@@ -179,7 +201,9 @@ def test_sweep_over_plateau_hyperparameters_in_inject():
         _, states = update(states, loss)
     swept = osd.hyperparams(states)["learning_rate"]
     for i in range(3):
-        alone = osd.inject(optax.sgd)(learning_rate=osd.plateau(INITIAL_LR, patience=int(patience[i]), factor=float(factor[i])))
+        alone = osd.inject(optax.sgd)(
+            learning_rate=osd.plateau(INITIAL_LR, patience=int(patience[i]), factor=float(factor[i]))
+        )
         state = alone.init(params)
         for loss in [1.0] * 6:
             _, state = alone.update(jnp.ones(2), state, params, value=loss)
@@ -203,5 +227,7 @@ def test_bad_plateau_arguments_raise():
     with pytest.raises(ValueError, match="plateau: schedule must be a schedule or a number"):
         osd.plateau("0.1")
     opt = osd.inject(optax.sgd)(learning_rate=osd.plateau(0.1))
-    with pytest.raises(ValueError, match=r"plateau: the update needs the monitored value; call update\(.*value=loss\)"):
+    with pytest.raises(
+        ValueError, match=r"plateau: the update needs the monitored value; call update\(.*value=loss\)"
+    ):
         opt.update(jnp.ones(1), opt.init(jnp.zeros(1)), jnp.zeros(1))

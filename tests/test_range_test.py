@@ -26,7 +26,7 @@ def fastai_valley(lrs, losses):
     max_start, max_end = 0, 0
     lds = [1] * n
     for i in range(1, n):
-        for j in range(0, i):
+        for j in range(0, i):  # noqa: PIE808  (fastai's own line)
             if losses[i] < losses[j] and lds[i] < lds[j] + 1:
                 lds[i] = lds[j] + 1
             if lds[max_end] < lds[i]:
@@ -77,8 +77,15 @@ def loss_fn(w, batch):
 
 def range_test(key):
     w, batches = make_problem(key)
-    return osd.lr_range_test(loss_fn, w, functools.partial(optax.sgd, momentum=0.9), batches,
-                             min_lr=1e-5, max_lr=10.0, num_steps=NUM_STEPS)
+    return osd.lr_range_test(
+        loss_fn,
+        w,
+        functools.partial(optax.sgd, momentum=0.9),
+        batches,
+        min_lr=1e-5,
+        max_lr=10.0,
+        num_steps=NUM_STEPS,
+    )
 
 
 RANGE_TEST = jax.jit(range_test)
@@ -88,7 +95,9 @@ def test_ramp_smoothing_and_stop_at_divergence_inside_jit():
     result = RANGE_TEST(jax.random.key(0))
     run = int(result.num_steps_run)
     assert 30 < run < NUM_STEPS  # diverged and stopped inside the compiled loop
-    np.testing.assert_allclose(result.learning_rates, 1e-5 * (1e6) ** (np.arange(NUM_STEPS) / (NUM_STEPS - 1)), rtol=1e-5)
+    np.testing.assert_allclose(
+        result.learning_rates, 1e-5 * (1e6) ** (np.arange(NUM_STEPS) / (NUM_STEPS - 1)), rtol=1e-5
+    )
     losses = np.asarray(result.losses)
     assert np.all(np.isfinite(losses[:run])) and np.all(np.isnan(losses[run:]))
     # the same training, step by step in Python
@@ -111,7 +120,9 @@ def test_ramp_smoothing_and_stop_at_divergence_inside_jit():
     diverged_at = float(result.learning_rates[run - 1])
     for suggestion in (result.steepest, result.valley, result.minimum_over_10):
         assert 1e-5 < float(suggestion) < diverged_at
-    expected = fastai_suggestions(np.asarray(result.learning_rates), np.asarray(result.smoothed_losses), run, NUM_STEPS)
+    expected = fastai_suggestions(
+        np.asarray(result.learning_rates), np.asarray(result.smoothed_losses), run, NUM_STEPS
+    )
     np.testing.assert_allclose([result.steepest, result.valley, result.minimum_over_10], expected, rtol=1e-6)
 
 
@@ -132,16 +143,21 @@ def test_vmap_over_seeds_equals_separate_runs_and_plots():
 def test_batches_as_a_function_of_the_step_and_no_batches():
     w, (inputs, targets) = make_problem(jax.random.key(2))
     as_tree = osd.lr_range_test(loss_fn, w, optax.sgd, (inputs, targets), num_steps=NUM_STEPS)
-    as_function = osd.lr_range_test(loss_fn, w, optax.sgd, lambda step: (inputs[step], targets[step]), num_steps=NUM_STEPS)
+    as_function = osd.lr_range_test(
+        loss_fn, w, optax.sgd, lambda step: (inputs[step], targets[step]), num_steps=NUM_STEPS
+    )
     np.testing.assert_allclose(as_tree.losses, as_function.losses, rtol=1e-6)
-    full_batch = osd.lr_range_test(lambda v: jnp.sum((v - 1.0) ** 2), w, optax.sgd, min_lr=1e-3, max_lr=100.0,
-                                   num_steps=50)
+    full_batch = osd.lr_range_test(
+        lambda v: jnp.sum((v - 1.0) ** 2), w, optax.sgd, min_lr=1e-3, max_lr=100.0, num_steps=50
+    )
     assert int(full_batch.num_steps_run) < 50 and np.isfinite(full_batch.losses[0])
 
 
 def test_bad_range_test_arguments_raise():
     w, batches = make_problem(jax.random.key(0))
-    with pytest.raises(ValueError, match=r"lr_range_test: min_lr must be < max_lr, got min_lr=1.0, max_lr=0.1"):
+    with pytest.raises(
+        ValueError, match=r"lr_range_test: min_lr must be < max_lr, got min_lr=1.0, max_lr=0.1"
+    ):
         osd.lr_range_test(loss_fn, w, optax.sgd, batches, min_lr=1.0, max_lr=0.1)
     with pytest.raises(ValueError, match=r"lr_range_test: min_lr must be a positive finite number, got 0.0"):
         osd.lr_range_test(loss_fn, w, optax.sgd, batches, min_lr=0.0)
