@@ -177,3 +177,28 @@ def test_bad_coupling_arguments_raise():
         osd.coupled_weight_decay(osd.from_function(lambda t, p: p["a"] + 0 * t, {"a": 1.0}), 0.1)
     with pytest.raises(ValueError, match="coupled: low must be a number"):
         osd.coupled(osd.cosine(1.0, 10), "low", 1.0)
+
+
+def test_ema_decay_drives_a_flax_batchnorm_inside_jit():
+    from flax import linen as nn
+
+    class Net(nn.Module):
+        @nn.compact
+        def __call__(self, x, momentum):
+            return nn.BatchNorm(use_running_average=False, momentum=momentum)(x)
+
+    decay = osd.coupled_ema_decay(osd.cosine(1.0, 10), min_decay=0.5, max_decay=0.9)
+    x = jnp.arange(8.0).reshape(4, 2)
+    variables = Net().init(jax.random.key(0), x, 0.9)
+
+    @jax.jit
+    def step(batch_stats, t):
+        _, updated = Net().apply({**variables, "batch_stats": batch_stats}, x, decay(t), mutable=["batch_stats"])
+        return updated["batch_stats"]
+
+    stats, mean = variables["batch_stats"], 0.0
+    for t in range(3):
+        stats = step(stats, t)
+        d = float(decay(t))
+        mean = d * mean + (1 - d) * 3.0  # column 0 has mean 3
+        np.testing.assert_allclose(stats["BatchNorm_0"]["mean"][0], mean, rtol=1e-5)
