@@ -70,5 +70,9 @@ from ._loop import all_finite as all_finite
 from ._loop import train_loop as train_loop
 from ._results import Best as Best
 from ._results import SweepResult as SweepResult
+from ._data import load_mnist1d as load_mnist1d
+
+from ._config import from_config as from_config
+from ._config import to_config as to_config
 
 __version__ = "0.1.0"

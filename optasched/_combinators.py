@@ -12,7 +12,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule, as_schedule
+from ._core import Constraint, Kind, Schedule, as_schedule, renamed
 from ._families import Constant, at_least, one_of
 from ._kernels import cycle_position, decay_fraction, floor_div, is_integer, progress, to_float
 from ._piecewise import _sorted
@@ -255,7 +255,8 @@ def cycle(schedule, period) -> Restarts:
         >>> round(float(osd.cycle(osd.linear(0.0, 1.0, 10), period=10)(13)), 4)
         0.3
     """
-    return restarts(schedule, period, 1.0, 1.0)
+    with renamed("cycle", "restarts", {"first_period": "period"}):
+        return restarts(schedule, period, 1.0, 1.0)
 
 
 # -- shift and staircase ------------------------------------------------------------------

@@ -10,6 +10,7 @@ argument, batch shapes of stacked sweeps, indexing and ``replace``.
 
 from __future__ import annotations
 
+import contextlib
 import enum
 from collections.abc import Iterator, Mapping
 from typing import Any, ClassVar
@@ -226,10 +227,6 @@ class Schedule:
                 )
         yield from self._constraints()
 
-    def _leaf_batch_ndim(self, leaf, kind: Kind) -> int:
-        rank = kind.core_rank if kind is not Kind.PARAMS else 0
-        return max(leaf.ndim - rank, 0)
-
     # -- pytree ----------------------------------------------------------------
 
     def _tree_flatten(self):
@@ -328,6 +325,8 @@ class Schedule:
 
     def __call__(self, step) -> jax.Array:
         try:
+            if step is None or isinstance(step, (str, bytes)):
+                raise TypeError
             step = jnp.asarray(step)
         except (TypeError, ValueError):
             raise ValueError(f"{self._family}: step must be an integer or float, got {step!r}") from None
@@ -462,6 +461,20 @@ def as_schedule(x: Any, family: str = "schedule", name: str = "schedule") -> Sch
         return constant(x)
     except ValueError as err:
         raise ValueError(f"{family}: {name} must be a schedule or a number, got {x!r}") from err
+
+
+@contextlib.contextmanager
+def renamed(family: str, general: str, names: Mapping[str, str]) -> Iterator[None]:
+    """Re-raises a ValueError of the ``general`` family under the name of the
+    reparameterisation ``family`` that built it, with its argument names."""
+    try:
+        yield
+    except ValueError as err:
+        prefix = f"{general}: "
+        if not str(err).startswith(prefix):
+            raise
+        name, _, rest = str(err)[len(prefix) :].partition(" ")
+        raise ValueError(f"{family}: {names.get(name, name)} {rest}") from None
 
 
 def schedule_nodes(tree: Any, path: str = "") -> Iterator[tuple[str, Schedule]]:

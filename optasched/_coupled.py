@@ -233,6 +233,9 @@ def coupled_ema_decay(schedule, min_decay=0.9, max_decay=0.99, base_min=None, ba
         >>> d = osd.coupled_ema_decay(osd.cosine(1.0, 100))
         >>> round(float(d(0)), 4), round(float(d(100)), 4)
         (0.9, 0.99)
+
+    Reference: Ioffe & Szegedy, "Batch normalization", ICML 2015 (the
+    running statistics); Smith 2018 (coupling hyperparameters to the LR).
     """
     return coupled(schedule, min_decay, max_decay, base_min, base_max, inverse=True)
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._core import Kind, Schedule
+from ._core import Constraint, Kind, Schedule
 from ._families import at_least, one_of
 from ._kernels import cycle_position, decay_fraction, floor_div, safe_divide, to_float
 
@@ -92,6 +92,8 @@ class Cyclic(Schedule):
         if self.step_size_down is not None:
             yield at_least("step_size_down", self.step_size_down, 0)
         yield at_least("gamma", self.gamma, 0, strict=True)
+        if self.mode == "exp_range":  # gamma**step must not overflow over the int32 step range
+            yield Constraint("gamma", self.gamma <= 1, "<= 1 in exp_range mode", self.gamma)
 
     def _value(self, step):
         dtype = self.dtype

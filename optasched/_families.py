@@ -13,7 +13,7 @@ import numbers
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule, convert_leaf
+from ._core import Constraint, Kind, Schedule, convert_leaf, renamed
 from ._kernels import decay_fraction, floor_div, progress, safe_power, safe_sqrt, to_float
 
 
@@ -82,6 +82,7 @@ class Polynomial(Schedule):
             cycles = jnp.maximum(-floor_div(-elapsed, length), 1)
             length = to_float(length, dtype) * to_float(cycles, dtype)
         frac = progress(elapsed, length, dtype)
+        frac = jnp.where(step < self.transition_begin, 0.0, frac)  # T = 0 jumps at B, not before
         return (self.init_value - self.end_value) * safe_power(1.0 - frac, self.power) + self.end_value
 
 
@@ -131,7 +132,8 @@ def linear(init_value, end_value, transition_steps, transition_begin=0) -> Polyn
         >>> float(osd.linear(1.0, 0.0, transition_steps=4)(1))
         0.75
     """
-    return polynomial(init_value, end_value, 1.0, transition_steps, transition_begin)
+    with renamed("linear", "polynomial", {}):
+        return polynomial(init_value, end_value, 1.0, transition_steps, transition_begin)
 
 
 # -- exponential / step ---------------------------------------------------------
@@ -163,10 +165,12 @@ class Exponential(Schedule):
             exponent = to_float(elapsed, dtype) / to_float(self.transition_steps, dtype)
         value = self.init_value * self.decay_rate**exponent
         if self.end_value is not None:
-            bounded = jnp.where(
-                self.decay_rate < 1, jnp.maximum(value, self.end_value), jnp.minimum(value, self.end_value)
+            # a floor while decaying, a ceiling while growing, no bound at rate 1
+            value = jnp.where(
+                self.decay_rate < 1,
+                jnp.maximum(value, self.end_value),
+                jnp.where(self.decay_rate > 1, jnp.minimum(value, self.end_value), value),
             )
-            value = bounded
         return value
 
 
@@ -218,7 +222,8 @@ def step_decay(init_value, step_size, gamma) -> Exponential:
         >>> round(float(osd.step_decay(1.0, step_size=30, gamma=0.1)(65)), 6)
         0.01
     """
-    return exponential(init_value, step_size, gamma, staircase=True)
+    with renamed("step_decay", "exponential", {"transition_steps": "step_size", "decay_rate": "gamma"}):
+        return exponential(init_value, step_size, gamma, staircase=True)
 
 
 # -- inverse time -----------------------------------------------------------------
@@ -330,7 +335,8 @@ def noam(d_model, warmup_steps, scale=1.0) -> InverseSqrt:
     warmup_steps = convert_leaf("noam", "warmup_steps", Kind.STEPS, warmup_steps)
     scale = convert_leaf("noam", "scale", Kind.VALUE, scale)
     peak = scale * float(d_model) ** -0.5 * jnp.asarray(warmup_steps, dtype=float) ** -0.5
-    return inverse_sqrt(peak, warmup_steps)
+    with renamed("noam", "inverse_sqrt", {"peak_value": "scale"}):
+        return inverse_sqrt(peak, warmup_steps)
 
 
 # -- cosine -------------------------------------------------------------------------

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 import inspect
 import numbers
+import types
 import typing
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
@@ -79,7 +80,6 @@ class InjectState(NamedTuple):
 # -- which arguments are numeric -------------------------------------------------------------
 
 _NUMERIC_TYPES = (float, jax.Array, np.ndarray, np.number, complex)
-_NON_NUMERIC_NAMES = ("bool", "str", "Literal", "dtype", "DType", "Any")
 
 
 def _is_numeric_annotation(annotation) -> bool | None:
@@ -90,18 +90,12 @@ def _is_numeric_annotation(annotation) -> bool | None:
         text = annotation.replace(" ", "")
         if any(t in text for t in ("float", "Array", "Numeric", "Scalar", "Schedule")):
             return True
-        return (
-            False if text in ("bool", "str", "int") or text.startswith(("Literal", "Optional[Any]")) else None
-        )
+        return False if text in ("bool", "str", "int") or text.startswith("Literal") else None
     if annotation in (bool, str, int):
         return False  # an int-only argument is structure (sizes, step counts used in Python)
-    members = typing.get_args(annotation) if typing.get_origin(annotation) is typing.Union else (annotation,)
-    if typing.get_origin(annotation) is not None and typing.get_origin(annotation) is not typing.Union:
-        members = (annotation,)
-    for member in members:
-        if isinstance(member, type) and issubclass(member, _NUMERIC_TYPES):
-            return True
-    return False
+    union = typing.get_origin(annotation) in (typing.Union, types.UnionType)
+    members = typing.get_args(annotation) if union else (annotation,)
+    return any(isinstance(member, type) and issubclass(member, _NUMERIC_TYPES) for member in members)
 
 
 def _numeric_parameters(factory: Callable) -> dict[str, bool]:

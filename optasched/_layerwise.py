@@ -200,6 +200,9 @@ def param_groups(
         >>> state = opt.init(params)
         >>> sorted(osd.hyperparams(state))
         ['backbone/learning_rate', 'head/learning_rate']
+
+    Reference: PyTorch ``torch.optim.Optimizer`` parameter groups;
+    ``optax.partition``.
     """
     family = "param_groups"
     if not isinstance(groups, Mapping) or not groups:

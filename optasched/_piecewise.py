@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule, convert_leaf
+from ._core import Constraint, Kind, Schedule, convert_leaf, renamed
 from ._families import at_least, one_of
 from ._kernels import DECAY_SHAPES, decay_fraction, interpolate, progress
 
@@ -88,7 +88,11 @@ def multistep(init_value, milestones, gamma) -> PiecewiseConstant:
     if milestones.ndim < 1:
         raise ValueError(f"multistep: milestones must be a 1-D array, got {milestones!r}")
     gamma = convert_leaf("multistep", "gamma", Kind.VALUE, gamma)
-    return piecewise_constant(init_value, milestones, jnp.broadcast_to(gamma[..., None], milestones.shape))
+    with renamed("multistep", "piecewise_constant", {"boundaries": "milestones", "scales": "gamma"}):
+        # one scale per milestone; a swept gamma (or swept milestones) broadcast to a common sweep shape
+        batch = jnp.broadcast_shapes(gamma.shape, milestones.shape[:-1])
+        scales = jnp.broadcast_to(gamma[..., None], batch + milestones.shape[-1:])
+        return piecewise_constant(init_value, milestones, scales)
 
 
 # -- piecewise interpolation ----------------------------------------------------------

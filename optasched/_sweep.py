@@ -169,14 +169,17 @@ def log_uniform(low: float, high: float) -> Distribution:
 
 def int_uniform(low: int, high: int) -> Distribution:
     """Uniform over the integers low..high inclusive (step counts)."""
+    for name, bound in (("low", low), ("high", high)):
+        if isinstance(bound, bool) or not isinstance(bound, (int, np.integer)):
+            raise ValueError(f"int_uniform: {name} must be an integer, got {bound!r}")
     _finite_range("int_uniform", low, high)
     return Distribution("int_uniform", int(low), int(high))
 
 
 def choice(options: Sequence[Any]) -> Distribution:
     """Uniform over a list of values."""
-    if len(options) == 0:
-        raise ValueError("choice: options must be a non-empty list")
+    if isinstance(options, (str, bytes)) or not isinstance(options, (Sequence, np.ndarray)) or len(options) == 0:
+        raise ValueError(f"choice: options must be a non-empty list of values, got {options!r}")
     return Distribution("choice", 0.0, 0.0, tuple(options))
 
 

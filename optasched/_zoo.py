@@ -96,7 +96,7 @@ def family_schedule(family: str, peak: float, steps: int, eval_every: int):
         "inverse_time": lambda: inverse_time(peak, decay_steps=steps // 20, decay_rate=1.0),
         "linear": lambda: linear(peak, 0.0, steps),
         "cosine": lambda: cosine(peak, steps),
-        "sgdr": lambda: cosine_restarts(peak, first_period=steps // 7, period_multiplier=2.0),
+        "sgdr": lambda: cosine_restarts(peak, first_period=-(-steps // 7), period_multiplier=2.0),  # 3 cycles
         "cyclic": lambda: cyclic(peak / 10, peak, step_size_up=steps // 8),
         "one_cycle": lambda: one_cycle(peak, total_steps=steps),
         "wsd": lambda: wsd(peak, steps // 20, steps - steps // 20 - steps // 5, steps // 5, decay_shape="1-sqrt"),

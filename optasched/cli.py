@@ -25,13 +25,13 @@ def _zoo(args: argparse.Namespace) -> int:
         changes["models"] = _parse_list(args.models)
     if args.families:
         changes["families"] = _parse_list(args.families)
-    if args.steps:
+    if args.steps is not None:
         changes["steps"] = args.steps
-    if args.seeds:
+    if args.seeds is not None:
         changes["seeds"] = args.seeds
     if args.learning_rates:
         changes["learning_rates"] = _parse_list(args.learning_rates, float)
-    if args.eval_every:
+    if args.eval_every is not None:
         changes["eval_every"] = args.eval_every
     cfg = dataclasses.replace(cfg, **changes)
     for name in ("steps", "seeds", "eval_every"):
