@@ -14,7 +14,8 @@ import jax.numpy as jnp
 
 from ._core import Constraint, Kind, Schedule, as_schedule, renamed
 from ._families import Constant, at_least, one_of
-from ._kernels import cycle_position, decay_fraction, floor_div, is_integer, progress, to_float
+from ._kernels import decay_fraction, floor_div, is_integer, progress, to_float
+from ._cyclic import GeometricCycles
 from ._piecewise import _sorted
 
 # -- warmup -----------------------------------------------------------------------------
@@ -194,7 +195,7 @@ def clip(schedule, min_value=None, max_value=None) -> Schedule:
 # -- restarts and cycle --------------------------------------------------------------------
 
 
-class Restarts(Schedule):
+class Restarts(GeometricCycles):
     _family = "restarts"
     _fields = {
         "schedule": Kind.SCHEDULE,
@@ -203,21 +204,15 @@ class Restarts(Schedule):
         "peak_multiplier": Kind.VALUE,
     }
 
-    def _constraints(self):
-        yield at_least("first_period", self.first_period, 0, strict=True)
-        yield at_least("period_multiplier", self.period_multiplier, 1)
-        yield at_least("peak_multiplier", self.peak_multiplier, 0)
-
     def _value(self, step):
-        dtype = self.dtype
-        index, position, period = cycle_position(
-            jnp.maximum(step, 0), self.first_period, self.period_multiplier, dtype
-        )
+        _, position, period, amplitude = self._cycle(step)
         # Cycle i is stretched so the schedule covers its first-period course in T_i steps.
         stretched = jnp.where(
-            self.period_multiplier == 1, position, position * to_float(self.first_period, dtype) / period
+            self.period_multiplier == 1,
+            position,
+            position * to_float(self.first_period, self.dtype) / period,
         )
-        return self.peak_multiplier**index * self.schedule(stretched)
+        return amplitude * self.schedule(stretched)
 
 
 def restarts(schedule, first_period, period_multiplier=1.0, peak_multiplier=1.0) -> Restarts:

@@ -9,7 +9,25 @@ from ._families import at_least, one_of
 from ._kernels import cycle_position, decay_fraction, floor_div, safe_divide, to_float
 
 
-class CosineRestarts(Schedule):
+class GeometricCycles(Schedule):
+    """Shared by :func:`cosine_restarts` and :func:`restarts`: cycles of
+    :math:`T_0 m^i` steps with amplitude :math:`\mu^i`. Subclasses declare
+    ``first_period``, ``period_multiplier`` and ``peak_multiplier`` fields."""
+
+    def _constraints(self):
+        yield at_least("first_period", self.first_period, 0, strict=True)
+        yield at_least("period_multiplier", self.period_multiplier, 1)
+        yield at_least("peak_multiplier", self.peak_multiplier, 0)
+
+    def _cycle(self, step):
+        """(index, position, period) of ``step``, and the amplitude factor mu**index."""
+        index, position, period = cycle_position(
+            jnp.maximum(step, 0), self.first_period, self.period_multiplier, self.dtype
+        )
+        return index, position, period, self.peak_multiplier**index
+
+
+class CosineRestarts(GeometricCycles):
     _family = "cosine_restarts"
     _fields = {
         "init_value": Kind.VALUE,
@@ -19,18 +37,11 @@ class CosineRestarts(Schedule):
         "end_value": Kind.VALUE,
     }
 
-    def _constraints(self):
-        yield at_least("first_period", self.first_period, 0, strict=True)
-        yield at_least("period_multiplier", self.period_multiplier, 1)
-        yield at_least("peak_multiplier", self.peak_multiplier, 0)
-
     def _value(self, step):
-        dtype = self.dtype
-        index, position, period = cycle_position(
-            jnp.maximum(step, 0), self.first_period, self.period_multiplier, dtype
+        _, position, period, amplitude = self._cycle(step)
+        return self.end_value + (self.init_value - self.end_value) * amplitude * decay_fraction(
+            position / period, "cosine"
         )
-        amplitude = (self.init_value - self.end_value) * self.peak_multiplier**index
-        return self.end_value + amplitude * decay_fraction(position / period, "cosine")
 
 
 def cosine_restarts(

@@ -61,3 +61,20 @@ def test_plot_spec_file(tmp_path, capsys):
 def test_errors_are_clear(argv, message, capsys):
     assert main(argv) == 2
     assert message in capsys.readouterr().err
+
+
+def test_zoo_models_match_the_reference_architectures():
+    import flax.linen as nn
+    import jax
+    import jax.numpy as jnp
+    import numpy as np
+
+    from optasched._zoo import CNN, MLP, Conv1D
+
+    count = lambda model: sum(p.size for p in jax.tree.leaves(model.init(jax.random.key(0), jnp.zeros((1, 40)))))  # noqa: E731
+    assert count(MLP()) == 15_210 and count(CNN()) == 5_210  # the MNIST-1D paper's models
+    x = jax.random.normal(jax.random.key(1), (3, 40, 4))
+    ours = Conv1D(25, kernel_size=5, stride=2, padding=1)
+    params = ours.init(jax.random.key(2), x)
+    reference = nn.Conv(25, (5,), strides=2, padding=[(1, 1)]).apply(params, x)
+    np.testing.assert_allclose(ours.apply(params, x), reference, rtol=1e-5, atol=1e-5)

@@ -236,6 +236,7 @@ def main():
     parser.add_argument("--parts", default="a,b,c,d,e", help="methods to time, e.g. a,e")
     parser.add_argument("--k", type=int, default=64, help="configurations for the method table")
     parser.add_argument("--ks", default="1,8,64,256", help="sweep sizes for the scaling table ('' to skip)")
+    parser.add_argument("--chunks", help="instead: time osd.sweep for these chunk sizes (e.g. 4,8,16,64) and (e)")
     parser.add_argument("--scaling-one", type=int, help=argparse.SUPPRESS)
     parser.add_argument("--json", help="write results to this file")
     args = parser.parse_args()
@@ -244,6 +245,14 @@ def main():
         return
 
     configs = grid_values(args.k)
+    if args.chunks:
+        batch = osd.stack([{"schedule": osd_schedule(p, w)} for p, w in configs])
+        for size in [int(c) for c in args.chunks.split(",")]:
+            start = time.perf_counter()
+            jax.block_until_ready(osd.sweep(train_one, batch, strategy="chunked", chunk_size=size).metrics)
+            print(f"chunk {size:4d}: {time.perf_counter() - start:6.1f} s", flush=True)
+        print(f"(e) one model, {args.k}x batch: {timed(method_e, configs)[0]:6.1f} s", flush=True)
+        return
     results = {"device": str(jax.devices()[0]), "backend": jax.default_backend(), "k": args.k, "steps": STEPS,
                "methods": {}, "scaling": []}
     for part in args.parts.split(","):
