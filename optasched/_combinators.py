@@ -13,7 +13,7 @@ from typing import Any
 import jax.numpy as jnp
 
 from ._core import Constraint, Kind, Schedule, as_schedule, renamed
-from ._families import Constant, at_least, one_of
+from ._families import Constant, at_least
 from ._kernels import decay_fraction, floor_div, is_integer, progress, to_float
 from ._cyclic import GeometricCycles
 from ._piecewise import _sorted
@@ -31,10 +31,7 @@ class Warmup(Schedule):
         "init_value": Kind.VALUE,
         "shape": Kind.STATIC,
     }
-
-    def __init__(self, **fields):
-        one_of(self._family, "shape", fields["shape"], WARMUP_SHAPES)
-        super().__init__(**fields)
+    _choices = {"shape": WARMUP_SHAPES}
 
     def _constraints(self):
         yield at_least("warmup_steps", self.warmup_steps, 0)
@@ -145,9 +142,9 @@ OPERATIONS = {
 class Binary(Schedule):
     _family = "binary"
     _fields = {"left": Kind.SCHEDULE, "right": Kind.SCHEDULE, "operation": Kind.STATIC}
+    _choices = {"operation": tuple(OPERATIONS)}
 
     def __init__(self, **fields):
-        one_of(self._family, "operation", fields["operation"], OPERATIONS)
         if fields["operation"] == "div" and not isinstance(as_schedule(fields["right"]), Constant):
             raise ValueError("binary: a schedule can only be divided by a number, not by a schedule")
         super().__init__(**fields)

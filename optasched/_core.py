@@ -131,6 +131,7 @@ class Schedule:
     _fields: ClassVar[dict[str, Kind]] = {}
     _family: ClassVar[str] = "schedule"
     _optional: ClassVar[frozenset[str]] = frozenset()  # fields that may be None
+    _choices: ClassVar[dict[str, tuple]] = {}  # static option -> its allowed values
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -145,6 +146,9 @@ class Schedule:
         missing = set(self._fields) - set(fields)
         if unknown or missing:  # a programming error inside optasched
             raise TypeError(f"{type(self).__name__}: unknown {unknown}, missing {missing}")
+        for name, options in self._choices.items():
+            if fields[name] not in options:
+                raise ValueError(f"{self._family}: {name} must be one of {tuple(options)}, got {fields[name]!r}")
         for name, kind in self._fields.items():
             setattr(self, name, self._convert(name, kind, fields[name]))
         self._param_ranks = ()

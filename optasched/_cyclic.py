@@ -5,12 +5,12 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ._core import Constraint, Kind, Schedule
-from ._families import at_least, one_of
+from ._families import at_least
 from ._kernels import cycle_position, decay_fraction, floor_div, safe_divide, to_float
 
 
 class GeometricCycles(Schedule):
-    """Shared by :func:`cosine_restarts` and :func:`restarts`: cycles of
+    r"""Shared by :func:`cosine_restarts` and :func:`restarts`: cycles of
     :math:`T_0 m^i` steps with amplitude :math:`\mu^i`. Subclasses declare
     ``first_period``, ``period_multiplier`` and ``peak_multiplier`` fields."""
 
@@ -93,10 +93,7 @@ class Cyclic(Schedule):
         "gamma": Kind.VALUE,
         "mode": Kind.STATIC,
     }
-
-    def __init__(self, **fields):
-        one_of(self._family, "mode", fields["mode"], CYCLIC_MODES)
-        super().__init__(**fields)
+    _choices = {"mode": CYCLIC_MODES}
 
     def _constraints(self):
         yield at_least("step_size_up", self.step_size_up, 0, strict=True)

@@ -25,11 +25,6 @@ def at_least(name: str, value, bound, strict: bool = False, core_axes: int = 0) 
     return Constraint(name, ok, f"{'>' if strict else '>='} {bound}", value)
 
 
-def one_of(family: str, name: str, value, options) -> None:
-    if value not in options:
-        raise ValueError(f"{family}: {name} must be one of {tuple(options)}, got {value!r}")
-
-
 # -- constant -------------------------------------------------------------------
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ._core import Constraint, Kind, Schedule, convert_leaf, renamed
-from ._families import at_least, one_of
+from ._families import at_least
 from ._kernels import DECAY_SHAPES, decay_fraction, interpolate, progress
 
 
@@ -104,9 +104,9 @@ INTERPOLATIONS = ("linear", "cosine")
 class PiecewiseLinear(Schedule):
     _family = "piecewise_linear"
     _fields = {"boundaries": Kind.BOUNDARIES, "values": Kind.VALUES, "interpolation": Kind.STATIC}
+    _choices = {"interpolation": INTERPOLATIONS}
 
     def __init__(self, **fields):
-        one_of(self._family, "interpolation", fields["interpolation"], INTERPOLATIONS)
         super().__init__(**fields)
         _same_length(self._family, "boundaries", self.boundaries, "values", self.values)
         if self.boundaries.shape[-1] < 1:
@@ -154,10 +154,7 @@ class OneCycle(Schedule):
         "anneal_strategy": Kind.STATIC,
         "three_phase": Kind.STATIC,
     }
-
-    def __init__(self, **fields):
-        one_of(self._family, "anneal_strategy", fields["anneal_strategy"], ("cos", "linear"))
-        super().__init__(**fields)
+    _choices = {"anneal_strategy": ("cos", "linear")}
 
     def _constraints(self):
         yield at_least("total_steps", self.total_steps, 0, strict=True)
@@ -246,11 +243,7 @@ class Wsd(Schedule):
         "warmup_shape": Kind.STATIC,
         "decay_shape": Kind.STATIC,
     }
-
-    def __init__(self, **fields):
-        one_of(self._family, "warmup_shape", fields["warmup_shape"], DECAY_SHAPES)
-        one_of(self._family, "decay_shape", fields["decay_shape"], DECAY_SHAPES)
-        super().__init__(**fields)
+    _choices = {"warmup_shape": DECAY_SHAPES, "decay_shape": DECAY_SHAPES}
 
     def _constraints(self):
         for name in ("warmup_steps", "stable_steps", "decay_steps"):
