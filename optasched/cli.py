@@ -1,49 +1,13 @@
-"""The ``optasched`` command: ``optasched zoo`` (which schedule should I use?,
-measured on MNIST-1D) and ``optasched plot SPEC`` (draw any schedule)."""
+"""The ``optasched`` command: ``optasched plot SPEC`` draws any schedule from a config."""
 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import json
 import sys
 from pathlib import Path
 
 import numpy as np
-
-
-def _parse_list(text: str, cast=str) -> tuple:
-    return tuple(cast(part) for part in text.split(",") if part)
-
-
-def _zoo(args: argparse.Namespace) -> int:
-    from ._zoo import FAMILIES, QUICK, ZooConfig, format_leaderboard, run_zoo
-
-    cfg = QUICK if args.quick else ZooConfig()
-    changes = {"seed": args.seed}
-    if args.models:
-        changes["models"] = _parse_list(args.models)
-    if args.families:
-        changes["families"] = _parse_list(args.families)
-    if args.steps is not None:
-        changes["steps"] = args.steps
-    if args.seeds is not None:
-        changes["seeds"] = args.seeds
-    if args.learning_rates:
-        changes["learning_rates"] = _parse_list(args.learning_rates, float)
-    if args.eval_every is not None:
-        changes["eval_every"] = args.eval_every
-    cfg = dataclasses.replace(cfg, **changes)
-    for name in ("steps", "seeds", "eval_every"):
-        if getattr(cfg, name) < 1:
-            raise ValueError(f"--{name.replace('_', '-')} must be >= 1, got {getattr(cfg, name)}")
-    unknown = set(cfg.families) - set(FAMILIES)
-    if unknown:
-        raise ValueError(f"--families: unknown {sorted(unknown)}; choose from {', '.join(FAMILIES)}")
-    report = run_zoo(cfg, args.out, progress=not args.no_progress)
-    print(format_leaderboard(report))
-    print(f"\nwrote {Path(args.out) / 'results.json'}, lr_curves.png, test_accuracy.png")
-    return 0
 
 
 def _load_spec(spec: str) -> dict:
@@ -67,7 +31,7 @@ def _plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from ._config import from_config
+    from .schedules._config import from_config
 
     schedule = from_config(_load_spec(args.spec))
     if args.steps < 1:
@@ -93,27 +57,9 @@ def _plot(args: argparse.Namespace) -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="optasched", description="Learning-rate schedules as JAX pytrees: the schedule zoo and plotting."
+        prog="optasched", description="Learning-rate schedules as JAX pytrees: draw and inspect schedule configs."
     )
     commands = parser.add_subparsers(dest="command", required=True)
-
-    zoo = commands.add_parser(
-        "zoo",
-        help="train MNIST-1D models under every schedule family and print a leaderboard",
-        description="Train the MNIST-1D MLP and CNN under every schedule family at one step budget; the peak "
-        "LR of each family is picked on a validation split; report mean and 95%% intervals over seeds.",
-    )
-    zoo.add_argument("--quick", action="store_true", help="MLP only, 1500 steps, 3 LRs (about 2 minutes on 2 cores)")
-    zoo.add_argument("--models", help="comma-separated models (mlp,cnn)")
-    zoo.add_argument("--families", help="comma-separated families (default: all)")
-    zoo.add_argument("--steps", type=int, help="training steps per run")
-    zoo.add_argument("--seeds", type=int, help="seeds per family and LR")
-    zoo.add_argument("--learning-rates", help="comma-separated peak-LR grid")
-    zoo.add_argument("--eval-every", type=int, help="steps between evaluations")
-    zoo.add_argument("--seed", type=int, default=0, help="master seed (results are deterministic for it)")
-    zoo.add_argument("--out", default="zoo_results", help="output folder (default: zoo_results)")
-    zoo.add_argument("--no-progress", action="store_true", help="no progress output")
-    zoo.set_defaults(run=_zoo)
 
     plot = commands.add_parser(
         "plot",

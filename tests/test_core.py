@@ -65,7 +65,7 @@ def _all_subclasses(cls):
 def _nested_classes():
     found = set()
     for name in CASES:
-        for _, node in osd._core.schedule_nodes(CASES[name]()):
+        for _, node in osd.schedules._base.schedule_nodes(CASES[name]()):
             found.add(type(node).__name__)
     return found
 

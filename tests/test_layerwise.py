@@ -63,7 +63,7 @@ def test_layerwise_decay_equals_per_layer_learning_rates():
             osd.layerwise_decay(osd.inject(optax.adamw)(learning_rate=lr, weight_decay=0.05), decay, depth)
         )
     )()
-    labels = jax.tree_util.tree_map_with_path(lambda p, x: depth(osd._layerwise.path_name(p), x), PARAMS)
+    labels = jax.tree_util.tree_map_with_path(lambda p, x: depth(osd.bridge._layerwise.path_name(p), x), PARAMS)
     per_layer = optax.multi_transform(
         {k: optax.adamw(lr * decay ** (NUM_LAYERS - k), weight_decay=0.05) for k in range(NUM_LAYERS + 1)},
         labels,
@@ -102,7 +102,7 @@ def test_param_groups_equal_optax_partition_of_per_group_optimizers():
             )
         )
     )()
-    labels = jax.tree_util.tree_map_with_path(lambda p, x: group(osd._layerwise.path_name(p), x), PARAMS)
+    labels = jax.tree_util.tree_map_with_path(lambda p, x: group(osd.bridge._layerwise.path_name(p), x), PARAMS)
     theirs, _ = jax.jit(
         lambda: train(
             optax.partition(

@@ -12,7 +12,7 @@ import optax
 import pytest
 
 import optasched as osd
-from optasched._range_test import suggestions
+from optasched.bridge._range_test import suggestions
 
 matplotlib.use("Agg")
 

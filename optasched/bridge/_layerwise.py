@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ._core import Kind, Schedule, convert_leaf, describe_difference, is_traced
-from ._families import constant
+from ..schedules._base import Kind, Schedule, convert_leaf, describe_difference, is_traced
+from ..schedules._families import constant
 from ._inject import inject
 
 

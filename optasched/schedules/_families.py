@@ -13,7 +13,7 @@ import numbers
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule, convert_leaf, renamed
+from ._base import Constraint, Kind, Schedule, convert_leaf, renamed
 from ._kernels import decay_fraction, floor_div, progress, safe_power, safe_sqrt, to_float
 
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule, as_schedule, renamed
+from ._base import Constraint, Kind, Schedule, as_schedule, renamed
 from ._families import Constant, at_least
 from ._kernels import decay_fraction, floor_div, is_integer, progress, to_float
 from ._cyclic import GeometricCycles

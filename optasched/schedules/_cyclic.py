@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule
+from ._base import Constraint, Kind, Schedule
 from ._families import at_least
 from ._kernels import cycle_position, decay_fraction, floor_div, safe_divide, to_float
 

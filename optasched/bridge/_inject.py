@@ -23,8 +23,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._core import Schedule, describe_difference
-from ._families import constant
+from ..schedules._base import Schedule, describe_difference
+from ..schedules._families import constant
 
 
 class Stateful:

@@ -9,7 +9,7 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._core import Kind, Schedule, is_traced
+from ._base import Kind, Schedule, is_traced
 
 
 def _families() -> dict[str, type[Schedule]]:

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.experimental import checkify
 
-from ._core import Schedule, describe_difference, schedule_nodes
+from ..schedules._base import Schedule, describe_difference, schedule_nodes
 
 
 def stack(members: Sequence[Any]) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 
-from ._core import Constraint, Kind, Schedule, convert_leaf, renamed
+from ._base import Constraint, Kind, Schedule, convert_leaf, renamed
 from ._families import at_least
 from ._kernels import DECAY_SHAPES, decay_fraction, interpolate, progress
 

@@ -24,7 +24,7 @@ from jax.experimental import multihost_utils
 from jax.sharding import Mesh, NamedSharding, PartitionSpec
 
 from ._results import SweepResult
-from ._sweep import Batch
+from ._stack import Batch
 
 STRATEGIES = ("auto", "vmap", "chunked", "map")
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 
 from ._combinators import Binary, Join, Restarts, Shift, Staircase, Warmup
-from ._core import Constraint, Kind, Schedule, as_schedule, is_traced
+from ._base import Constraint, Kind, Schedule, as_schedule, is_traced
 from ._cyclic import CosineRestarts, Cyclic
 from ._families import Constant, Cosine, InverseSqrt, Polynomial, Rex, TanhDecay, at_least
 from ._kernels import interpolate, safe_divide

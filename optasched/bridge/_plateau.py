@@ -17,7 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ._core import Kind, as_schedule, convert_leaf, is_traced
+from ..schedules._base import Kind, as_schedule, convert_leaf, is_traced
 from ._inject import Stateful, inject
 
 MODES = ("min", "max")
