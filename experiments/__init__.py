@@ -1,0 +1,1 @@
+"""Research studies built on optasched's public API (``python -m experiments.<name>``)."""

@@ -1,0 +1,235 @@
+"""The one runner of every study: ``python -m experiments.<name> --config C --out DIR``.
+
+It loads ``experiments/<name>/configs/<C>.py`` (``get_config()`` returns a frozen
+dataclass, one commented field per line), applies ``--set field=value``
+overrides, turns on JAX's persistent compilation cache (so a rerun skips
+compilation), runs the study and writes ``DIR/results.json``: the config, the
+machine and package versions, ``seconds``, ``compile_seconds`` (tracing,
+lowering and XLA compilation, measured by JAX's own monitoring events),
+``run_seconds`` (the rest), and every number the study reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import dataclasses
+import importlib
+import json
+import math
+import os
+import platform
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data import cache_dir
+
+CONFIGS = ("smoke", "quick", "default", "gpu")
+
+_COMPILE_EVENTS = (
+    "/jax/core/compile/jaxpr_trace_duration",
+    "/jax/core/compile/jaxpr_to_mlir_module_duration",
+    "/jax/core/compile/backend_compile_duration",
+)
+_compile_seconds = [0.0]
+_listening = [False]
+
+
+def _listen_to_compiles() -> None:
+    import jax
+
+    if _listening[0]:
+        return
+
+    def listener(event: str, duration: float, **_: Any) -> None:
+        if event in _COMPILE_EVENTS:
+            _compile_seconds[0] += duration
+
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    _listening[0] = True
+
+
+def enable_compilation_cache(directory: str | os.PathLike | None = None) -> Path:
+    """Turn on JAX's persistent compilation cache (every program, however quick to compile)."""
+    import jax
+
+    path = Path(directory) if directory is not None else cache_dir() / "jax"
+    path.mkdir(parents=True, exist_ok=True)
+    jax.config.update("jax_compilation_cache_dir", str(path))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
+    jax.config.update("jax_persistent_cache_min_entry_size_bytes", -1)
+    return path
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
+def machine() -> dict[str, Any]:
+    """The machine and package versions, for results.json."""
+    import flax
+    import jax
+    import optax
+
+    import optasched
+
+    return {
+        "cpu": cpu_model(),
+        "cpu_count": os.cpu_count(),
+        "platform": platform.platform(),
+        "backend": jax.default_backend(),
+        "devices": [str(d) for d in jax.devices()],
+        "device_kind": jax.devices()[0].device_kind,
+        "versions": {
+            "python": platform.python_version(),
+            "jax": jax.__version__,
+            "jaxlib": jax.lib.__version__ if hasattr(jax.lib, "__version__") else None,
+            "optax": optax.__version__,
+            "flax": flax.__version__,
+            "numpy": np.__version__,
+            "optasched": optasched.__version__,
+        },
+    }
+
+
+def json_safe(x: Any) -> Any:
+    """Numbers, NumPy/JAX arrays, tuples and dataclasses as plain JSON (NaN and inf as null)."""
+    if dataclasses.is_dataclass(x) and not isinstance(x, type):
+        return json_safe(dataclasses.asdict(x))
+    if isinstance(x, dict):
+        return {str(k): json_safe(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [json_safe(v) for v in x]
+    if hasattr(x, "__array__") and not isinstance(x, (str, bytes)):
+        array = np.asarray(x)
+        if array.ndim:
+            return [json_safe(v) for v in array.tolist()]
+        x = array.item()
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        return float(x) if math.isfinite(x) else None
+    return x
+
+
+@dataclasses.dataclass
+class Context:
+    """What a study gets besides its config: where to write, and helpers."""
+
+    name: str
+    config_name: str
+    out: Path
+    progress: bool = True
+
+    def log(self, *parts: Any) -> None:
+        """A line on stderr (progress and notes; stdout is left to the report)."""
+        print(*parts, file=sys.stderr, flush=True)
+
+    def sweep(self, train: Callable, configs: Any, key=None, *, label: str | None = None, **kwargs):
+        """``osd.sweep`` with this run's progress bar, labelled."""
+        import optasched as osd
+
+        if self.progress and label:
+            self.log(f"{self.name}: {label}")
+        return osd.sweep(train, configs, key, progress=self.progress, **kwargs)
+
+    def path(self, filename: str) -> Path:
+        """A file in the output folder."""
+        return self.out / filename
+
+
+def load_config(name: str, config_name: str, overrides: Sequence[str] = ()) -> Any:
+    """``experiments/<name>/configs/<config_name>.py:get_config()`` with ``field=value`` overrides."""
+    try:
+        module = importlib.import_module(f"experiments.{name}.configs.{config_name}")
+    except ModuleNotFoundError as err:
+        raise ValueError(f"{name}: no config {config_name!r} (experiments/{name}/configs/{config_name}.py)") from err
+    config = module.get_config()
+    changes = {}
+    fields = {f.name: f for f in dataclasses.fields(config)}
+    for item in overrides:
+        key, sep, text = item.partition("=")
+        if not sep or key not in fields:
+            raise ValueError(f"--set {item!r}: expected field=value with field one of {sorted(fields)}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a bare string
+        current = getattr(config, key)
+        if isinstance(current, tuple) and isinstance(value, list):
+            value = tuple(value)
+        elif isinstance(current, tuple) and not isinstance(value, tuple):
+            value = (value,)
+        elif isinstance(current, float) and isinstance(value, int) and not isinstance(value, bool):
+            value = float(value)
+        changes[key] = value
+    return dataclasses.replace(config, **changes)
+
+
+def run(name: str, study: Callable[[Any, Context], dict], config: Any, config_name: str, out: str | Path,
+        progress: bool = True) -> dict[str, Any]:
+    """Run ``study(config, context) -> results`` and write ``out/results.json``; returns the report."""
+    _listen_to_compiles()
+    enable_compilation_cache()
+    out = Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    context = Context(name, config_name, out, progress)
+    compile_before = _compile_seconds[0]
+    start = time.perf_counter()
+    results = study(config, context)
+    seconds = time.perf_counter() - start
+    compile_seconds = _compile_seconds[0] - compile_before
+    report = {
+        "experiment": name,
+        "config_name": config_name,
+        "config": json_safe(config),
+        "machine": machine(),
+        "seconds": seconds,
+        "compile_seconds": compile_seconds,
+        "run_seconds": seconds - compile_seconds,
+        "compile_fraction": compile_seconds / seconds if seconds > 0 else None,
+        "results": json_safe(results),
+    }
+    (out / "results.json").write_text(json.dumps(report, indent=1))
+    return report
+
+
+def main(name: str, study: Callable[[Any, Context], dict], argv: Sequence[str] | None = None,
+         describe: Callable[[dict], str] | None = None) -> int:
+    """The command line of every study; ``describe(report)`` prints its summary table."""
+    parser = argparse.ArgumentParser(prog=f"python -m experiments.{name}")
+    parser.add_argument("--config", default="quick", help=f"one of {', '.join(CONFIGS)} (configs/<name>.py)")
+    parser.add_argument("--out", default=None, help=f"output folder (default results/{name}/<config>)")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=VALUE",
+                        help="override one config field (repeatable), e.g. --set seeds=2")
+    parser.add_argument("--no-progress", action="store_true", help="no progress output on stderr")
+    args = parser.parse_args(argv)
+    try:
+        config = load_config(name, args.config, args.set)
+    except ValueError as err:
+        print(f"{parser.prog}: error: {err}", file=sys.stderr)
+        return 2
+    out = Path(args.out) if args.out else Path("results") / name / args.config
+    report = run(name, study, config, args.config, out, progress=not args.no_progress)
+    if describe is not None:
+        print(describe(report))
+    print(
+        f"\n{name} ({args.config}): {report['seconds']:.1f} s "
+        f"(compile {report['compile_seconds']:.1f} s, run {report['run_seconds']:.1f} s) on "
+        f"{report['machine']['device_kind']}; wrote {out / 'results.json'}"
+    )
+    return 0
