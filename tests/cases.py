@@ -22,6 +22,7 @@ CASES = {
     "inverse_time_staircase": lambda: osd.inverse_time(1.0, decay_steps=50, decay_rate=0.5, staircase=True),
     "inverse_sqrt": lambda: osd.inverse_sqrt(1.0, warmup_steps=40),
     "inverse_sqrt_timescale": lambda: osd.inverse_sqrt(1.0, warmup_steps=40, timescale=100),
+    "noam": lambda: osd.noam(64.0, warmup_steps=40, scale=2.0),
     "piecewise_constant": lambda: osd.piecewise_constant(1.0, boundaries=[50, 120, 200], scales=[0.5, 0.3, 0.1]),
     "multistep": lambda: osd.multistep(1.0, milestones=[60, 150], gamma=0.2),
     "piecewise_linear": lambda: osd.piecewise_linear([0, 40, 180, 260], [0.0, 1.0, 0.4, 0.05]),
@@ -72,6 +73,17 @@ CASES = {
     # coupled schedules (optax bridge): a schedule built from another schedule
     "coupled": lambda: osd.cycled_momentum(osd.one_cycle(1.0, total_steps=300, pct_start=0.3)),
     "coupled_weight_decay": lambda: osd.coupled_weight_decay(osd.cosine(1.0, 250, 0.01), 0.1),
+    "coupled_weight_decay_proportional": lambda: osd.coupled_weight_decay(
+        osd.cosine(1.0, 250, 0.01), 0.1, mode="proportional"
+    ),
+    "coupled_explicit": lambda: osd.coupled(osd.cyclic(0.1, 1.0, 40), 0.1, 0.3, base_min=0.1, base_max=1.0),
+    "coupled_ema_decay": lambda: osd.coupled_ema_decay(
+        osd.restarts(osd.cosine(1.0, 50), 50, period_multiplier=1.5, peak_multiplier=1.2)
+    ),
+    "coupled_temperature": lambda: osd.coupled_temperature(osd.warmup(osd.linear(1.0, 0.1, 200), 20)),
+    # the family as a traced hyperparameter
+    "switch": lambda: osd.switch([osd.cosine(1.0, 250), osd.wsd(1.0, 20, 150, 60)], 1),
+    "clip_one_sided": lambda: osd.clip(osd.cosine(1.0, 250), min_value=0.1),
 }
 
 # Public constructors that CASES must exercise (checked by a test).
@@ -79,5 +91,6 @@ FAMILIES = [
     "constant", "linear", "polynomial", "exponential", "step_decay", "inverse_time", "inverse_sqrt",
     "piecewise_constant", "multistep", "piecewise_linear", "cosine", "cosine_restarts", "cyclic",
     "one_cycle", "wsd", "rex", "tanh_decay", "warmup", "join", "clip", "minimum", "maximum",
-    "cycle", "restarts", "shift", "staircase", "from_function",
+    "cycle", "restarts", "shift", "staircase", "from_function", "noam", "switch", "coupled",
+    "cycled_momentum", "coupled_ema_decay", "coupled_temperature", "coupled_weight_decay",
 ]  # fmt: skip

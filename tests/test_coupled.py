@@ -127,7 +127,7 @@ def test_ranges_are_inferred_from_each_family():
     for base in bases:
         p = np.asarray(evaluate(osd.coupled(base, 0.0, 1.0), np.arange(300)))
         assert np.all((p >= 0) & (p <= 1)), base
-        if base._family != "constant":
+        if base.family != "constant":
             assert p.max() == pytest.approx(1.0, abs=1e-6) and p.min() < 0.25, base
         else:
             np.testing.assert_allclose(p, 1.0)  # a constant is at its maximum

@@ -19,7 +19,7 @@ import jax.numpy as jnp
 import optax
 
 from ..schedules._base import Kind, Schedule, convert_leaf, describe_difference, is_traced
-from ..schedules._families import constant
+from ..schedules._base import Constant as constant
 from ._inject import inject
 
 

@@ -1,5 +1,6 @@
-"""Combinators: schedules built from schedules (warmup, join, arithmetic, clip,
-restarts and cycle, shift, staircase) and :func:`from_function`.
+"""Combinators: schedules built from schedules (warmup, join, clip, restarts and
+cycle, shift, staircase) and :class:`from_function`. Pointwise arithmetic
+(``s1 + s2``, ``minimum``, ``maximum``) lives with the base class.
 
 Each result is a :class:`~optasched.Schedule` whose children are schedules, so
 a nested composite stacks, vmaps and differentiates like a single family.
@@ -7,55 +8,23 @@ a nested composite stacks, vmaps and differentiates like a single family.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from typing import Any
 
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
-from ._base import Constraint, Kind, Schedule, as_schedule, renamed
-from ._families import Constant, at_least
-from ._kernels import decay_fraction, floor_div, is_integer, progress, to_float
+from ._base import Schedule, bound, boundaries, child, children, params, static, steps, value
 from ._cyclic import GeometricCycles
-from ._piecewise import _sorted
+from ._kernels import decay_fraction, floor_div, is_integer, progress, to_float
+from ._piecewise import sorted_constraint
 
 # -- warmup -----------------------------------------------------------------------------
 
 WARMUP_SHAPES = ("linear", "cosine", "exponential", "constant")
 
 
-class Warmup(Schedule):
-    _family = "warmup"
-    _fields = {
-        "schedule": Kind.SCHEDULE,
-        "warmup_steps": Kind.STEPS,
-        "init_value": Kind.VALUE,
-        "shape": Kind.STATIC,
-    }
-    _choices = {"shape": WARMUP_SHAPES}
-
-    def _constraints(self):
-        yield at_least("warmup_steps", self.warmup_steps, 0)
-        if self.shape == "exponential":
-            yield at_least("init_value", self.init_value, 0, strict=True)
-
-    def _value(self, step):
-        dtype = self.dtype
-        after = self.schedule(jnp.maximum(step - self.warmup_steps, 0))
-        target = self.schedule(jnp.zeros((), jnp.result_type(step)))
-        p = progress(step, self.warmup_steps, dtype)
-        if self.shape == "linear":
-            rising = self.init_value + (target - self.init_value) * p
-        elif self.shape == "cosine":
-            rising = self.init_value + (target - self.init_value) * decay_fraction(1.0 - p, "cosine")
-        elif self.shape == "exponential":
-            ratio = jnp.maximum(target / self.init_value, jnp.finfo(dtype).tiny)
-            rising = self.init_value * ratio**p
-        else:
-            rising = jnp.broadcast_to(self.init_value, jnp.shape(p))
-        return jnp.where(step < self.warmup_steps, rising, after)
-
-
-def warmup(schedule, warmup_steps, init_value=0.0, shape="linear") -> Warmup:
+class Warmup(Schedule, family="warmup"):
     r"""Prepend a warmup of ``warmup_steps`` steps to ``schedule``.
 
     .. math::
@@ -74,39 +43,43 @@ def warmup(schedule, warmup_steps, init_value=0.0, shape="linear") -> Warmup:
         >>> [round(float(s(t)), 4) for t in (5, 10, 60)]
         [0.5, 1.0, 0.5]
     """
-    return Warmup(schedule=schedule, warmup_steps=warmup_steps, init_value=init_value, shape=shape)
+
+    schedule: Schedule | ArrayLike = child()
+    warmup_steps: ArrayLike = steps(ge=0)
+    init_value: ArrayLike = value(default=0.0)
+    shape: str = static(default="linear", choices=WARMUP_SHAPES)
+
+    def _constraints(self):
+        if self.shape == "exponential":
+            yield bound("init_value", self.init_value, ">", 0)
+
+    def _value(self, step):
+        dtype = self.dtype
+        after = self.schedule(jnp.maximum(step - self.warmup_steps, 0))
+        target = self.schedule(jnp.zeros((), jnp.result_type(step)))
+        p = progress(step, self.warmup_steps, dtype)
+        if self.shape == "linear":
+            rising = self.init_value + (target - self.init_value) * p
+        elif self.shape == "cosine":
+            rising = self.init_value + (target - self.init_value) * decay_fraction(1.0 - p, "cosine")
+        elif self.shape == "exponential":
+            ratio = jnp.maximum(target / self.init_value, jnp.finfo(dtype).tiny)
+            rising = self.init_value * ratio**p
+        else:
+            rising = jnp.broadcast_to(self.init_value, jnp.shape(p))
+        return jnp.where(step < self.warmup_steps, rising, after)
+
+    def value_range(self, step):
+        inner = self.schedule.value_range(jnp.maximum(step - self.warmup_steps, 0))
+        if inner is None:
+            return None
+        return jnp.minimum(inner[0], self.init_value), jnp.maximum(inner[1], self.init_value)
 
 
 # -- join -----------------------------------------------------------------------------------
 
 
-class Join(Schedule):
-    _family = "join"
-    _fields = {"schedules": Kind.SCHEDULES, "boundaries": Kind.BOUNDARIES}
-
-    def __init__(self, **fields):
-        super().__init__(**fields)
-        if not self.schedules:
-            raise ValueError("join: schedules must hold at least one schedule, got none")
-        if self.boundaries.shape[-1] != len(self.schedules) - 1:
-            raise ValueError(
-                f"join: boundaries must have one entry fewer than schedules ({len(self.schedules) - 1}),"
-                f" got {self.boundaries.shape[-1]}"
-            )
-
-    def _constraints(self):
-        yield at_least("boundaries", self.boundaries, 0, core_axes=1)
-        yield _sorted("boundaries", self.boundaries)
-
-    def _value(self, step):
-        value = self.schedules[0](step)
-        for i, schedule in enumerate(self.schedules[1:]):
-            boundary = self.boundaries[i]
-            value = jnp.where(step >= boundary, schedule(jnp.maximum(step - boundary, 0)), value)
-        return value
-
-
-def join(schedules: Sequence[Any], boundaries) -> Join:
+class Join(Schedule, family="join"):
     r"""Run ``schedules[i + 1]`` from step ``boundaries[i]`` on, restarted at 0.
 
     .. math:: v(t) = s_{i}(t - b_{i-1}) \quad \text{for } b_{i-1} \le t < b_i
@@ -120,99 +93,89 @@ def join(schedules: Sequence[Any], boundaries) -> Join:
         >>> float(s(99)), float(s(100)), float(s(105))
         (1.0, 0.5, 0.25)
     """
-    if isinstance(schedules, (list, tuple)) or not isinstance(schedules, (Schedule, str, bytes)) and hasattr(
-        schedules, "__iter__"
-    ):
-        schedules = tuple(schedules)
-    return Join(schedules=schedules, boundaries=boundaries)
 
+    schedules: list[Schedule] = children()
+    boundaries: ArrayLike = boundaries(ge=0)
 
-# -- arithmetic and bounds -----------------------------------------------------------------
-
-OPERATIONS = {
-    "add": jnp.add,
-    "sub": jnp.subtract,
-    "mul": jnp.multiply,
-    "div": jnp.divide,
-    "min": jnp.minimum,
-    "max": jnp.maximum,
-}
-
-
-class Binary(Schedule):
-    _family = "binary"
-    _fields = {"left": Kind.SCHEDULE, "right": Kind.SCHEDULE, "operation": Kind.STATIC}
-    _choices = {"operation": tuple(OPERATIONS)}
-
-    def __init__(self, **fields):
-        if fields["operation"] == "div" and not isinstance(as_schedule(fields["right"]), Constant):
-            raise ValueError("binary: a schedule can only be divided by a number, not by a schedule")
-        super().__init__(**fields)
+    def _check_structure(self):
+        if not self.schedules:
+            raise ValueError("join: schedules must hold at least one schedule, got none")
+        if self.boundaries.shape[-1] != len(self.schedules) - 1:
+            raise ValueError(
+                f"join: boundaries must have one entry fewer than schedules ({len(self.schedules) - 1}),"
+                f" got {self.boundaries.shape[-1]}"
+            )
 
     def _constraints(self):
-        if self.operation == "div":
-            yield Constraint("divisor", self.right.value != 0, "non-zero", self.right.value)
+        yield sorted_constraint("boundaries", self.boundaries)
+
+    def _local_steps(self, step):
+        starts = [0] + [self.boundaries[i] for i in range(len(self.schedules) - 1)]
+        return [jnp.maximum(step - start, 0) for start in starts]
 
     def _value(self, step):
-        return OPERATIONS[self.operation](self.left(step), self.right(step))
+        local = self._local_steps(step)
+        result = self.schedules[0](local[0])
+        for i, schedule in enumerate(self.schedules[1:], start=1):
+            result = jnp.where(step >= self.boundaries[i - 1], schedule(local[i]), result)
+        return result
+
+    def value_range(self, step):
+        ranges = [s.value_range(t) for s, t in zip(self.schedules, self._local_steps(step))]
+        if any(r is None for r in ranges):
+            return None
+        return jnp.min(jnp.stack([r[0] for r in ranges]), axis=0), jnp.max(jnp.stack([r[1] for r in ranges]), axis=0)
 
 
-def _binary(operation: str, left, right) -> Binary:
-    return Binary(left=left, right=right, operation=operation)
+# -- bounds -------------------------------------------------------------------------------------
 
 
-def minimum(first, second) -> Binary:
-    """The pointwise minimum of two schedules (or a schedule and a number)."""
-    return _binary("min", first, second)
-
-
-def maximum(first, second) -> Binary:
-    """The pointwise maximum of two schedules (or a schedule and a number)."""
-    return _binary("max", first, second)
-
-
-def clip(schedule, min_value=None, max_value=None) -> Schedule:
-    r"""Clamp a schedule: :math:`v(t) = \min(\max(s(t), a), b)`.
+class Clip(Schedule, family="clip"):
+    r"""Clamp a schedule: :math:`v(t) = \min(\max(s(t), a(t)), b(t))`; either bound may be
+    omitted, and each is a number or a schedule.
 
     Example:
         >>> import optasched as osd
         >>> round(float(osd.clip(osd.linear(0.0, 1.0, 10), 0.2, 0.6)(9)), 4)
         0.6
     """
-    if min_value is None and max_value is None:
-        raise ValueError("clip: give min_value, max_value or both")
-    result = as_schedule(schedule, "clip")
-    if min_value is not None:
-        result = maximum(result, as_schedule(min_value, "clip", "min_value"))
-    if max_value is not None:
-        result = minimum(result, as_schedule(max_value, "clip", "max_value"))
-    return result
+
+    schedule: Schedule | ArrayLike = child()
+    min_value: Schedule | ArrayLike | None = child(default=None)
+    max_value: Schedule | ArrayLike | None = child(default=None)
+
+    def _check_structure(self):
+        if self.min_value is None and self.max_value is None:
+            raise ValueError("clip: give min_value, max_value or both")
+
+    def _bounds(self):
+        return [b for b in (self.min_value, self.max_value) if b is not None]
+
+    def _value(self, step):
+        x = self.schedule(step)
+        if self.min_value is not None:
+            x = jnp.maximum(x, self.min_value(step))
+        if self.max_value is not None:
+            x = jnp.minimum(x, self.max_value(step))
+        return x
+
+    def value_range(self, step):
+        low, high = self.schedule.value_range(step) or (None, None)
+        if low is None or any(b.value_range(step) is None for b in self._bounds()):
+            return None
+        if self.min_value is not None:
+            floor = self.min_value.value_range(step)
+            low, high = jnp.maximum(low, floor[0]), jnp.maximum(high, floor[1])
+        if self.max_value is not None:
+            ceiling = self.max_value.value_range(step)
+            low, high = jnp.minimum(low, ceiling[0]), jnp.minimum(high, ceiling[1])
+        return low, high
 
 
 # -- restarts and cycle --------------------------------------------------------------------
 
 
-class Restarts(GeometricCycles):
-    _family = "restarts"
-    _fields = {
-        "schedule": Kind.SCHEDULE,
-        "first_period": Kind.STEPS,
-        "period_multiplier": Kind.VALUE,
-        "peak_multiplier": Kind.VALUE,
-    }
-
-    def _value(self, step):
-        _, position, period, amplitude = self._cycle(step)
-        # Cycle i is stretched so the schedule covers its first-period course in T_i steps.
-        stretched = jnp.where(
-            self.period_multiplier == 1,
-            position,
-            position * to_float(self.first_period, self.dtype) / period,
-        )
-        return amplitude * self.schedule(stretched)
-
-
-def restarts(schedule, first_period, period_multiplier=1.0, peak_multiplier=1.0) -> Restarts:
+class Restarts(GeometricCycles, family="restarts"):
     r"""Warm restarts of any schedule (SGDR generalised).
 
     Cycle i lasts :math:`T_i = T_0 m^i` steps and replays the schedule's first
@@ -231,41 +194,55 @@ def restarts(schedule, first_period, period_multiplier=1.0, peak_multiplier=1.0)
         >>> float(s(5)), float(s(10)), float(s(15))
         (0.5, 0.5, 0.25)
     """
-    return Restarts(
-        schedule=schedule,
-        first_period=first_period,
-        period_multiplier=period_multiplier,
-        peak_multiplier=peak_multiplier,
-    )
+
+    schedule: Schedule | ArrayLike = child()
+    first_period: ArrayLike = steps(gt=0)
+    period_multiplier: ArrayLike = value(default=1.0, ge=1)
+    peak_multiplier: ArrayLike = value(default=1.0, ge=0)
+
+    def _value(self, step):
+        _, position, period, amplitude = self._cycle(step)
+        # Cycle i is stretched so the schedule covers its first-period course in T_i steps.
+        stretched = jnp.where(
+            self.period_multiplier == 1,
+            position,
+            position * to_float(self.first_period, self.dtype) / period,
+        )
+        return amplitude * self.schedule(stretched)
+
+    def value_range(self, step):
+        inner = self.schedule.value_range(self.first_period)
+        if inner is None:
+            return None
+        low, high = self._amplitudes_so_far(step)
+        corners = jnp.stack([inner[0] * low, inner[0] * high, inner[1] * low, inner[1] * high])
+        return jnp.min(corners, axis=0), jnp.max(corners, axis=0)
 
 
-def cycle(schedule, period) -> Restarts:
+class Cycle(Schedule, family="cycle"):
     r"""Repeat the schedule's first ``period`` steps forever: :math:`v(t) = s(t \bmod P)`.
+
+    :class:`restarts` with equal, unscaled cycles.
 
     Example:
         >>> import optasched as osd
         >>> round(float(osd.cycle(osd.linear(0.0, 1.0, 10), period=10)(13)), 4)
         0.3
     """
-    with renamed("cycle", "restarts", {"first_period": "period"}):
-        return restarts(schedule, period, 1.0, 1.0)
+
+    schedule: Schedule | ArrayLike = child()
+    period: ArrayLike = steps(gt=0)
+
+    def _general(self) -> Restarts:
+        one = jnp.ones((), self.dtype)
+        return Restarts._build(schedule=self.schedule, first_period=self.period, period_multiplier=one,
+                               peak_multiplier=one)
 
 
 # -- shift and staircase ------------------------------------------------------------------
 
 
-class Shift(Schedule):
-    _family = "shift"
-    _fields = {"schedule": Kind.SCHEDULE, "offset": Kind.STEPS}
-
-    def _value(self, step):
-        shifted = step - self.offset
-        if is_integer(shifted):  # a negative offset must not wrap a large integer step around
-            shifted = jnp.where((self.offset < 0) & (shifted < step), jnp.iinfo(shifted.dtype).max, shifted)
-        return self.schedule(jnp.maximum(shifted, 0))
-
-
-def shift(schedule, offset) -> Shift:
+class Shift(Schedule, family="shift"):
     r"""Delay (``offset > 0``) or advance (``offset < 0``) a schedule.
 
     .. math:: v(t) = s(\max(t - \text{offset}, 0))
@@ -275,21 +252,24 @@ def shift(schedule, offset) -> Shift:
         >>> float(osd.shift(osd.linear(1.0, 0.0, 10), offset=-5)(0))
         0.5
     """
-    return Shift(schedule=schedule, offset=offset)
 
+    schedule: Schedule | ArrayLike = child()
+    offset: ArrayLike = steps()
 
-class Staircase(Schedule):
-    _family = "staircase"
-    _fields = {"schedule": Kind.SCHEDULE, "step_size": Kind.STEPS}
-
-    def _constraints(self):
-        yield at_least("step_size", self.step_size, 0, strict=True)
+    def _shifted(self, step):
+        shifted = step - self.offset
+        if is_integer(shifted):  # a negative offset must not wrap a large integer step around
+            shifted = jnp.where((self.offset < 0) & (shifted < step), jnp.iinfo(shifted.dtype).max, shifted)
+        return jnp.maximum(shifted, 0)
 
     def _value(self, step):
-        return self.schedule(floor_div(step, self.step_size) * self.step_size)
+        return self.schedule(self._shifted(jnp.asarray(step)))
+
+    def value_range(self, step):
+        return self.schedule.value_range(self._shifted(jnp.asarray(step)))
 
 
-def staircase(schedule, step_size) -> Staircase:
+class Staircase(Schedule, family="staircase"):
     r"""Hold the schedule constant over blocks of ``step_size`` steps.
 
     .. math:: v(t) = s(\lfloor t / k \rfloor k)
@@ -299,27 +279,28 @@ def staircase(schedule, step_size) -> Staircase:
         >>> round(float(osd.staircase(osd.linear(1.0, 0.0, 100), step_size=10)(19)), 4)
         0.9
     """
-    return Staircase(schedule=schedule, step_size=step_size)
+
+    schedule: Schedule | ArrayLike = child()
+    step_size: ArrayLike = steps(gt=0)
+
+    def _value(self, step):
+        return self.schedule(floor_div(step, self.step_size) * self.step_size)
+
+    def value_range(self, step):
+        return self.schedule.value_range(floor_div(step, self.step_size) * self.step_size)
 
 
 # -- escape hatch ------------------------------------------------------------------------
 
 
-class FromFunction(Schedule):
-    _family = "from_function"
-    _fields = {"params": Kind.PARAMS, "function": Kind.STATIC}
-
-    def _value(self, step):
-        return jnp.asarray(self.function(step, self.params))
-
-
-def from_function(function: Callable[[Any, Any], Any], params) -> FromFunction:
+class FromFunction(Schedule, family="from_function"):
     r"""Turn a pure function ``function(step, params)`` into a schedule.
 
     ``params`` is any pytree of numbers: they become the schedule's leaves, so
-    the result jits without retracing, stacks, vmaps over every parameter and
-    differentiates like a built-in family. ``function`` is static structure:
-    members of one sweep share it.
+    the result jits without retracing, stacks, vmaps over every parameter,
+    differentiates and sweeps (``grid(s, **{"params.lr": [...]})``) like a
+    built-in family. ``function`` is static structure: members of one sweep
+    share it.
 
     Example:
         >>> import jax.numpy as jnp
@@ -329,6 +310,13 @@ def from_function(function: Callable[[Any, Any], Any], params) -> FromFunction:
         >>> round(float(s(100)), 4)
         0.3679
     """
-    if not callable(function):
-        raise ValueError(f"from_function: function must be callable, got {function!r}")
-    return FromFunction(params=params, function=function)
+
+    function: Callable[[Any, Any], Any] = static()
+    params: Any = params()
+
+    def _check_structure(self):
+        if not callable(self.function):
+            raise ValueError(f"from_function: function must be callable, got {self.function!r}")
+
+    def _value(self, step):
+        return jnp.asarray(self.function(step, self.params))

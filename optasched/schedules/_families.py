@@ -1,87 +1,26 @@
-"""Closed-form schedule families: constant, polynomial, exponential, inverse-time,
-inverse-sqrt, cosine, REX and tanh decay.
+"""Closed-form schedule families: polynomial/linear, exponential/step decay,
+inverse time, inverse square root/Noam, cosine, REX and tanh decay.
 
-Each family is a :class:`~optasched.Schedule` subclass plus a lowercase
-constructor (the public name). Families that are reparameterisations of
-another (``linear`` of ``polynomial``, ``step_decay`` of ``exponential``,
-``noam`` of ``inverse_sqrt``) return the general family.
+Each family is a :class:`~optasched.Schedule` subclass whose class is the
+public constructor (``osd.cosine`` is :class:`Cosine`). A reparameterisation
+(``linear`` of ``polynomial``, ``step_decay`` of ``exponential``, ``noam`` of
+``inverse_sqrt``) keeps its own arguments as its leaves and builds the general
+family from them when it is evaluated, so ``replace``, sweeps and configs
+speak its own names and never disagree with a fresh construction.
 """
 
 from __future__ import annotations
 
-import numbers
-
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
-from ._base import Constraint, Kind, Schedule, convert_leaf, renamed
-from ._kernels import decay_fraction, floor_div, progress, safe_power, safe_sqrt, to_float
-
-
-def at_least(name: str, value, bound, strict: bool = False, core_axes: int = 0) -> Constraint:
-    """Constraint ``value >= bound`` (``>`` if strict), reduced over core axes."""
-    ok = value > bound if strict else value >= bound
-    if core_axes:
-        ok = jnp.all(ok, axis=tuple(range(-core_axes, 0)))
-    return Constraint(name, ok, f"{'>' if strict else '>='} {bound}", value)
-
-
-# -- constant -------------------------------------------------------------------
-
-
-class Constant(Schedule):
-    _family = "constant"
-    _fields = {"value": Kind.VALUE}
-
-    def _value(self, step):
-        return jnp.broadcast_to(self.value, jnp.shape(step))
-
-
-def constant(value) -> Constant:
-    r"""A constant schedule.
-
-    .. math:: v(t) = \text{value}
-
-    Example:
-        >>> import optasched as osd
-        >>> float(osd.constant(0.1)(1000))  # doctest: +ELLIPSIS
-        0.1...
-    """
-    return Constant(value=value)
-
+from ._base import Constraint, Schedule, ordered, static, steps, value
+from ._kernels import decay_fraction, floor_div, progress, safe_power, to_float
 
 # -- polynomial / linear --------------------------------------------------------
 
 
-class Polynomial(Schedule):
-    _family = "polynomial"
-    _fields = {
-        "init_value": Kind.VALUE,
-        "end_value": Kind.VALUE,
-        "power": Kind.VALUE,
-        "transition_steps": Kind.STEPS,
-        "transition_begin": Kind.STEPS,
-        "cycle": Kind.STATIC,
-    }
-
-    def _constraints(self):
-        yield at_least("power", self.power, 0, strict=True)
-        yield at_least("transition_steps", self.transition_steps, 0)
-        yield at_least("transition_begin", self.transition_begin, 0)
-
-    def _value(self, step):
-        dtype = self.dtype
-        elapsed = jnp.maximum(step - self.transition_begin, 0)
-        length = self.transition_steps
-        if self.cycle:
-            # Keras: the horizon grows to the next multiple of transition_steps.
-            cycles = jnp.maximum(-floor_div(-elapsed, length), 1)
-            length = to_float(length, dtype) * to_float(cycles, dtype)
-        frac = progress(elapsed, length, dtype)
-        frac = jnp.where(step < self.transition_begin, 0.0, frac)  # T = 0 jumps at B, not before
-        return (self.init_value - self.end_value) * safe_power(1.0 - frac, self.power) + self.end_value
-
-
-def polynomial(init_value, end_value, power, transition_steps, transition_begin=0, cycle=False) -> Polynomial:
+class Polynomial(Schedule, family="polynomial"):
     r"""Polynomial transition from ``init_value`` to ``end_value``.
 
     .. math::
@@ -107,71 +46,67 @@ def polynomial(init_value, end_value, power, transition_steps, transition_begin=
         >>> round(float(s(50)), 4)
         0.25
     """
-    return Polynomial(
-        init_value=init_value,
-        end_value=end_value,
-        power=power,
-        transition_steps=transition_steps,
-        transition_begin=transition_begin,
-        cycle=bool(cycle),
-    )
+
+    init_value: ArrayLike = value()
+    end_value: ArrayLike = value()
+    power: ArrayLike = value(gt=0)
+    transition_steps: ArrayLike = steps(ge=0)
+    transition_begin: ArrayLike = steps(default=0, ge=0)
+    cycle: bool = static(default=False, choices=(False, True))
+
+    def _value(self, step):
+        dtype = self.dtype
+        elapsed = jnp.maximum(step - self.transition_begin, 0)
+        length = self.transition_steps
+        if self.cycle:
+            # Keras: the horizon grows to the next multiple of transition_steps.
+            cycles = jnp.maximum(-floor_div(-elapsed, length), 1)
+            length = to_float(length, dtype) * to_float(cycles, dtype)
+        frac = progress(elapsed, length, dtype)
+        frac = jnp.where(step < self.transition_begin, 0.0, frac)  # T = 0 jumps at B, not before
+        return (self.init_value - self.end_value) * safe_power(1.0 - frac, self.power) + self.end_value
+
+    def value_range(self, step):
+        return ordered(self.init_value, self.end_value)
 
 
-def linear(init_value, end_value, transition_steps, transition_begin=0) -> Polynomial:
-    r"""Linear transition: :func:`polynomial` with ``power=1`` (``optax.linear_schedule``).
+class Linear(Schedule, family="linear"):
+    r"""Linear transition: :class:`polynomial` with power 1 (``optax.linear_schedule``).
 
     .. math:: v(t) = I + (E - I) \min(\max(t - B, 0), T) / T
+
+    Args:
+        init_value: value before and at ``transition_begin``.
+        end_value: value from ``transition_begin + transition_steps`` on.
+        transition_steps: length T >= 0 (0 jumps to ``end_value``).
+        transition_begin: steps B >= 0 held at ``init_value`` first.
 
     Example:
         >>> import optasched as osd
         >>> float(osd.linear(1.0, 0.0, transition_steps=4)(1))
         0.75
     """
-    with renamed("linear", "polynomial", {}):
-        return polynomial(init_value, end_value, 1.0, transition_steps, transition_begin)
+
+    init_value: ArrayLike = value()
+    end_value: ArrayLike = value()
+    transition_steps: ArrayLike = steps(ge=0)
+    transition_begin: ArrayLike = steps(default=0, ge=0)
+
+    def _general(self) -> Polynomial:
+        return Polynomial._build(
+            init_value=self.init_value,
+            end_value=self.end_value,
+            power=jnp.ones((), self.dtype),
+            transition_steps=self.transition_steps,
+            transition_begin=self.transition_begin,
+            cycle=False,
+        )
 
 
 # -- exponential / step ---------------------------------------------------------
 
 
-class Exponential(Schedule):
-    _family = "exponential"
-    _optional = frozenset({"end_value"})
-    _fields = {
-        "init_value": Kind.VALUE,
-        "transition_steps": Kind.STEPS,
-        "decay_rate": Kind.VALUE,
-        "transition_begin": Kind.STEPS,
-        "end_value": Kind.VALUE,
-        "staircase": Kind.STATIC,
-    }
-
-    def _constraints(self):
-        yield at_least("transition_steps", self.transition_steps, 0, strict=True)
-        yield at_least("decay_rate", self.decay_rate, 0)
-        yield at_least("transition_begin", self.transition_begin, 0)
-
-    def _value(self, step):
-        dtype = self.dtype
-        elapsed = jnp.maximum(step - self.transition_begin, 0)
-        if self.staircase:
-            exponent = to_float(floor_div(elapsed, self.transition_steps), dtype)
-        else:
-            exponent = to_float(elapsed, dtype) / to_float(self.transition_steps, dtype)
-        value = self.init_value * self.decay_rate**exponent
-        if self.end_value is not None:
-            # a floor while decaying, a ceiling while growing, no bound at rate 1
-            value = jnp.where(
-                self.decay_rate < 1,
-                jnp.maximum(value, self.end_value),
-                jnp.where(self.decay_rate > 1, jnp.minimum(value, self.end_value), value),
-            )
-        return value
-
-
-def exponential(
-    init_value, transition_steps, decay_rate, transition_begin=0, staircase=False, end_value=None
-) -> Exponential:
+class Exponential(Schedule, family="exponential"):
     r"""Exponential decay (or growth), continuous or staircase.
 
     .. math::
@@ -179,7 +114,11 @@ def exponential(
         \quad(\lfloor p \rfloor \text{ if staircase})
 
     Matches ``optax.exponential_decay``, Keras ``ExponentialDecay`` and, with
-    ``transition_steps=1``, PyTorch ``ExponentialLR``.
+    ``transition_steps=1``, PyTorch ``ExponentialLR``. ``end_value`` bounds
+    the value as optax does: a floor when r < 1, a ceiling when r >= 1 (so at
+    r = 1 the value is ``min(I, end_value)``). One deliberate difference:
+    optax returns ``init_value`` forever for ``decay_rate=0``; here the formula
+    holds (I at the first step, 0 after, as Keras and PyTorch give).
 
     Args:
         init_value: initial value I.
@@ -188,54 +127,95 @@ def exponential(
         transition_begin: steps B >= 0 held at ``init_value``.
         staircase: decay in discrete jumps every T steps (exact integer
             arithmetic for integer steps).
-        end_value: optional bound: a floor when r < 1, a ceiling when r > 1.
+        end_value: optional bound: a floor when r < 1, a ceiling when r >= 1.
 
     Example:
         >>> import optasched as osd
         >>> float(osd.exponential(1.0, transition_steps=10, decay_rate=0.5)(20))
         0.25
     """
-    return Exponential(
-        init_value=init_value,
-        transition_steps=transition_steps,
-        decay_rate=decay_rate,
-        transition_begin=transition_begin,
-        end_value=end_value,
-        staircase=bool(staircase),
-    )
+
+    init_value: ArrayLike = value()
+    transition_steps: ArrayLike = steps(gt=0)
+    decay_rate: ArrayLike = value(ge=0)
+    transition_begin: ArrayLike = steps(default=0, ge=0)
+    staircase: bool = static(default=False, choices=(False, True))
+    end_value: ArrayLike | None = value(default=None)
+
+    def _bounded(self, x):
+        if self.end_value is None:
+            return x
+        return jnp.where(self.decay_rate < 1, jnp.maximum(x, self.end_value), jnp.minimum(x, self.end_value))
+
+    def _value(self, step):
+        dtype = self.dtype
+        elapsed = jnp.maximum(step - self.transition_begin, 0)
+        if self.staircase:
+            exponent = to_float(floor_div(elapsed, self.transition_steps), dtype)
+        else:
+            exponent = to_float(elapsed, dtype) / to_float(self.transition_steps, dtype)
+        return self._bounded(self.init_value * self.decay_rate**exponent)
+
+    def value_range(self, step):
+        start, rate = self.init_value, self.decay_rate
+        # The unbounded course runs from I towards 0 (r < 1), stays (r = 1) or grows without bound.
+        grown = jnp.where(start == 0, 0.0, jnp.where(start > 0, jnp.inf, -jnp.inf))
+        limit = jnp.where(rate < 1, 0.0 * start, jnp.where(rate > 1, grown, start))
+        low, high = ordered(start, limit)
+        return self._bounded(low), self._bounded(high)  # the bound is monotone
 
 
-def step_decay(init_value, step_size, gamma) -> Exponential:
+class StepDecay(Schedule, family="step_decay"):
     r"""PyTorch ``StepLR``: multiply by ``gamma`` every ``step_size`` steps.
 
     .. math:: v(t) = I \cdot \gamma^{\lfloor t / \text{step\_size} \rfloor}
 
-    The staircase case of :func:`exponential`.
+    The staircase case of :class:`exponential`.
+
+    Args:
+        init_value: initial value I.
+        step_size: steps between multiplications (> 0).
+        gamma: the factor (>= 0).
 
     Example:
         >>> import optasched as osd
         >>> round(float(osd.step_decay(1.0, step_size=30, gamma=0.1)(65)), 6)
         0.01
     """
-    with renamed("step_decay", "exponential", {"transition_steps": "step_size", "decay_rate": "gamma"}):
-        return exponential(init_value, step_size, gamma, staircase=True)
+
+    init_value: ArrayLike = value()
+    step_size: ArrayLike = steps(gt=0)
+    gamma: ArrayLike = value(ge=0)
+
+    def _general(self) -> Exponential:
+        return Exponential._build(
+            init_value=self.init_value,
+            transition_steps=self.step_size,
+            decay_rate=self.gamma,
+            staircase=True,
+            transition_begin=jnp.zeros((), jnp.result_type(self.step_size)),
+            end_value=None,
+        )
 
 
 # -- inverse time -----------------------------------------------------------------
 
 
-class InverseTime(Schedule):
-    _family = "inverse_time"
-    _fields = {
-        "init_value": Kind.VALUE,
-        "decay_steps": Kind.STEPS,
-        "decay_rate": Kind.VALUE,
-        "staircase": Kind.STATIC,
-    }
+class InverseTime(Schedule, family="inverse_time"):
+    r"""Inverse-time decay (Keras ``InverseTimeDecay``).
 
-    def _constraints(self):
-        yield at_least("decay_steps", self.decay_steps, 0, strict=True)
-        yield at_least("decay_rate", self.decay_rate, 0)
+    .. math:: v(t) = I / (1 + r\, t / T) \quad(\lfloor t / T \rfloor \text{ if staircase})
+
+    Example:
+        >>> import optasched as osd
+        >>> float(osd.inverse_time(1.0, decay_steps=10, decay_rate=1.0)(10))
+        0.5
+    """
+
+    init_value: ArrayLike = value()
+    decay_steps: ArrayLike = steps(gt=0)
+    decay_rate: ArrayLike = value(ge=0)
+    staircase: bool = static(default=False, choices=(False, True))
 
     def _value(self, step):
         dtype = self.dtype
@@ -246,51 +226,14 @@ class InverseTime(Schedule):
             p = to_float(step, dtype) / to_float(self.decay_steps, dtype)
         return self.init_value / (1.0 + self.decay_rate * p)
 
-
-def inverse_time(init_value, decay_steps, decay_rate, staircase=False) -> InverseTime:
-    r"""Inverse-time decay (Keras ``InverseTimeDecay``).
-
-    .. math:: v(t) = I / (1 + r\, t / T) \quad(\lfloor t / T \rfloor \text{ if staircase})
-
-    Example:
-        >>> import optasched as osd
-        >>> float(osd.inverse_time(1.0, decay_steps=10, decay_rate=1.0)(10))
-        0.5
-    """
-    return InverseTime(
-        init_value=init_value, decay_steps=decay_steps, decay_rate=decay_rate, staircase=bool(staircase)
-    )
+    def value_range(self, step):
+        return ordered(self.init_value, 0.0 * self.init_value)
 
 
 # -- inverse square root ----------------------------------------------------------
 
 
-class InverseSqrt(Schedule):
-    _family = "inverse_sqrt"
-    _optional = frozenset({"timescale"})
-    _fields = {"peak_value": Kind.VALUE, "warmup_steps": Kind.STEPS, "timescale": Kind.STEPS}
-
-    def _constraints(self):
-        yield at_least("warmup_steps", self.warmup_steps, 0)
-        if self.timescale is not None:
-            yield at_least("timescale", self.timescale, 0, strict=True)
-        else:
-            yield Constraint(
-                "warmup_steps", self.warmup_steps > 0, "> 0 when timescale is not given", self.warmup_steps
-            )
-
-    def _value(self, step):
-        dtype = self.dtype
-        warmup = to_float(self.warmup_steps, dtype)
-        timescale = warmup if self.timescale is None else to_float(self.timescale, dtype)
-        timescale = jnp.maximum(timescale, 1.0)
-        t = to_float(jnp.maximum(step, 0), dtype)
-        rising = t / jnp.maximum(warmup, 1.0)
-        decaying = 1.0 / jnp.sqrt((jnp.maximum(t, warmup) - warmup + timescale) / timescale)
-        return self.peak_value * jnp.where(t < warmup, rising, decaying)
-
-
-def inverse_sqrt(peak_value, warmup_steps, timescale=None) -> InverseSqrt:
+class InverseSqrt(Schedule, family="inverse_sqrt"):
     r"""Linear warmup, then inverse square-root decay (Transformer / HF).
 
     .. math::
@@ -307,15 +250,44 @@ def inverse_sqrt(peak_value, warmup_steps, timescale=None) -> InverseSqrt:
         >>> float(s(50)), float(s(400))
         (0.5, 0.5)
     """
-    return InverseSqrt(peak_value=peak_value, warmup_steps=warmup_steps, timescale=timescale)
+
+    peak_value: ArrayLike = value()
+    warmup_steps: ArrayLike = steps(ge=0)
+    timescale: ArrayLike | None = steps(default=None, gt=0)
+
+    def _constraints(self):
+        if self.timescale is None:
+            yield Constraint(
+                "warmup_steps", self.warmup_steps > 0, "> 0 when timescale is not given", self.warmup_steps
+            )
+
+    def _value(self, step):
+        dtype = self.dtype
+        warmup = to_float(self.warmup_steps, dtype)
+        timescale = warmup if self.timescale is None else to_float(self.timescale, dtype)
+        timescale = jnp.maximum(timescale, 1.0)
+        t = to_float(jnp.maximum(step, 0), dtype)
+        rising = t / jnp.maximum(warmup, 1.0)
+        decaying = 1.0 / jnp.sqrt((jnp.maximum(t, warmup) - warmup + timescale) / timescale)
+        return self.peak_value * jnp.where(t < warmup, rising, decaying)
+
+    def value_range(self, step):
+        return ordered(0.0 * self.peak_value, self.peak_value)
 
 
-def noam(d_model, warmup_steps, scale=1.0) -> InverseSqrt:
+class Noam(Schedule, family="noam"):
     r"""The Transformer schedule of Vaswani et al. 2017 ("Attention is all you need").
 
     .. math:: v(t) = s \cdot d^{-1/2} \min(t^{-1/2},\ t\, W^{-3/2})
 
-    :func:`inverse_sqrt` with peak :math:`s\, d^{-1/2} W^{-1/2}`.
+    :class:`inverse_sqrt` with peak :math:`s\, d^{-1/2} W^{-1/2}` at step W,
+    computed when evaluated, so ``d_model``, ``warmup_steps`` and ``scale``
+    are all traced leaves (sweep any of them).
+
+    Args:
+        d_model: the model width d (> 0).
+        warmup_steps: W > 0.
+        scale: a factor s (the original is 1).
 
     Example:
         >>> import optasched as osd
@@ -323,40 +295,21 @@ def noam(d_model, warmup_steps, scale=1.0) -> InverseSqrt:
         >>> round(float(s(4000)), 7)
         0.0006988
     """
-    if isinstance(d_model, bool) or not (isinstance(d_model, numbers.Real) and 0 < d_model < float("inf")):
-        raise ValueError(f"noam: d_model must be a positive finite number, got {d_model!r}")
-    if isinstance(warmup_steps, (int, float)) and not warmup_steps > 0:
-        raise ValueError(f"noam: warmup_steps must be > 0, got {warmup_steps!r}")
-    warmup_steps = convert_leaf("noam", "warmup_steps", Kind.STEPS, warmup_steps)
-    scale = convert_leaf("noam", "scale", Kind.VALUE, scale)
-    peak = scale * float(d_model) ** -0.5 * jnp.asarray(warmup_steps, dtype=float) ** -0.5
-    with renamed("noam", "inverse_sqrt", {"peak_value": "scale"}):
-        return inverse_sqrt(peak, warmup_steps)
+
+    d_model: ArrayLike = value(gt=0)
+    warmup_steps: ArrayLike = steps(gt=0)
+    scale: ArrayLike = value(default=1.0)
+
+    def _general(self) -> InverseSqrt:
+        dtype = self.dtype
+        peak = self.scale * self.d_model**-0.5 * to_float(self.warmup_steps, dtype) ** -0.5
+        return InverseSqrt._build(peak_value=peak, warmup_steps=self.warmup_steps, timescale=None)
 
 
 # -- cosine -------------------------------------------------------------------------
 
 
-class Cosine(Schedule):
-    _family = "cosine"
-    _fields = {
-        "init_value": Kind.VALUE,
-        "decay_steps": Kind.STEPS,
-        "end_value": Kind.VALUE,
-        "exponent": Kind.VALUE,
-    }
-
-    def _constraints(self):
-        yield at_least("decay_steps", self.decay_steps, 0)
-        yield at_least("exponent", self.exponent, 0, strict=True)
-
-    def _value(self, step):
-        frac = progress(step, self.decay_steps, self.dtype)
-        shape = safe_power(decay_fraction(frac, "cosine"), self.exponent)
-        return self.end_value + (self.init_value - self.end_value) * shape
-
-
-def cosine(init_value, decay_steps, end_value=0.0, exponent=1.0) -> Cosine:
+class Cosine(Schedule, family="cosine"):
     r"""Cosine decay (Loshchilov & Hutter, SGDR, 2017), optax semantics.
 
     .. math::
@@ -371,26 +324,25 @@ def cosine(init_value, decay_steps, end_value=0.0, exponent=1.0) -> Cosine:
         >>> round(float(osd.cosine(1.0, decay_steps=100)(50)), 4)
         0.5
     """
-    return Cosine(init_value=init_value, decay_steps=decay_steps, end_value=end_value, exponent=exponent)
+
+    init_value: ArrayLike = value()
+    decay_steps: ArrayLike = steps(ge=0)
+    end_value: ArrayLike = value(default=0.0)
+    exponent: ArrayLike = value(default=1.0, gt=0)
+
+    def _value(self, step):
+        frac = progress(step, self.decay_steps, self.dtype)
+        shape = safe_power(decay_fraction(frac, "cosine"), self.exponent)
+        return self.end_value + (self.init_value - self.end_value) * shape
+
+    def value_range(self, step):
+        return ordered(self.init_value, self.end_value)
 
 
 # -- REX -------------------------------------------------------------------------------
 
 
-class Rex(Schedule):
-    _family = "rex"
-    _fields = {"init_value": Kind.VALUE, "total_steps": Kind.STEPS, "end_value": Kind.VALUE}
-
-    def _constraints(self):
-        yield at_least("total_steps", self.total_steps, 0)
-
-    def _value(self, step):
-        remaining = 1.0 - progress(step, self.total_steps, self.dtype)
-        shape = remaining / (0.5 + 0.5 * remaining)
-        return self.end_value + (self.init_value - self.end_value) * shape
-
-
-def rex(init_value, total_steps, end_value=0.0) -> Rex:
+class Rex(Schedule, family="rex"):
     r"""REX decay (Chen, Wolfe & Kyrillidis, "REX: Revisiting budgeted training
     with an improved schedule", MLSys 2022).
 
@@ -401,38 +353,24 @@ def rex(init_value, total_steps, end_value=0.0) -> Rex:
         >>> round(float(osd.rex(1.0, total_steps=100)(50)), 4)
         0.6667
     """
-    return Rex(init_value=init_value, total_steps=total_steps, end_value=end_value)
+
+    init_value: ArrayLike = value()
+    total_steps: ArrayLike = steps(ge=0)
+    end_value: ArrayLike = value(default=0.0)
+
+    def _value(self, step):
+        remaining = 1.0 - progress(step, self.total_steps, self.dtype)
+        shape = remaining / (0.5 + 0.5 * remaining)
+        return self.end_value + (self.init_value - self.end_value) * shape
+
+    def value_range(self, step):
+        return ordered(self.init_value, self.end_value)
 
 
 # -- tanh ----------------------------------------------------------------------------
 
 
-class TanhDecay(Schedule):
-    _family = "tanh_decay"
-    _fields = {
-        "init_value": Kind.VALUE,
-        "decay_steps": Kind.STEPS,
-        "end_value": Kind.VALUE,
-        "lower_bound": Kind.VALUE,
-        "upper_bound": Kind.VALUE,
-    }
-
-    def _constraints(self):
-        yield at_least("decay_steps", self.decay_steps, 0)
-        yield Constraint(
-            "upper_bound", self.upper_bound > self.lower_bound, "> lower_bound", self.upper_bound
-        )
-
-    def _value(self, step):
-        frac = progress(step, self.decay_steps, self.dtype)
-        argument = self.lower_bound * (1.0 - frac) + self.upper_bound * frac
-        shape = 0.5 * (1.0 - jnp.tanh(argument))
-        # timm: the decay ends exactly at end_value once the cycle is over.
-        shape = jnp.where(step >= self.decay_steps, 0.0, shape)
-        return self.end_value + (self.init_value - self.end_value) * shape
-
-
-def tanh_decay(init_value, decay_steps, end_value=0.0, lower_bound=-7.0, upper_bound=3.0) -> TanhDecay:
+class TanhDecay(Schedule, family="tanh_decay"):
     r"""Hyperbolic-tangent decay (Hsueh et al. 2019; timm ``TanhLRScheduler``).
 
     .. math::
@@ -445,10 +383,23 @@ def tanh_decay(init_value, decay_steps, end_value=0.0, lower_bound=-7.0, upper_b
         >>> round(float(s(0)), 4), float(s(100))
         (1.0, 0.0)
     """
-    return TanhDecay(
-        init_value=init_value,
-        decay_steps=decay_steps,
-        end_value=end_value,
-        lower_bound=lower_bound,
-        upper_bound=upper_bound,
-    )
+
+    init_value: ArrayLike = value()
+    decay_steps: ArrayLike = steps(ge=0)
+    end_value: ArrayLike = value(default=0.0)
+    lower_bound: ArrayLike = value(default=-7.0)
+    upper_bound: ArrayLike = value(default=3.0)
+
+    def _constraints(self):
+        yield Constraint("upper_bound", self.upper_bound > self.lower_bound, "> lower_bound", self.upper_bound)
+
+    def _value(self, step):
+        frac = progress(step, self.decay_steps, self.dtype)
+        argument = self.lower_bound * (1.0 - frac) + self.upper_bound * frac
+        shape = 0.5 * (1.0 - jnp.tanh(argument))
+        # timm: the decay ends exactly at end_value once the cycle is over.
+        shape = jnp.where(step >= self.decay_steps, 0.0, shape)
+        return self.end_value + (self.init_value - self.end_value) * shape
+
+    def value_range(self, step):
+        return ordered(self.init_value, self.end_value)

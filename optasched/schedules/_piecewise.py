@@ -8,18 +8,18 @@ hyperparameters, so its ``pct_start`` and ``total_steps`` stay traced leaves.
 from __future__ import annotations
 
 import jax.numpy as jnp
+from jax.typing import ArrayLike
 
-from ._base import Constraint, Kind, Schedule, convert_leaf, renamed
-from ._families import at_least
+from ._base import Constraint, Schedule, boundaries, ordered, static, steps, value, values
 from ._kernels import DECAY_SHAPES, decay_fraction, interpolate, progress
 
 
-def _sorted(name: str, values) -> Constraint:
-    ok = jnp.all(values[..., 1:] >= values[..., :-1], axis=-1)
-    return Constraint(name, ok, "sorted in non-decreasing order", values)
+def sorted_constraint(name: str, x) -> Constraint:
+    ok = jnp.all(x[..., 1:] >= x[..., :-1], axis=-1)
+    return Constraint(name, ok, "sorted in non-decreasing order", x)
 
 
-def _same_length(family: str, first: str, a, second: str, b, offset: int = 0) -> None:
+def same_length(family: str, first: str, a, second: str, b, offset: int = 0) -> None:
     """Structural check (shapes are static even under tracing)."""
     if a.shape[-1] + offset != b.shape[-1]:
         raise ValueError(
@@ -31,27 +31,7 @@ def _same_length(family: str, first: str, a, second: str, b, offset: int = 0) ->
 # -- piecewise constant ---------------------------------------------------------------
 
 
-class PiecewiseConstant(Schedule):
-    _family = "piecewise_constant"
-    _fields = {"init_value": Kind.VALUE, "boundaries": Kind.BOUNDARIES, "scales": Kind.VALUES}
-
-    def __init__(self, **fields):
-        super().__init__(**fields)
-        _same_length(self._family, "boundaries", self.boundaries, "scales", self.scales)
-
-    def _constraints(self):
-        yield at_least("boundaries", self.boundaries, 0, core_axes=1)
-        yield _sorted("boundaries", self.boundaries)
-        yield at_least("scales", self.scales, 0, core_axes=1)
-
-    def _value(self, step):
-        step = jnp.asarray(step)
-        passed = step[..., None] >= self.boundaries.reshape((1,) * step.ndim + (-1,))
-        factors = jnp.where(passed, self.scales.reshape((1,) * step.ndim + (-1,)), 1.0)
-        return self.init_value * jnp.prod(factors, axis=-1)
-
-
-def piecewise_constant(init_value, boundaries, scales) -> PiecewiseConstant:
+class PiecewiseConstant(Schedule, family="piecewise_constant"):
     r"""Multiply the value by ``scales[i]`` from step ``boundaries[i]`` on.
 
     .. math:: v(t) = I \prod_{i:\ t \ge b_i} s_i
@@ -71,28 +51,60 @@ def piecewise_constant(init_value, boundaries, scales) -> PiecewiseConstant:
         >>> [round(float(s(t)), 4) for t in (99, 100, 200)]
         [1.0, 0.1, 0.01]
     """
-    return PiecewiseConstant(init_value=init_value, boundaries=boundaries, scales=scales)
+
+    init_value: ArrayLike = value()
+    boundaries: ArrayLike = boundaries(ge=0)
+    scales: ArrayLike = values(ge=0)
+
+    def _check_structure(self):
+        same_length(self.family, "boundaries", self.boundaries, "scales", self.scales)
+
+    def _constraints(self):
+        yield sorted_constraint("boundaries", self.boundaries)
+
+    def _value(self, step):
+        step = jnp.asarray(step)
+        passed = step[..., None] >= self.boundaries.reshape((1,) * step.ndim + (-1,))
+        factors = jnp.where(passed, self.scales.reshape((1,) * step.ndim + (-1,)), 1.0)
+        return self.init_value * jnp.prod(factors, axis=-1)
+
+    def value_range(self, step):
+        levels = self.init_value[..., None] * jnp.cumprod(self.scales, axis=-1)
+        return (
+            jnp.minimum(self.init_value, jnp.min(levels, axis=-1, initial=jnp.inf)),
+            jnp.maximum(self.init_value, jnp.max(levels, axis=-1, initial=-jnp.inf)),
+        )
 
 
-def multistep(init_value, milestones, gamma) -> PiecewiseConstant:
+class Multistep(Schedule, family="multistep"):
     r"""PyTorch ``MultiStepLR``: multiply by ``gamma`` at each milestone.
 
     .. math:: v(t) = I \cdot \gamma^{\#\{i:\ t \ge m_i\}}
+
+    :class:`piecewise_constant` with every scale ``gamma``; ``gamma`` stays one
+    leaf (sweep it like any hyperparameter).
+
+    Args:
+        init_value: value before the first milestone.
+        milestones: sorted step counts >= 0.
+        gamma: the factor applied at each milestone (>= 0).
 
     Example:
         >>> import optasched as osd
         >>> round(float(osd.multistep(1.0, [30, 80], gamma=0.1)(80)), 6)
         0.01
     """
-    milestones = convert_leaf("multistep", "milestones", Kind.BOUNDARIES, milestones)
-    if milestones.ndim < 1:
-        raise ValueError(f"multistep: milestones must be a 1-D array, got {milestones!r}")
-    gamma = convert_leaf("multistep", "gamma", Kind.VALUE, gamma)
-    with renamed("multistep", "piecewise_constant", {"boundaries": "milestones", "scales": "gamma"}):
-        # one scale per milestone; a swept gamma (or swept milestones) broadcast to a common sweep shape
-        batch = jnp.broadcast_shapes(gamma.shape, milestones.shape[:-1])
-        scales = jnp.broadcast_to(gamma[..., None], batch + milestones.shape[-1:])
-        return piecewise_constant(init_value, milestones, scales)
+
+    init_value: ArrayLike = value()
+    milestones: ArrayLike = boundaries(ge=0)
+    gamma: ArrayLike = value(ge=0)
+
+    def _constraints(self):
+        yield sorted_constraint("milestones", self.milestones)
+
+    def _general(self) -> PiecewiseConstant:
+        scales = jnp.broadcast_to(self.gamma[..., None], self.gamma.shape + self.milestones.shape[-1:])
+        return PiecewiseConstant._build(init_value=self.init_value, boundaries=self.milestones, scales=scales)
 
 
 # -- piecewise interpolation ----------------------------------------------------------
@@ -101,26 +113,7 @@ def multistep(init_value, milestones, gamma) -> PiecewiseConstant:
 INTERPOLATIONS = ("linear", "cosine")
 
 
-class PiecewiseLinear(Schedule):
-    _family = "piecewise_linear"
-    _fields = {"boundaries": Kind.BOUNDARIES, "values": Kind.VALUES, "interpolation": Kind.STATIC}
-    _choices = {"interpolation": INTERPOLATIONS}
-
-    def __init__(self, **fields):
-        super().__init__(**fields)
-        _same_length(self._family, "boundaries", self.boundaries, "values", self.values)
-        if self.boundaries.shape[-1] < 1:
-            raise ValueError(f"{self._family}: boundaries must hold at least one knot, got none")
-
-    def _constraints(self):
-        yield at_least("boundaries", self.boundaries, 0, core_axes=1)
-        yield _sorted("boundaries", self.boundaries)
-
-    def _value(self, step):
-        return interpolate(step, self.boundaries, self.values, self.interpolation, self.dtype)
-
-
-def piecewise_linear(boundaries, values, interpolation="linear") -> PiecewiseLinear:
+class PiecewiseLinear(Schedule, family="piecewise_linear"):
     r"""Interpolate between knots ``(boundaries[i], values[i])``; flat outside them.
 
     .. math::
@@ -137,71 +130,30 @@ def piecewise_linear(boundaries, values, interpolation="linear") -> PiecewiseLin
         >>> float(s(5)), float(s(15)), float(s(99))
         (0.5, 0.75, 0.5)
     """
-    return PiecewiseLinear(boundaries=boundaries, values=values, interpolation=interpolation)
+
+    boundaries: ArrayLike = boundaries(ge=0)
+    values: ArrayLike = values()
+    interpolation: str = static(default="linear", choices=INTERPOLATIONS)
+
+    def _check_structure(self):
+        same_length(self.family, "boundaries", self.boundaries, "values", self.values)
+        if self.boundaries.shape[-1] < 1:
+            raise ValueError(f"{self.family}: boundaries must hold at least one knot, got none")
+
+    def _constraints(self):
+        yield sorted_constraint("boundaries", self.boundaries)
+
+    def _value(self, step):
+        return interpolate(step, self.boundaries, self.values, self.interpolation, self.dtype)
+
+    def value_range(self, step):
+        return jnp.min(self.values, axis=-1), jnp.max(self.values, axis=-1)
 
 
 # -- one cycle ------------------------------------------------------------------------
 
 
-class OneCycle(Schedule):
-    _family = "one_cycle"
-    _fields = {
-        "max_value": Kind.VALUE,
-        "total_steps": Kind.STEPS,
-        "pct_start": Kind.VALUE,
-        "div_factor": Kind.VALUE,
-        "final_div_factor": Kind.VALUE,
-        "anneal_strategy": Kind.STATIC,
-        "three_phase": Kind.STATIC,
-    }
-    _choices = {"anneal_strategy": ("cos", "linear")}
-
-    def _constraints(self):
-        yield at_least("total_steps", self.total_steps, 0, strict=True)
-        yield Constraint(
-            "pct_start", (self.pct_start > 0) & (self.pct_start < 1), "in (0, 1)", self.pct_start
-        )
-        yield Constraint(
-            "pct_start",
-            self.pct_start * self.total_steps >= 1,
-            "large enough that pct_start * total_steps >= 1",
-            self.pct_start,
-        )
-        if self.three_phase:
-            yield Constraint(
-                "pct_start",
-                2 * (self.pct_start * self.total_steps - 1) <= self.total_steps - 1,
-                "small enough for both ramps of three_phase (about <= 0.5)",
-                self.pct_start,
-            )
-        yield at_least("div_factor", self.div_factor, 0, strict=True)
-        yield at_least("final_div_factor", self.final_div_factor, 0, strict=True)
-
-    def _value(self, step):
-        dtype = self.dtype
-        total = self.total_steps.astype(dtype)
-        initial = self.max_value / self.div_factor
-        minimum = initial / self.final_div_factor
-        peak_at = self.pct_start * total - 1.0  # PyTorch's phase end steps
-        if self.three_phase:
-            knots = jnp.stack([0.0 * total, peak_at, 2.0 * peak_at, total - 1.0])
-            values = jnp.stack([initial, self.max_value, initial, minimum])
-        else:
-            knots = jnp.stack([0.0 * total, peak_at, total - 1.0])
-            values = jnp.stack([initial, self.max_value, minimum])
-        interpolation = "cosine" if self.anneal_strategy == "cos" else "linear"
-        return interpolate(step, knots, values, interpolation, dtype)
-
-
-def one_cycle(
-    max_value,
-    total_steps,
-    pct_start=0.3,
-    div_factor=25.0,
-    final_div_factor=1e4,
-    anneal_strategy="cos",
-    three_phase=False,
-) -> OneCycle:
+class OneCycle(Schedule, family="one_cycle"):
     r"""The one-cycle policy (Smith & Topin 2018), PyTorch ``OneCycleLR`` semantics.
 
     Rises from ``max_value / div_factor`` to ``max_value`` by step
@@ -218,62 +170,68 @@ def one_cycle(
         >>> round(float(s(0)), 4), round(float(s(49.5)), 4)
         (0.1, 1.0)
     """
-    return OneCycle(
-        max_value=max_value,
-        total_steps=total_steps,
-        pct_start=pct_start,
-        div_factor=div_factor,
-        final_div_factor=final_div_factor,
-        anneal_strategy=anneal_strategy,
-        three_phase=bool(three_phase),
-    )
+
+    max_value: ArrayLike = value()
+    total_steps: ArrayLike = steps(gt=0)
+    pct_start: ArrayLike = value(default=0.3, gt=0, lt=1)
+    div_factor: ArrayLike = value(default=25.0, gt=0)
+    final_div_factor: ArrayLike = value(default=1e4, gt=0)
+    anneal_strategy: str = static(default="cos", choices=("cos", "linear"))
+    three_phase: bool = static(default=False, choices=(False, True))
+
+    def _constraints(self):
+        yield Constraint(
+            "pct_start",
+            self.pct_start * self.total_steps >= 1,
+            "large enough that pct_start * total_steps >= 1",
+            self.pct_start,
+        )
+        if self.three_phase:
+            yield Constraint(
+                "pct_start",
+                2 * (self.pct_start * self.total_steps - 1) <= self.total_steps - 1,
+                "small enough for both ramps of three_phase (about <= 0.5)",
+                self.pct_start,
+            )
+
+    def _knots(self, dtype, initial, peak, minimum):
+        total = self.total_steps.astype(dtype)
+        peak_at = self.pct_start * total - 1.0  # PyTorch's phase end steps
+        if self.three_phase:
+            return jnp.stack([0.0 * total, peak_at, 2.0 * peak_at, total - 1.0]), jnp.stack(
+                [initial, peak, initial, minimum]
+            )
+        return jnp.stack([0.0 * total, peak_at, total - 1.0]), jnp.stack([initial, peak, minimum])
+
+    def _levels(self):
+        initial = self.max_value / self.div_factor
+        return initial, self.max_value, initial / self.final_div_factor
+
+    def _value(self, step):
+        dtype = self.dtype
+        knots, levels = self._knots(dtype, *self._levels())
+        interpolation = "cosine" if self.anneal_strategy == "cos" else "linear"
+        return interpolate(step, knots, levels, interpolation, dtype)
+
+    def value_range(self, step):
+        levels = jnp.stack(self._levels())
+        return jnp.min(levels, axis=0), jnp.max(levels, axis=0)
+
+    def position(self, step):
+        """PyTorch ``OneCycleLR``'s own phase factor (0 at the initial and final
+        learning rates, 1 at the peak), so cycled momentum matches PyTorch's
+        ``cycle_momentum`` exactly."""
+        dtype = self.dtype
+        zero = 0.0 * self.max_value
+        knots, levels = self._knots(dtype, zero, zero + 1.0, zero)
+        interpolation = "cosine" if self.anneal_strategy == "cos" else "linear"
+        return interpolate(step, knots, levels, interpolation, dtype)
 
 
 # -- warmup-stable-decay ------------------------------------------------------------------
 
 
-class Wsd(Schedule):
-    _family = "wsd"
-    _fields = {
-        "peak_value": Kind.VALUE,
-        "warmup_steps": Kind.STEPS,
-        "stable_steps": Kind.STEPS,
-        "decay_steps": Kind.STEPS,
-        "end_value": Kind.VALUE,
-        "warmup_shape": Kind.STATIC,
-        "decay_shape": Kind.STATIC,
-    }
-    _choices = {"warmup_shape": DECAY_SHAPES, "decay_shape": DECAY_SHAPES}
-
-    def _constraints(self):
-        for name in ("warmup_steps", "stable_steps", "decay_steps"):
-            yield at_least(name, getattr(self, name), 0)
-
-    def _value(self, step):
-        dtype = self.dtype
-        decay_begin = self.warmup_steps + self.stable_steps
-        # HF divides by max(1, length): a zero-length phase is skipped.
-        rising = decay_fraction(1.0 - progress(step, jnp.maximum(self.warmup_steps, 1), dtype), self.warmup_shape)
-        falling = decay_fraction(
-            progress(step - decay_begin, jnp.maximum(self.decay_steps, 1), dtype), self.decay_shape
-        )
-        fraction = jnp.where(
-            step < self.warmup_steps,
-            rising,
-            jnp.where(step < decay_begin, 1.0, jnp.where(step < decay_begin + self.decay_steps, falling, 0.0)),
-        )
-        return self.end_value + (self.peak_value - self.end_value) * jnp.maximum(fraction, 0.0)
-
-
-def wsd(
-    peak_value,
-    warmup_steps,
-    stable_steps,
-    decay_steps,
-    end_value=0.0,
-    warmup_shape="linear",
-    decay_shape="1-sqrt",
-) -> Wsd:
+class Wsd(Schedule, family="wsd"):
     r"""Warmup-stable-decay (Hagele et al. 2024; HF ``get_wsd_schedule`` semantics).
 
     .. math::
@@ -292,12 +250,29 @@ def wsd(
         >>> float(s(5)), float(s(50)), float(s(85))
         (0.5, 1.0, 0.5)
     """
-    return Wsd(
-        peak_value=peak_value,
-        warmup_steps=warmup_steps,
-        stable_steps=stable_steps,
-        decay_steps=decay_steps,
-        end_value=end_value,
-        warmup_shape=warmup_shape,
-        decay_shape=decay_shape,
-    )
+
+    peak_value: ArrayLike = value()
+    warmup_steps: ArrayLike = steps(ge=0)
+    stable_steps: ArrayLike = steps(ge=0)
+    decay_steps: ArrayLike = steps(ge=0)
+    end_value: ArrayLike = value(default=0.0)
+    warmup_shape: str = static(default="linear", choices=DECAY_SHAPES)
+    decay_shape: str = static(default="1-sqrt", choices=DECAY_SHAPES)
+
+    def _value(self, step):
+        dtype = self.dtype
+        decay_begin = self.warmup_steps + self.stable_steps
+        # HF divides by max(1, length): a zero-length phase is skipped.
+        rising = decay_fraction(1.0 - progress(step, jnp.maximum(self.warmup_steps, 1), dtype), self.warmup_shape)
+        falling = decay_fraction(
+            progress(step - decay_begin, jnp.maximum(self.decay_steps, 1), dtype), self.decay_shape
+        )
+        fraction = jnp.where(
+            step < self.warmup_steps,
+            rising,
+            jnp.where(step < decay_begin, 1.0, jnp.where(step < decay_begin + self.decay_steps, falling, 0.0)),
+        )
+        return self.end_value + (self.peak_value - self.end_value) * jnp.maximum(fraction, 0.0)
+
+    def value_range(self, step):
+        return ordered(self.peak_value, self.end_value)

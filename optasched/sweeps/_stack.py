@@ -7,7 +7,6 @@ A sweep is ONE pytree whose leaves carry a leading member axis, so
 
 from __future__ import annotations
 
-import functools
 import itertools
 import math
 import numbers
@@ -17,41 +16,84 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.experimental import checkify
 
-from ..schedules._base import Schedule, describe_difference, schedule_nodes
+from ..schedules._base import Schedule, describe_difference
+from ..schedules._switch import switch
 
 
 def stack(members: Sequence[Any]) -> Any:
-    """Stack equal-structure schedules (or pytrees holding schedules) into one sweep.
+    """Stack schedules (or pytrees holding schedules) into one sweep.
 
     The result has the members' structure with a leading axis of
     ``len(members)`` on every leaf: ``jax.vmap(lambda s: s(step))(stacked)``
     evaluates every member and ``stacked[i]`` gives member ``i`` back.
 
+    Members whose schedules differ in family or structure (a cosine and a
+    WSD, cyclic modes ``triangular`` and ``triangular2``) are stacked through
+    :func:`switch`: each member holds every structure's hyperparameters and a
+    traced index choosing its own, so the sweep over families is still ONE
+    pytree, evaluated (and trained) by one compiled program.
+
     Raises:
-        ValueError: if members differ in structure (family, static options,
-            which optional hyperparameters are set, array lengths), naming
-            the member and the part that differs.
+        ValueError: if members differ in anything but their schedules (say,
+            arrays of different shapes or different config keys), naming the
+            member and the place that differs.
 
     Example:
         >>> import optasched as osd
         >>> sweep = osd.stack([osd.cosine(0.1, 1000), osd.cosine(0.3, 2000)])
         >>> len(sweep), sweep(500).shape
         (2, (2,))
+        >>> mixed = osd.stack([osd.cosine(0.1, 1000), osd.wsd(0.1, 100, 700, 200)])
+        >>> mixed.family, mixed(500).shape
+        ('switch', (2,))
     """
     members = list(members)
     if not members:
         raise ValueError("stack: members must hold at least one schedule, got none")
+    members = _unify(members)
     first = members[0]
     for i, member in enumerate(members[1:], start=1):
         difference = describe_difference(first, member)
         if difference:
             raise ValueError(
                 f"stack: member {i} differs in structure from member 0 at {difference}; "
-                "only schedules of the same structure can share one sweep"
+                "only the schedules of a config may differ between members (through osd.switch)"
             )
     return jax.tree.map(lambda *leaves: jnp.stack(leaves), *members)
+
+
+def _unify(members: list[Any]) -> list[Any]:
+    """Members with equal structure, schedules of different structure turned into
+    switches over the distinct structures (each member's own values in its branch,
+    the first member of each other structure's values in the rest)."""
+    if all(isinstance(m, Schedule) for m in members):
+        if all(describe_difference(members[0], m) is None for m in members[1:]):
+            return members
+        templates: list[Schedule] = []
+        kinds = []
+        for member in members:
+            for k, template in enumerate(templates):
+                if describe_difference(template, member) is None:
+                    break
+            else:
+                k = len(templates)
+                templates.append(member)
+            kinds.append(k)
+        return [
+            switch([member if j == k else template for j, template in enumerate(templates)], k)
+            for member, k in zip(members, kinds)
+        ]
+    first = members[0]
+    if isinstance(first, dict) and all(isinstance(m, dict) and m.keys() == first.keys() for m in members):
+        columns = {key: _unify([m[key] for m in members]) for key in first}
+        return [type(first)({key: columns[key][i] for key in first}) for i in range(len(members))]
+    if isinstance(first, (list, tuple)) and not hasattr(first, "_fields") and all(
+        type(m) is type(first) and len(m) == len(first) for m in members
+    ):
+        columns = [_unify([m[j] for m in members]) for j in range(len(first))]
+        return [type(first)(column[i] for column in columns) for i in range(len(members))]
+    return members
 
 
 class Batch(NamedTuple):
@@ -210,69 +252,3 @@ def sample(build: Callable[..., Any] | Schedule, key: jax.Array, num_samples: in
             )
         columns.append([v.item() if hasattr(v, "item") else v for v in distribution.draw(subkey, num_samples)])
     return _batch(build, names, list(zip(*columns)))
-
-
-# -- checked mode ----------------------------------------------------------------------
-
-
-def check(tree: Any, path: str = "") -> None:
-    """Check every schedule in ``tree`` with traced values, for ``checkify``.
-
-    Construction validates concrete arguments; values that are traced (built
-    inside ``jit`` or ``vmap``, or passed as jit arguments) can only be checked
-    at run time. Call this inside a function transformed by
-    ``jax.experimental.checkify.checkify``, or use :func:`checked`. For a
-    stacked sweep, the error names the first failing member.
-    """
-    for path, node in schedule_nodes(tree, path):
-        batch = node.batch_shape
-        for constraint in node._all_constraints():
-            ok = jnp.asarray(constraint.ok)
-            flat_ok = ok.reshape(-1)
-            value = jnp.asarray(constraint.value)
-            if batch and ok.ndim:
-                member = jnp.argmin(flat_ok)
-                shown = value.reshape((flat_ok.shape[0], -1))[member]
-                shown = shown[0] if shown.shape[0] == 1 else shown
-                checkify.check(
-                    jnp.all(flat_ok),
-                    f"{node._family}{' at ' + path if path else ''}: {constraint.name} must be "
-                    f"{constraint.requirement}, got {{value}} (sweep member {{member}})",
-                    value=shown,
-                    member=member,
-                )
-            else:
-                checkify.check(
-                    jnp.all(flat_ok),
-                    f"{node._family}{' at ' + path if path else ''}: {constraint.name} must be "
-                    f"{constraint.requirement}, got {{value}}",
-                    value=value,
-                )
-
-
-def checked(function: Callable[..., Any]) -> Callable[..., Any]:
-    """Wrap ``function`` so every schedule among its arguments is checked first.
-
-    Works on jitted functions and traced (stacked) schedules; a bad value
-    raises ``ValueError`` naming the argument, the value and, in a sweep, the
-    member. Example: ``osd.checked(jax.jit(train))(batched_config)``.
-    """
-
-    def checked_call(args, kwargs):
-        for i, arg in enumerate(args):
-            check(arg, f"argument {i}")
-        for name, arg in kwargs.items():
-            check(arg, f"argument {name}")
-        return function(*args, **kwargs)
-
-    checkified = checkify.checkify(checked_call)
-
-    @functools.wraps(function)
-    def wrapper(*args, **kwargs):
-        error, out = checkified(args, kwargs)
-        message = error.get()
-        if message:
-            raise ValueError(message.split("\n")[0].replace(" (`check` failed)", ""))
-        return out
-
-    return wrapper
