@@ -1,10 +1,14 @@
-"""The ``optasched`` command: ``optasched plot SPEC`` draws any schedule from a config."""
+"""The ``optasched`` command: ``optasched plot SPEC`` draws any schedule from a
+config, ``optasched list`` shows every family with its arguments,
+``optasched --version`` the versions."""
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import json
 import sys
+import textwrap
 from pathlib import Path
 
 import numpy as np
@@ -16,38 +20,33 @@ def _load_spec(spec: str) -> dict:
         try:
             import yaml
         except ImportError as err:
-            raise ValueError("YAML specs need PyYAML: pip install pyyaml (or write the spec as JSON)") from err
+            raise ValueError(
+                "YAML specs need PyYAML: pip install pyyaml (or write the spec as JSON)"
+            ) from err
         return yaml.safe_load(path.read_text())
     text = path.read_text() if path.exists() else spec
     try:
         return json.loads(text)
     except json.JSONDecodeError as err:
-        raise ValueError(f"SPEC must be a JSON/YAML file or inline JSON; {spec!r} is neither ({err})") from None
+        raise ValueError(
+            f"SPEC must be a JSON/YAML file or inline JSON; {spec!r} is neither ({err})"
+        ) from None
 
 
 def _plot(args: argparse.Namespace) -> int:
     import matplotlib
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
 
+    from ._plot import plot
     from .schedules._config import from_config
 
     schedule = from_config(_load_spec(args.spec))
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     steps = np.arange(args.steps)
-    values = np.asarray(schedule(steps))
-    fig, ax = plt.subplots(figsize=(6, 3.5))
-    curves = values.reshape(-1, args.steps)
-    for curve in curves:
-        ax.plot(steps, curve, lw=1.2)
-    ax.set_xlabel("step")
-    ax.set_ylabel("value")
-    ax.set_title(repr(schedule)[:90], fontsize=7)
-    ax.grid(alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(args.out, dpi=100)
+    plot(schedule, steps, path=args.out)
+    curves = np.asarray(schedule(steps)).reshape(-1, args.steps)
     shown = sorted({0, args.steps // 4, args.steps // 2, 3 * args.steps // 4, args.steps - 1})
     for step in shown:
         print(f"step {step:>8d}: {np.array2string(curves[:, step], precision=6)}")
@@ -55,22 +54,100 @@ def _plot(args: argparse.Namespace) -> int:
     return 0
 
 
+def families() -> dict[str, object]:
+    """Public name -> constructor of every schedule family, combinator and
+    stateful hyperparameter in the ``optasched`` namespace (read from it, so
+    the list follows the library)."""
+    import optasched
+
+    from .schedules._base import Schedule
+
+    found = {}
+    for name in dir(optasched):
+        obj = getattr(optasched, name)
+        if name.startswith("_") or obj is Schedule or obj is optasched.StatefulSchedule:
+            continue
+        if isinstance(obj, type) and issubclass(obj, Schedule):
+            found[name] = obj
+    return dict(sorted(found.items()))
+
+
+def _summary(obj) -> str:
+    doc = inspect.getdoc(obj) or ""
+    return doc.strip().split("\n\n")[0].replace("\n", " ")
+
+
+def _list(args: argparse.Namespace) -> int:
+    if args.names:
+        from .schedules._names import NAMES
+
+        width = max(map(len, NAMES))
+        for name, entry in NAMES.items():
+            takes = ", ".join([*entry.uses, *entry.arguments])
+            print(f"{name:<{width}}  {entry.library}: {entry.reference}({takes})")
+        return 0
+    for name, constructor in families().items():
+        print(f"{name}{inspect.signature(constructor)}")
+        if not args.brief:
+            print(
+                textwrap.fill(
+                    _summary(constructor), width=100, initial_indent="    ", subsequent_indent="    "
+                )
+            )
+    return 0
+
+
+def _versions() -> str:
+    import jax
+    import optax
+
+    from . import __version__
+
+    return f"optasched {__version__} (jax {jax.__version__}, optax {optax.__version__}, Python {sys.version.split()[0]})"
+
+
+class _Version(argparse.Action):
+    """``--version``: imports the library only when asked."""
+
+    def __init__(self, option_strings, dest=argparse.SUPPRESS, default=argparse.SUPPRESS, help=None):
+        super().__init__(option_strings=option_strings, dest=dest, default=default, nargs=0, help=help)
+
+    def __call__(self, parser, namespace, values, option_string=None):
+        print(_versions())
+        parser.exit()
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="optasched", description="Learning-rate schedules as JAX pytrees: draw and inspect schedule configs."
+        prog="optasched",
+        description="Learning-rate schedules as JAX pytrees: draw and inspect schedule configs.",
     )
+    parser.add_argument("--version", action=_Version, help="print the versions of optasched, jax and optax")
     commands = parser.add_subparsers(dest="command", required=True)
 
     plot = commands.add_parser(
         "plot",
         help="draw a schedule from a JSON/YAML spec to a PNG",
-        description='Draw a schedule spec (osd.to_config format), e.g. '
+        description="Draw a schedule spec (osd.to_config format), e.g. "
         '\'{"family": "cosine", "init_value": 0.1, "decay_steps": 1000, "end_value": 0, "exponent": 1}\'.',
     )
     plot.add_argument("spec", help="a .json/.yaml file or inline JSON")
     plot.add_argument("--steps", type=int, default=1000, help="steps to draw (default 1000)")
     plot.add_argument("--out", default="schedule.png", help="PNG path (default schedule.png)")
     plot.set_defaults(run=_plot)
+
+    listing = commands.add_parser(
+        "list",
+        help="list every schedule family with its arguments",
+        description="Every schedule family, combinator and stateful hyperparameter with its arguments "
+        "(the constructors' signatures), or with --names the Hugging Face / PyTorch / timm names "
+        "osd.get_schedule knows.",
+    )
+    listing.add_argument(
+        "--brief", action="store_true", help="signatures only, without the one-line summaries"
+    )
+    listing.add_argument("--names", action="store_true", help="the names osd.get_schedule knows")
+    listing.set_defaults(run=_list)
     return parser
 
 

@@ -99,12 +99,26 @@ def test_scheduled_adam_betas_differ_only_by_their_float32_rounding():
     assert_trees_equal(ours, plain)
 
 
-def test_python_numbers_pass_through_unchanged():
-    opt = osd.inject(optax.adamw)(learning_rate=1e-3)
+def test_python_numbers_pass_through_unchanged_and_are_kept_for_logging():
+    opt = osd.inject(optax.adamw)(learning_rate=1e-3, b2=0.99)
     state = opt.init(PARAMS)
-    assert state.schedules == {} and state.hyperparams == {}
-    plain = optax.adamw(1e-3).init(PARAMS)
+    assert dict(state.schedules) == {}
+    # every numeric argument, given or the factory's default, is in the state as the number itself
+    assert state.hyperparams == {
+        "learning_rate": 1e-3,
+        "b1": 0.9,
+        "b2": 0.99,
+        "eps": 1e-8,
+        "eps_root": 0.0,
+        "weight_decay": 1e-4,
+    }
+    assert all(type(v) is not float and isinstance(v, float) for v in state.hyperparams.values())
+    assert jax.tree.leaves(state.hyperparams) == []  # structure, not arrays: the factory gets the numbers
+    plain = optax.adamw(1e-3, b2=0.99).init(PARAMS)
     assert_trees_equal(state.inner_state, plain)
+    trained, _ = jax.jit(lambda: train(opt))()
+    plain_trained, _ = jax.jit(lambda: train(optax.adamw(1e-3, b2=0.99)))()
+    assert_trees_equal(trained, plain_trained)
 
 
 # -- schedules in the state ---------------------------------------------------------------------
@@ -119,7 +133,7 @@ def test_scheduled_values_follow_the_schedules_and_are_logged():
     update = jax.jit(opt.update)
     grads = jax.tree.map(jnp.ones_like, PARAMS)
     logged = osd.hyperparams(state)  # after init: what the first update will use
-    assert sorted(logged) == ["b1", "learning_rate", "weight_decay"]
+    assert sorted(logged) == ["b1", "b2", "eps", "eps_root", "learning_rate", "weight_decay"]
     np.testing.assert_allclose(logged["learning_rate"], lr(0))
     expected = {"learning_rate": lr(STEPS), "b1": b1(STEPS), "weight_decay": wd(STEPS)}
     for t in STEPS:
@@ -133,7 +147,7 @@ def test_scheduled_values_follow_the_schedules_and_are_logged():
 def test_the_update_reads_the_schedule_from_the_state_not_the_closure():
     opt = osd.inject(optax.sgd)(learning_rate=osd.constant(0.1))
     state = opt.init(PARAMS)
-    swapped = state._replace(schedules={"learning_rate": osd.constant(0.5)})
+    swapped = osd.replace_schedules(state, learning_rate=osd.constant(0.5))
     grads = jax.tree.map(jnp.ones_like, PARAMS)
     updates, _ = jax.jit(opt.update)(grads, swapped, PARAMS)
     np.testing.assert_allclose(updates["b"], -0.5)
@@ -187,8 +201,10 @@ def test_vmapped_sweep_over_a_stacked_inject_optimizer_equals_separate_runs():
     train_plain = jax.jit(lambda lr, b1, wd: train(optax.adamw(lr, b1, weight_decay=wd)))
     for i, member in enumerate(SWEEP):
         alone, alone_state = train_alone(sweep_member(*member))
+        # The same arithmetic in another program shape: XLA may reassociate float32 sums
+        # (1.6e-5 relative observed after 40 Adam steps on an AMD EPYC), so not bit for bit.
         jax.tree.map(
-            lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=2e-6, atol=1e-7), swept, alone
+            lambda a, b, i=i: np.testing.assert_allclose(a[i], b, rtol=1e-4, atol=1e-6), swept, alone
         )
         np.testing.assert_allclose(
             logged["learning_rate"][i], osd.hyperparams(alone_state)["learning_rate"], rtol=1e-5
@@ -241,7 +257,7 @@ def test_works_inside_chain_partition_and_with_transformation_factories():
         osd.inject(optax.scale_by_learning_rate)(learning_rate=osd.cosine(1e-2, 10)),
     )
     state = opt.init(PARAMS)
-    assert sorted(osd.hyperparams(state)) == ["b1", "learning_rate"]
+    assert sorted(osd.hyperparams(state)) == ["b1", "b2", "eps", "eps_root", "learning_rate"]
     two = optax.chain(
         osd.inject(optax.sgd)(learning_rate=osd.constant(0.1)),
         osd.inject(optax.sgd)(learning_rate=osd.constant(0.2)),
@@ -267,11 +283,17 @@ def test_a_schedule_for_a_non_numeric_argument_is_refused(name):
         osd.inject(optax.adamw)(learning_rate=1e-3, **{name: osd.cosine(1.0, 10)})
 
 
-def test_a_plain_function_is_refused_where_optax_takes_only_numbers():
-    with pytest.raises(ValueError, match=r"b1 must be a number or an optasched schedule, got the function"):
-        osd.inject(optax.adam)(learning_rate=1e-3, b1=lambda count: 0.9)
-    # where optax itself takes a schedule function, it passes through unchanged
-    osd.inject(optax.adam)(learning_rate=optax.linear_schedule(1e-3, 0.0, 10))
+def test_a_function_of_the_step_is_evaluated_and_logged_for_any_hyperparameter():
+    lr = optax.linear_schedule(1e-2, 0.0, 60)
+    opt = osd.inject(optax.adam)(learning_rate=lr, b1=lambda count: 0.8 + 0.1 * (count % 2))
+    trained, state = jax.jit(lambda: train(opt))()
+    logged = osd.hyperparams(state)  # the values update 39 used
+    np.testing.assert_allclose(logged["learning_rate"], lr(39), rtol=1e-6)
+    np.testing.assert_allclose(logged["b1"], 0.9, rtol=1e-6)
+    # with b1 a number, the same as optax's own learning-rate function
+    ours, _ = jax.jit(lambda: train(osd.inject(optax.adam)(learning_rate=lr)))()
+    theirs, _ = jax.jit(lambda: train(optax.adam(lr)))()
+    assert_trees_equal(ours, theirs)
 
 
 def test_mismatched_sweeps_and_unvmapped_batched_state_are_refused():
@@ -286,11 +308,15 @@ def test_mismatched_sweeps_and_unvmapped_batched_state_are_refused():
         osd.inject(optax.adam)(b1=0.9)
 
 
-def test_a_state_of_another_structure_is_refused():
+def test_a_state_of_another_family_is_used_as_it_is():
+    # The state is the truth (so replace_schedules can swap families); the optimizer's
+    # own schedules only build the first state.
     opt = osd.inject(optax.sgd)(learning_rate=osd.cosine(0.1, 10))
-    other = osd.inject(optax.sgd)(learning_rate=osd.linear(0.1, 0.0, 10)).init(PARAMS)
-    with pytest.raises(ValueError, match="differ in structure"):
-        opt.update(PARAMS, other, PARAMS)
+    other = osd.inject(optax.sgd)(learning_rate=osd.linear(0.3, 0.0, 10)).init(PARAMS)
+    updates, _ = opt.update(jax.tree.map(jnp.ones_like, PARAMS), other, PARAMS)
+    np.testing.assert_allclose(updates["b"], -0.3, rtol=1e-6)
+    with pytest.raises(ValueError, match=r"inject\(sgd\): state must be the InjectState made by init"):
+        opt.update(PARAMS, optax.sgd(0.1).init(PARAMS), PARAMS)
 
 
 def test_user_factories_without_annotations():
@@ -305,3 +331,107 @@ def test_user_factories_without_annotations():
         osd.inject(my_optimizer)(learning_rate=0.1, mode=osd.constant(1.0))
     partial = functools.partial(optax.adamw, weight_decay=0.1)
     osd.inject(partial)(learning_rate=osd.constant(1e-3)).init(PARAMS)
+
+
+# -- arguments that are not hyperparameters pass through untouched (issue 8, item 4) -----------
+
+
+def test_a_prng_key_passes_through_and_noisy_sgd_equals_optax():
+    key = jax.random.key(3)
+    ours = osd.inject(optax.noisy_sgd)(learning_rate=osd.constant(1e-2), key=key)
+    state = ours.init(PARAMS)
+    assert "key" not in state.hyperparams and "seed" not in state.hyperparams
+    trained, _ = jax.jit(lambda: train(ours))()
+    plain, _ = jax.jit(lambda: train(optax.noisy_sgd(1e-2, key=key)))()
+    assert_trees_equal(trained, plain)
+
+
+def test_a_legacy_uint32_key_integer_flags_masks_and_dtypes_reach_the_factory_untouched():
+    seen = {}
+
+    def noisy_adamw(learning_rate, key, every: jax.Array, mask=None, mu_dtype=None, scale=0.01):
+        # A user's factory: a legacy key, an integer flag as an array, a mask and a dtype.
+        seen.update(key=key, every=every, mask=mask, mu_dtype=mu_dtype)
+        noise = optax.add_noise(scale, 0.55, key=jax.random.wrap_key_data(key))
+        return optax.chain(noise, optax.adamw(learning_rate, mask=mask, mu_dtype=mu_dtype))
+
+    legacy_key = jax.random.PRNGKey(7)
+    every = jnp.asarray(3, jnp.int32)
+    mask = {"w": True, "b": False}
+    opt = osd.inject(noisy_adamw)(
+        learning_rate=osd.cosine(1e-2, 40), key=legacy_key, every=every, mask=mask, mu_dtype=jnp.bfloat16
+    )
+    state = opt.init(PARAMS)
+    assert seen["key"] is legacy_key and seen["key"].dtype == jnp.uint32
+    assert seen["every"] is every and seen["mask"] is mask and seen["mu_dtype"] is jnp.bfloat16
+    assert sorted(state.hyperparams) == ["learning_rate", "scale"]
+    trained, _ = jax.jit(lambda: train(opt))()
+    plain = noisy_adamw(osd.cosine(1e-2, 40), legacy_key, every, mask, jnp.bfloat16)
+    expected, _ = jax.jit(lambda: train(plain))()
+    jax.tree.map(lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-6, atol=1e-8), trained, expected)
+
+
+def test_static_args_pass_arguments_unchanged_as_in_optax():
+    def scaled_sgd(learning_rate, decay=0.9):
+        return optax.chain(optax.scale_by_rms(decay), optax.scale(-learning_rate))
+
+    opt = osd.inject(scaled_sgd, static_args="decay")(learning_rate=osd.cosine(0.1, 10), decay=0.95)
+    state = opt.init(PARAMS)
+    assert sorted(state.hyperparams) == ["learning_rate"]
+    # a schedule named in static_args goes to the factory as the callable it is
+    lr = osd.cosine(1e-2, 40)
+    ours, _ = jax.jit(
+        lambda: train(osd.inject(optax.adam, static_args=["learning_rate"])(learning_rate=lr))
+    )()
+    theirs, _ = jax.jit(lambda: train(optax.adam(lr)))()
+    assert_trees_equal(ours, theirs)
+
+
+def gated_sgd(learning_rate, clip=1.0):
+    # Python control flow on a hyperparameter: it can only be a Python number (or static).
+    if clip > 0:
+        return optax.chain(optax.clip(clip), optax.sgd(learning_rate))
+    return optax.sgd(learning_rate)
+
+
+@pytest.mark.parametrize(
+    "build,message",
+    [
+        (
+            lambda: osd.inject(optax.adamw)(learning_rat=0.1),
+            r"inject\(adamw\): unknown hyperparameter 'learning_rat'",
+        ),
+        (
+            lambda: osd.inject(optax.adamw)(learning_rate=0.1, mask=osd.constant(1.0)),
+            r"inject\(adamw\): mask is not a numeric hyperparameter",
+        ),
+        (lambda: osd.inject(optax.adamw, static_args=("lr",)), r"inject\(adamw\): static_args names 'lr'"),
+        (
+            lambda: osd.inject(optax.adamw)(learning_rate=[optax.constant_schedule(0.1)] * 2),
+            r"inject\(adamw\): learning_rate is a list of functions, which cannot be swept",
+        ),
+        (
+            lambda: osd.inject(optax.adamw)(learning_rate=[osd.constant(0.1)] * 2),
+            r"inject\(adamw\): learning_rate is a list of schedules; .*osd.stack",
+        ),
+        (
+            lambda: osd.inject(optax.adamw)(learning_rate=np.array([0.1, np.inf])),
+            r"inject\(adamw\): learning_rate: constant: value must be finite",
+        ),
+        (
+            lambda: jax.jit(osd.inject(gated_sgd)(learning_rate=0.1, clip=osd.constant(1.0)).update)(
+                PARAMS, osd.inject(gated_sgd)(learning_rate=0.1, clip=osd.constant(1.0)).init(PARAMS), PARAMS
+            ),
+            r"inject\(gated_sgd\): gated_sgd ran Python control flow on clip.*static_args",
+        ),
+        (
+            lambda: jax.jit(
+                osd.inject(optax.sgd)(learning_rate=lambda count: 0.1 if count < 5 else 0.01).init
+            )(PARAMS),
+            r"inject\(sgd\): the function of the step ran Python control flow on learning_rate",
+        ),
+    ],
+)
+def test_every_inject_error_names_inject_and_the_argument(build, message):
+    with pytest.raises(ValueError, match=message):
+        build()

@@ -79,7 +79,9 @@ class _StepFunction:
         return f"function({getattr(self.function, '__qualname__', self.function)!r})"
 
 
-jax.tree_util.register_pytree_node(_StepFunction, lambda f: ((), f.function), lambda function, _: _StepFunction(function))
+jax.tree_util.register_pytree_node(
+    _StepFunction, lambda f: ((), f.function), lambda function, _: _StepFunction(function)
+)
 
 
 class _Slots(Mapping):
@@ -200,7 +202,8 @@ def _parameters(factory: Callable) -> dict[str, _Parameter]:
         float_default = isinstance(default, float)
         found[name] = _Parameter(
             numeric=numeric,
-            int_is_value=numeric and (schedule_slot or float_default or (unannotated and default is parameter.empty)),
+            int_is_value=numeric
+            and (schedule_slot or float_default or (unannotated and default is parameter.empty)),
             function_is_schedule=numeric and not (unannotated and default is None),
         )
     return found
@@ -234,7 +237,11 @@ def _classify(family: str, name: str, value: Any, parameter: _Parameter) -> tupl
             return SCHEDULED, Constant(value)
         except ValueError as err:
             raise ValueError(f"{family}: {name}: {err}") from None
-    if isinstance(value, (list, tuple)) and value and all(callable(v) or isinstance(v, Schedule) for v in value):
+    if (
+        isinstance(value, (list, tuple))
+        and value
+        and all(callable(v) or isinstance(v, Schedule) for v in value)
+    ):
         if all(isinstance(v, Schedule) for v in value):
             raise ValueError(
                 f"{family}: {name} is a list of schedules; a sweep is one stacked schedule: "
@@ -505,7 +512,9 @@ def _stateful_wrapper() -> str | None:
     return None
 
 
-def _injected(factory, family, passed, numbers_, scheduled, hyperparam_dtype) -> optax.GradientTransformationExtraArgs:
+def _injected(
+    factory, family, passed, numbers_, scheduled, hyperparam_dtype
+) -> optax.GradientTransformationExtraArgs:
     batch, axes = _sweep_axes(family, scheduled)
     factory_name = _name_of(factory)
 
@@ -517,7 +526,9 @@ def _injected(factory, family, passed, numbers_, scheduled, hyperparam_dtype) ->
         dtype = _float_dtype(params, hyperparam_dtype)
         count = jnp.zeros((), jnp.int32)
         states = {
-            n: s.init_state(dtype or jnp.float32) for n, s in schedules.items() if isinstance(s, StatefulSchedule)
+            n: s.init_state(dtype or jnp.float32)
+            for n, s in schedules.items()
+            if isinstance(s, StatefulSchedule)
         }
         values = {n: _evaluate(family, n, s, states.get(n), count, dtype) for n, s in schedules.items()}
         hyperparams = {**{n: _Static(v) for n, v in numbers_.items()}, **values}
@@ -527,7 +538,13 @@ def _injected(factory, family, passed, numbers_, scheduled, hyperparam_dtype) ->
         with _naming(family, values, factory_name):
             inner_state = inner.init(params)
         return InjectState(
-            count, hyperparams, _Slots(schedules), _Slots(states), _Slots(applied), _Slots(overridden), inner_state
+            count,
+            hyperparams,
+            _Slots(schedules),
+            _Slots(states),
+            _Slots(applied),
+            _Slots(overridden),
+            inner_state,
         )
 
     def init_fn(params) -> InjectState:
@@ -569,7 +586,9 @@ def _injected(factory, family, passed, numbers_, scheduled, hyperparam_dtype) ->
                 value = jnp.where(overridden[name], given, fresh)
                 arguments[name] = hyperparams[name] = value
             elif isinstance(entry, _Static):
-                arguments[name] = entry.number  # the Python number itself: bit-identical to the plain optimizer
+                arguments[name] = (
+                    entry.number
+                )  # the Python number itself: bit-identical to the plain optimizer
                 hyperparams[name] = entry
                 value = _number_array(entry.number, dtype)
             else:  # a value set with tree_set in place of a Python number
@@ -732,7 +751,11 @@ def _replaced(state: InjectState, changes: Mapping[str, Any]) -> InjectState:
     function = "replace_schedules"
     batch = tuple(jnp.shape(state.count))
     hyperparams, schedules = dict(state.hyperparams), dict(state.schedules)
-    schedule_states, applied, overridden = dict(state.schedule_states), dict(state.applied), dict(state.overridden)
+    schedule_states, applied, overridden = (
+        dict(state.schedule_states),
+        dict(state.applied),
+        dict(state.overridden),
+    )
     for name, new in changes.items():
         dtype = jnp.result_type(state.applied[name])
         how, what = _classify(function, name, new, _ANY)
@@ -834,8 +857,10 @@ def replace_schedules(opt_state, **schedules):
         hits = [(i, mapping[reported]) for i, mapping in enumerate(names) if reported in mapping]
         if not hits:
             held = sorted(n for mapping in names for n in mapping)
-            raise ValueError(f"replace_schedules: the state holds no hyperparameter {reported!r}; it holds {held}")
-        (index, name), = hits
+            raise ValueError(
+                f"replace_schedules: the state holds no hyperparameter {reported!r}; it holds {held}"
+            )
+        ((index, name),) = hits
         changes.setdefault(index, {})[name] = new
     position = iter(range(len(found)))
 
@@ -845,6 +870,10 @@ def replace_schedules(opt_state, **schedules):
         index = next(position)
         return _replaced(node, changes[index]) if index in changes else node
 
-    if not isinstance(opt_state, InjectState) and hasattr(opt_state, "opt_state") and hasattr(opt_state, "replace"):
+    if (
+        not isinstance(opt_state, InjectState)
+        and hasattr(opt_state, "opt_state")
+        and hasattr(opt_state, "replace")
+    ):
         return opt_state.replace(opt_state=replace_schedules(opt_state.opt_state, **schedules))
     return jax.tree.map(rebuild, opt_state, is_leaf=lambda x: isinstance(x, InjectState))
