@@ -50,6 +50,9 @@ from .schedules import TanhDecay as tanh_decay
 from .schedules import Warmup as warmup
 from .schedules import Wsd as wsd
 
+# -- names users know (Hugging Face, PyTorch, timm) --
+from .schedules._names import get_schedule as get_schedule
+
 # -- sweeps --
 from .sweeps._stack import Batch as Batch
 from .sweeps._stack import choice as choice
@@ -71,6 +74,7 @@ from .bridge._layerwise import param_groups as param_groups
 from .bridge._range_test import RangeTest as RangeTest
 from .bridge._range_test import lr_range_test as lr_range_test
 from .bridge._range_test import plot_range_test as plot_range_test
+from .bridge._keras import to_keras as to_keras
 
 from .sweeps._engine import sweep as sweep
 from .sweeps._loop import LoopResult as LoopResult
@@ -78,6 +82,9 @@ from .sweeps._loop import all_finite as all_finite
 from .sweeps._loop import train_loop as train_loop
 from .sweeps._results import Best as Best
 from .sweeps._results import SweepResult as SweepResult
+
+# -- a quick look --
+from ._plot import plot as plot
 
 
 __version__ = "0.1.0"
