@@ -186,7 +186,9 @@ class Distribution(NamedTuple):
         if self.kind == "int_uniform":
             return np.asarray(jax.random.randint(key, (num,), int(self.low), int(self.high) + 1))
         index = np.asarray(jax.random.randint(key, (num,), 0, len(self.choices)))
-        return np.asarray(self.choices, dtype=object)[index]
+        drawn = np.empty(num, dtype=object)  # choices may be lists (boundaries) or strings
+        drawn[:] = [self.choices[i] for i in index]
+        return drawn
 
 
 def _finite_range(kind: str, low, high, positive: bool = False) -> None:
