@@ -1,0 +1,1 @@
+"""Configs of the lottery-ticket study: smoke, quick, default, gpu, anchor."""
