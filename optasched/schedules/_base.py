@@ -232,7 +232,8 @@ def format_number(x) -> str:
     (``0.1`` for float32 0.1, not ``0.10000000149011612``)."""
     x = np.asarray(x)
     if x.ndim == 0:
-        return str(x.item()) if x.dtype.kind in "iub" else str(x)
+        # NumPy's str is the shortest text for the value's own dtype; Python's repr lays it out.
+        return str(x.item()) if x.dtype.kind in "iub" else repr(float(str(x)))
     return "[" + ", ".join(format_number(v) for v in x) + "]"
 
 
