@@ -1,0 +1,168 @@
+"""The diffusion study: smoke run end to end (twice: determinism), and the
+pieces its conclusions rest on: noise schedules reach pure noise, the exact
+denoiser is exact, the curriculum's importance weights restore uniform
+sampling, the likelihood ODE reads KL = 0 for a perfect model, and the
+interaction analysis finds an interaction that is there (and none that is not).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import optasched as osd
+from experiments.common import testing, toy2d
+from experiments.diffusion import evaluate as ev
+from experiments.diffusion import noise as noise_lib
+from experiments.diffusion import study as st
+from experiments.diffusion import train as tr
+from experiments.diffusion.configs import default as default_config
+from experiments.diffusion.configs import smoke as smoke_config
+
+
+def test_smoke_twice_same_numbers(tmp_path):
+    first = testing.run_smoke("diffusion", tmp_path / "a")
+    second = testing.run_smoke("diffusion", tmp_path / "b", overrides=["figures=False"])
+    results = testing.numbers(first)
+    assert results["seeds_completed"] == [0, 1]
+    for name in ("question1", "question2", "question3", "metric_validation", "solver_check", "members"):
+        assert name in results, name
+    for member in results["members"]:
+        assert np.isfinite(member["kl_test_ema"]) and np.isfinite(member["kl_test_raw"])
+    for figure in ("kl_table", "per_level", "samples", "alignment", "schedules"):
+        assert (tmp_path / "a" / f"{figure}.png").exists(), figure
+    strip = lambda r: {k: v for k, v in r.items() if k != "timing"}  # noqa: E731
+    assert strip(results) == strip(testing.numbers(second))
+
+
+@pytest.mark.parametrize("name", ["ddpm_linear", "cosine", "min_snr5"])
+def test_terminal_log_snr_reaches_pure_noise(name):
+    table = noise_lib.log_snr_table(name, 1000)
+    assert table[-1] <= -10, table[-1]
+    assert np.all(np.diff(table) < 0)  # more noise at every step
+    # short chains too, thanks to the 1000/T rescaling of the linear betas
+    assert noise_lib.log_snr_table(name, 50)[-1] <= -10
+
+
+def test_unrescaled_short_linear_chain_is_far_from_noise():
+    """The anchor's warning: un-rescaled linear betas with T = 50 end at alpha-bar = 0.6."""
+    table = noise_lib.log_snr_table("ddpm_linear", 50, rescale=False)
+    alpha_bar = 1 / (1 + np.exp(-table[-1]))
+    assert abs(alpha_bar - 0.6) < 0.01
+
+
+def test_cosine_schedule_matches_the_formula():
+    steps, s = 1000, 0.008
+    t = np.arange(steps + 1)
+    f = np.cos(((t / steps) + s) / (1 + s) * np.pi / 2) ** 2
+    got = np.asarray(noise_lib.cosine_alpha_bar(steps, s)(jnp.asarray(t, jnp.float32)))
+    np.testing.assert_allclose(got[:-1], f[:-1], atol=2e-6)
+
+
+def test_edm_table_is_lognormal():
+    table = noise_lib.log_snr_table("edm", 4000)
+    log_sigma = -table / 2
+    assert abs(log_sigma.mean() + 1.2) < 0.01 and abs(log_sigma.std() - 1.2) < 0.02
+
+
+def test_weights_and_preconditioning_reduce_to_the_papers():
+    sigma_data = 0.7
+    lam = jnp.linspace(-8.0, 8.0, 9)
+    snr = np.exp(np.asarray(lam))
+    eps = noise_lib.noise_schedule("cosine", 100, sigma_data)
+    np.testing.assert_allclose(noise_lib.loss_weight(eps, lam), snr, rtol=1e-5)  # = epsilon MSE
+    min_snr = noise_lib.noise_schedule("min_snr5", 100, sigma_data)
+    np.testing.assert_allclose(noise_lib.loss_weight(min_snr, lam), np.minimum(snr, 5.0), rtol=1e-5)
+    edm = noise_lib.noise_schedule("edm", 100, sigma_data)
+    sigma2 = 1 / snr
+    expected = (sigma2 + sigma_data**2) / (sigma2 * sigma_data**2)  # Karras et al. 2022, lambda(sigma)
+    np.testing.assert_allclose(noise_lib.loss_weight(edm, lam), expected, rtol=1e-5)
+    # EDM preconditioning: with F = 0 the denoiser is c_skip * y
+    x_t = jnp.ones((9, 2))
+    alpha, _ = noise_lib.alpha_sigma(lam)
+    _, output = noise_lib.precondition(edm, x_t, lam)
+    c_skip = sigma_data**2 / (sigma2 + sigma_data**2)
+    np.testing.assert_allclose(output(jnp.zeros((9, 2)))[:, 0], c_skip / np.asarray(alpha), rtol=1e-5)
+
+
+def test_exact_denoiser_matches_monte_carlo():
+    mixture = toy2d.ring(8, 1.0, 0.1)
+    x0 = np.asarray(toy2d.sample(mixture, jax.random.key(0), 1_000_000), np.float64)
+    for log_snr, x_t in ((-2.0, (0.3, -0.2)), (0.0, (0.7, 0.1)), (3.0, (0.05, 0.95))):
+        alpha, sigma = (float(v) for v in noise_lib.alpha_sigma(jnp.float32(log_snr)))
+        x_t = np.asarray(x_t)
+        log_w = -np.sum((x_t[None, :] - alpha * x0) ** 2, axis=1) / (2 * sigma**2)
+        w = np.exp(log_w - log_w.max())
+        monte_carlo = (w[:, None] * x0).sum(0) / w.sum()
+        exact = np.asarray(toy2d.denoiser(mixture, jnp.asarray(x_t[None, :], jnp.float32), alpha, sigma))[0]
+        np.testing.assert_allclose(exact, monte_carlo, atol=5e-3)
+
+
+def test_exact_denoiser_has_zero_kl_and_the_solver_converges():
+    config = dataclasses.replace(smoke_config.get_config(), ode_steps=16, kl_test_points=256, sample_points=256)
+    validation, _ = ev.validate_metrics(config)
+    single, double = validation["exact_kl_16_steps"], validation["exact_kl_32_steps"]
+    assert abs(single) < 0.03 and abs(double) < 0.005 and abs(double) < abs(single)
+
+
+def test_curriculum_importance_weights_restore_uniform_sampling():
+    steps = 50
+    uniform = jax.random.uniform(jax.random.key(1), (2_000_000,))
+    for tilt in (-0.8, 0.0, 0.8):
+        t, weight = tr.sample_timesteps(jnp.float32(tilt), uniform, steps, jnp.float32(1.0))
+        mass = np.bincount(np.asarray(t) - 1, weights=np.asarray(weight), minlength=steps) / len(uniform)
+        np.testing.assert_allclose(mass, 1 / steps, rtol=0.05)
+        t_tilted, weight_off = tr.sample_timesteps(jnp.float32(tilt), uniform, steps, jnp.float32(0.0))
+        assert np.all(np.asarray(weight_off) == 1)
+        high_noise = float(np.mean(np.asarray(t_tilted) > steps / 2))
+        assert abs(high_noise - (0.5 + tilt / 4)) < 0.01  # p(u) = 1 + c(2u - 1): mass above 1/2 is 1/2 + c/4
+
+
+def test_curriculum_follows_the_learning_rate():
+    lr = tr.lr_schedule("cosine", 2e-3, 1000)
+    aligned = tr.curriculum_tilt(lr, 2e-3, 0.8, 1.0)
+    reverse = tr.curriculum_tilt(lr, 2e-3, 0.8, -1.0)
+    assert float(aligned(50)) == pytest.approx(0.8, abs=1e-4)  # LR at its peak: high noise
+    assert float(aligned(999)) == pytest.approx(-0.8, abs=1e-3)  # LR near 0: low noise
+    assert float(reverse(50)) == pytest.approx(-0.8, abs=1e-4)
+
+
+def test_edm2_inverse_sqrt_and_wsd_shapes():
+    steps = 1000
+    s = tr.lr_schedule("inverse_sqrt", 1.0, steps, warmup_fraction=0.05, inverse_sqrt_ref_fraction=0.1)
+    for t in (100, 200, 400, 999):
+        assert float(s(t)) == pytest.approx(1 / np.sqrt(max(t / 100, 1)), rel=1e-5)
+    w = tr.lr_schedule("wsd", 1.0, steps, warmup_fraction=0.05, wsd_decay_fraction=0.2)
+    assert float(w(700)) == pytest.approx(1.0) and float(w(900)) == pytest.approx(1 - np.sqrt(0.5), abs=1e-5)
+
+
+def test_lr_families_group_into_one_sweep_each():
+    config = default_config.get_config()
+    noise = noise_lib.noise_schedule("cosine", 100, 0.7)
+    members = [tr.member(st.lr_of(config, f, 1e-3), 1e-3, noise, seed) for f in config.lr_families for seed in (0, 1)]
+    groups = st.stack_members(members)
+    if hasattr(osd, "switch"):
+        assert len(groups) <= len(config.lr_families)
+    else:
+        assert len(groups) == len(config.lr_families)
+    assert sorted(i for indices, _ in groups for i in indices) == list(range(len(members)))
+
+
+def test_interaction_analysis_sees_an_interaction_that_is_there():
+    rng = np.random.default_rng(0)
+    seeds, noise, family = 6, 3, 3
+    base = rng.normal(size=(seeds, 1, 1)) + np.arange(noise)[None, :, None] + np.arange(family)[None, None, :]
+    null = base + 0.05 * rng.normal(size=(seeds, noise, family))
+    crossed = null.copy()
+    crossed[:, 2, 2] += 1.0  # one cell responds differently
+    names_n, names_f = ["a", "b", "c"], ["x", "y", "z"]
+    no = st.interaction_analysis(null, names_n, names_f)
+    yes = st.interaction_analysis(crossed, names_n, names_f)
+    assert no["f_test"]["p_value"] > 0.01
+    assert yes["f_test"]["p_value"] < 1e-6
+    assert yes["largest_contrast"]["noise"] == "c" and yes["largest_contrast"]["family"] == "z"
+    assert yes["largest_contrast"]["mean"] == pytest.approx(1.0, abs=0.1)
