@@ -1364,7 +1364,12 @@ def assert_close(actual, expected, rtol, atol_scale, cfgs, name):
         )
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+def case_id(case: Case) -> str:
+    """The family's public name first, so ``pytest -k one_cycle`` selects its reference tests."""
+    return f"{case.build(case.configs()[0]).family}-{case.name}"
+
+
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_float64_against_reference(case: Case):
     cfgs, expected = case.expected64
     assert len(cfgs) >= NUM_RANDOM
@@ -1376,7 +1381,7 @@ def test_float64_against_reference(case: Case):
     assert_close(actual, expected, case.rtol64, case.atol64, cfgs, case.name)
 
 
-@pytest.mark.parametrize("case", CASES, ids=[c.name for c in CASES])
+@pytest.mark.parametrize("case", CASES, ids=[case_id(c) for c in CASES])
 def test_float32_against_reference(case: Case):
     cfgs = [round_to_float32(c) for c in case.configs()[:NUM_FLOAT32]]
     expected = case.references(cfgs)
@@ -1409,7 +1414,7 @@ FLOAT_STEP_CASES = [
 ]
 
 
-@pytest.mark.parametrize("case", FLOAT_STEP_CASES, ids=[c.name for c in FLOAT_STEP_CASES])
+@pytest.mark.parametrize("case", FLOAT_STEP_CASES, ids=[case_id(c) for c in FLOAT_STEP_CASES])
 def test_float64_float_steps_against_reference(case: Case):
     cfgs, expected = case.expected64
     with x64():
