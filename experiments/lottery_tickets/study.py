@@ -481,7 +481,8 @@ def plots(out: dict, config, context: Context) -> None:
             axes[2].errorbar(m, y + offset, xerr=err, fmt="o", color=color, label=family, ms=3)
         axes[2].axvline(0, color="k", lw=0.5)
         axes[2].set_yticks(y, [p.replace(" -> ", "\n-> ") for p in ha["pairs"]], fontsize=6)
-        axes[2].set_xlabel("home advantage: X(B->B) - X(A'->B), points")
+        axes[2].set_xlabel("X(B->B) - X(A'->B) (points)")
+        axes[2].set_title("home advantage, pairs A' -> B", fontsize=9)
         axes[2].legend(fontsize=7)
         plotting.save(fig, context.path("crossed_matrix.png"))
 
