@@ -58,7 +58,7 @@ def per_level(config, context, results) -> None:
         axes[1, j].set_xlabel("log-SNR bin centre")
         for ax in axes[:, j]:
             ax.set_yscale("log")
-    axes[0, 0].set_ylabel("excess eps error\n(ELBO density, nats x2)")
+    axes[0, 0].set_ylabel("excess eps error\n(= 2 x excess -ELBO, nats per unit log-SNR)")
     axes[1, 0].set_ylabel("excess x0 error / MMSE")
     axes[0, 0].legend(fontsize=7)
     fig.suptitle("Where quality is lost: learned minus exact denoiser, EMA weights", fontsize=10)
@@ -117,7 +117,7 @@ def samples(config, context, runner, results, exact_samples, sets) -> None:
             record = runner.records[rows[0]]
             panels.append((f"{_label(name)}, {_label(family)} (EMA)\nSW2 {record.get('sliced_w2_ema', np.nan):.3f}, "
                            f"KL {record['kl_test_ema']:.3f}", record["_samples"]["ema"]))
-    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 2.9), squeeze=False)
+    fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.2), squeeze=False)
     means = np.asarray(tr.mixture_of(config).means)
     for ax, (title, points) in zip(axes[0], panels):
         ax.scatter(points[:, 0], points[:, 1], s=1, alpha=0.4)
@@ -163,7 +163,8 @@ def schedules(config, context, noises, base_lr) -> None:
     fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
     t = np.arange(1, config.diffusion_steps + 1)
     for name, noise in noises.items():
-        axes[0].plot(t / config.diffusion_steps, np.asarray(noise["log_snr"](t)), label=_label(name))
+        style = "--" if name == "min_snr5" else "-"  # the cosine schedule with another weighting
+        axes[0].plot(t / config.diffusion_steps, np.asarray(noise["log_snr"](t)), style, label=_label(name))
     axes[0].axhline(-10, color="k", lw=0.6, ls=":")
     axes[0].set_xlabel("diffusion time t / T")
     axes[0].set_ylabel("log-SNR")
@@ -183,7 +184,8 @@ def schedules(config, context, noises, base_lr) -> None:
     u = np.linspace(0, 1, 101)
     for direction, style in ((1.0, "-"), (-1.0, "--")):
         tilt = tr.curriculum_tilt(lr, 1.0, config.curriculum_strength, direction)
-        for k, colour in zip((0, config.steps // 4, config.steps // 2, 3 * config.steps // 4, config.steps - 1),
+        for k, colour in zip((config.steps // 10, config.steps // 4, config.steps // 2, 3 * config.steps // 4,
+                              config.steps - 1),
                              plt.cm.viridis(np.linspace(0, 1, 5))):
             c = float(tilt(k))
             axes[2].plot(u, 1 + c * (2 * u - 1), style, color=colour,

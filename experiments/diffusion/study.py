@@ -91,6 +91,8 @@ class Runner:
         self.config, self.context, self.mixture, self.sets = config, context, mixture, sets
         self.key = jax.random.key(0)  # every member folds in its own seed: common random numbers
         self.records: list[dict] = []
+        self.compile_seconds = 0.0  # of the sweeps run so far (to predict a block's run time)
+        self.chunk = {"chunk_size": config.chunk_size} if config.chunk_size > 0 else {}
         self.histories: list[dict] = []
         self.weights: list[dict] = []
         self.noises: list[dict] = []
@@ -102,7 +104,8 @@ class Runner:
         train = tr.make_train(self.config, steps)
         indices = []
         for group, stacked in stack_members(members):
-            result = self.context.sweep(train, stacked, self.key, label=f"{label} ({len(group)} runs)")
+            result = self.context.sweep(train, stacked, self.key, label=f"{label} ({len(group)} runs)", **self.chunk)
+            self.compile_seconds += result.compile_seconds
             metrics = jax.tree.map(np.asarray, result.metrics)
             noise = stacked["noise"]
             scores = {w: self.likelihood(metrics["params" if w == "raw" else "ema"], noise) for w in WEIGHTS}
@@ -140,7 +143,8 @@ class Runner:
         """log p on the validation + test points for a stack of weights (one program for every stack)."""
         steps = self.config.ode_steps if steps is None else steps
         function = ev.make_likelihood(self.config, steps)
-        result = osd.sweep(function, {"weights": weights, "noise": noise}, self.key)
+        result = osd.sweep(function, {"weights": weights, "noise": noise}, self.key, **self.chunk)
+        self.compile_seconds += result.compile_seconds
         return np.asarray(result.metrics["log_p"], np.float64)
 
     def stacked(self, indices: list[int], which: str) -> dict:
@@ -155,7 +159,7 @@ class Runner:
             return
         function = ev.make_sampler(self.config)
         for which in WEIGHTS:
-            result = osd.sweep(function, self.stacked(indices, which), self.key)
+            result = osd.sweep(function, self.stacked(indices, which), self.key, **self.chunk)
             metrics = jax.tree.map(np.asarray, result.metrics)
             for j, i in enumerate(indices):
                 for name in ("sliced_w2", "high_quality", "modes_covered", "mode_tv"):
@@ -368,19 +372,21 @@ def study(config, context) -> dict:
     # the grid and the curriculum arms, in seed blocks (each block reuses the compiled programs)
     seeds = list(range(config.seeds))
     block = config.seed_block if config.seed_block > 0 else len(seeds)
+    reserve = config.post_seconds + (config.mnist1d_seconds if config.mnist1d else 0.0)
     seeds_done: list[int] = []
-    block_seconds = []
+    block_seconds, block_run_seconds = [], []
     for first in range(0, len(seeds), block):
         block_seeds = seeds[first:first + block]
         elapsed = time.perf_counter() - start
-        if config.deadline_s > 0 and seeds_done and elapsed + block_seconds[-1] > config.deadline_s:
-            context.log(f"diffusion: deadline: stopping after seeds {seeds_done}")
+        if config.deadline_s > 0 and seeds_done and elapsed + block_run_seconds[-1] + reserve > config.deadline_s:
+            context.log(f"diffusion: time budget: stopping after seeds {seeds_done}")
             break
-        t0 = time.perf_counter()
+        t0, compiled = time.perf_counter(), runner.compile_seconds
         members, infos = _main_members(config, noises, base_lr, block_seeds)
         runner.run(members, infos, f"grid and curricula, seeds {block_seeds}")
         seeds_done += block_seeds
         block_seconds.append(time.perf_counter() - t0)
+        block_run_seconds.append(block_seconds[-1] - (runner.compile_seconds - compiled))
     results["seeds_completed"] = seeds_done
     stage("grid")
 
@@ -445,15 +451,28 @@ def study(config, context) -> dict:
             comparisons[name][arm]["minus_uncoupled"]["p_holm"] = float(p)
             comparisons[name][arm]["minus_uncoupled"]["significant"] = bool(p < 0.05)
         averaged = {}
-        pooled_p = []
+        pooled_p, error_p = [], []
+        # the seed-to-seed variance of the arm-minus-uniform differences, pooled over every (noise, arm) cell:
+        # many more degrees of freedom than one cell's seeds (assumes equal variance across cells)
+        cells = [np.asarray(d) for ds in pooled.values() for d in ds]
+        residual = sum(float(np.sum((c - c.mean()) ** 2)) for c in cells)
+        df = sum(len(c) - 1 for c in cells)
+        pooled_variance = residual / df if df > 0 else float("nan")
         for arm, differences in pooled.items():
             per_seed_mean = np.mean(np.stack(differences), axis=0)  # mean over noise schedules, per seed
             d = stats.paired(per_seed_mean, np.zeros_like(per_seed_mean))
             averaged[arm] = d.as_dict()
             pooled_p.append(d.p_value)
-        for arm, p in zip(averaged, stats.holm(pooled_p)):
+            se = math.sqrt(pooled_variance / (len(differences) * len(per_seed_mean))) if df > 0 else float("nan")
+            half = float(scipy_stats.t.ppf(0.975, df)) * se if df > 0 else float("nan")
+            p_err = float(2 * scipy_stats.t.sf(abs(d.mean) / se, df)) if df > 0 and se > 0 else float("nan")
+            averaged[arm].update({"pooled_low": d.mean - half, "pooled_high": d.mean + half,
+                                  "pooled_p": p_err, "pooled_df": df})
+            error_p.append(p_err)
+        for arm, p, pe in zip(averaged, stats.holm(pooled_p), stats.holm(error_p)):
             averaged[arm]["p_holm"] = float(p)
             averaged[arm]["significant"] = bool(p < 0.05)
+            averaged[arm]["pooled_p_holm"] = float(pe)
         q2[which] = {"by_noise": comparisons, "averaged_over_noise": averaged}
     results["question2"] = q2
 
@@ -496,7 +515,8 @@ def study(config, context) -> dict:
         results["mnist1d"] = mnist1d.run(config, context, remaining)
         stage("mnist1d")
     # wall times (not numbers of the study: a rerun gives other values)
-    results["timing"] = {"stages": stage_seconds, "seed_blocks": block_seconds}
+    results["timing"] = {"stages": stage_seconds, "seed_blocks": block_seconds,
+                         "seed_blocks_without_compilation": block_run_seconds}
     return results
 
 

@@ -122,9 +122,9 @@ def sample_timesteps(tilt, uniform, steps: int, correct):
 # --------------------------------------------------------------------------- model
 
 
-def init_mlp(key: jax.Array, hidden: int, depth: int, in_features: int) -> list:
-    """LeCun-normal MLP weights: ``depth`` hidden layers of ``hidden`` units, 2 outputs."""
-    dims = [in_features] + [hidden] * depth + [2]
+def init_mlp(key: jax.Array, hidden: int, depth: int, in_features: int, out_features: int = 2) -> list:
+    """LeCun-normal MLP weights: ``depth`` hidden layers of ``hidden`` units."""
+    dims = [in_features] + [hidden] * depth + [out_features]
     keys = jax.random.split(key, len(dims) - 1)
     return [
         (jax.random.normal(k, (a, b)) / math.sqrt(a), jnp.zeros((b,)))
@@ -135,7 +135,8 @@ def init_mlp(key: jax.Array, hidden: int, depth: int, in_features: int) -> list:
 def features(x, log_snr, fourier: int, embedding: int):
     """Fourier features of the (preconditioned) input and a sinusoidal log-SNR embedding.
 
-    x: frequencies 1, 2, 4, ... (``fourier`` of them) per coordinate; log-SNR:
+    x (float[N, D]): itself and frequencies 1, 2, 4, ... (``fourier`` of them, 0
+    for none) per coordinate; log-SNR:
     ``embedding`` frequencies from 1/16 to 2 (periods 3 to 100 in lambda) plus
     lambda / 10 itself, so the embedding varies smoothly over [-20, 20].
     """
@@ -146,8 +147,8 @@ def features(x, log_snr, fourier: int, embedding: int):
     return jnp.concatenate([x, jnp.sin(xw), jnp.cos(xw), log_snr[:, None] / 10.0, jnp.sin(lw), jnp.cos(lw)], axis=-1)
 
 
-def num_features(fourier: int, embedding: int) -> int:
-    return 2 + 4 * fourier + 1 + 2 * embedding
+def num_features(fourier: int, embedding: int, dim: int = 2) -> int:
+    return dim * (1 + 2 * fourier) + 1 + 2 * embedding
 
 
 def mlp(params, h):
@@ -158,7 +159,7 @@ def mlp(params, h):
 
 
 def denoise(params, noise: dict, x_t, log_snr, fourier: int = 4, embedding: int = 8):
-    """The learned denoiser ``x0_hat(x_t, lambda)`` for VP inputs x_t (float[N, 2], lambda float[N])."""
+    """The learned denoiser ``x0_hat(x_t, lambda)`` for VP inputs x_t (float[N, D], lambda float[N])."""
     inputs, output = noise_lib.precondition(noise, x_t, log_snr)
     return output(mlp(params, features(inputs, log_snr, fourier, embedding)))
 
@@ -195,16 +196,77 @@ def mixture_of(config) -> toy2d.Mixture:
     return toy2d.ring(config.modes, config.radius, config.mode_std)
 
 
-@functools.lru_cache(maxsize=16)
+def training_loop(config_member: dict, key: jax.Array, *, steps: int, batch_size: int, diffusion_steps: int,
+                  ema_decay: float, record_every: int, init_params, denoiser, sample_data, evaluate=None) -> dict:
+    """Train one diffusion model: the loop shared by the 2-D study and MNIST-1D.
+
+    ``init_params(key)``, ``denoiser(params, noise, x_t, lambda)``,
+    ``sample_data(key, n) -> float[n, D]`` and optionally
+    ``evaluate(params, ema, noise) -> metrics`` (run at every record). Adam
+    with the member's LR schedule, an EMA of the weights, the member's
+    timestep curriculum and noise schedule, in ``osd.train_loop`` (a ``lax.scan``
+    that freezes and flags a member that diverges).
+    """
+    key = jax.random.fold_in(key, config_member["seed"])
+    init_key, data_key = jax.random.split(key)
+    params = init_params(init_key)
+    optimizer = optax.adam(learning_rate=config_member["lr"])
+    noise = config_member["noise"]
+
+    def step_fn(state, step):
+        params, opt_state, ema = state
+        k_x, k_u, k_e = jax.random.split(jax.random.fold_in(data_key, step), 3)
+        x0 = sample_data(k_x, batch_size)
+        tilt = config_member["tilt"](step)
+        t, importance = sample_timesteps(tilt, jax.random.uniform(k_u, (batch_size,)), diffusion_steps,
+                                         config_member["correct"])
+        log_snr = noise["log_snr"](t)
+        alpha, sigma = noise_lib.alpha_sigma(log_snr)
+        x_t = alpha[:, None] * x0 + sigma[:, None] * jax.random.normal(k_e, x0.shape)
+        weight = importance * noise_lib.loss_weight(noise, log_snr)
+
+        def loss_fn(p):
+            error = jnp.mean((denoiser(p, noise, x_t, log_snr) - x0) ** 2, axis=-1)
+            return jnp.mean(weight * error)
+
+        loss, grads = jax.value_and_grad(loss_fn)(params)
+        updates, opt_state = optimizer.update(grads, opt_state, params)
+        params = optax.apply_updates(params, updates)
+        # EMA with the usual warm start: early averages do not remember the initialisation
+        decay = jnp.minimum(ema_decay, (1.0 + step) / (10.0 + step))
+        ema = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, ema, params)
+        return (params, opt_state, ema), {"loss": loss, "lr": config_member["lr"](step), "tilt": tilt}
+
+    def evaluate_state(state):
+        params, _, ema = state
+        return evaluate(params, ema, noise) if evaluate is not None else {}
+
+    state = (params, optimizer.init(params), params)
+    result = osd.train_loop(step_fn, state, steps, record_every=record_every, evaluate=evaluate_state)
+    params, _, ema = result.state
+    return {"params": params, "ema": ema, "history": result.history, "diverged_at": result.diverged_at}
+
+
+def record_interval(steps: int, checkpoints: int) -> int:
+    """The largest divisor of ``steps`` not above ``steps / checkpoints``."""
+    every = max(1, steps // max(checkpoints, 1))
+    while steps % every:
+        every -= 1
+    return every
+
+
 def make_train(config, steps: int | None = None):
     """``train(member, key) -> metrics`` for this experiment config (cached: one function per config).
 
-    ``steps`` overrides ``config.steps`` (the short LR scan).
+    ``steps`` overrides ``config.steps`` (the short LR scan). Records the
+    excess error per log-SNR bin (raw and EMA weights) ``config.checkpoints``
+    times during training.
     """
-    steps = config.steps if steps is None else steps
-    record_every = max(1, steps // config.checkpoints)
-    while steps % record_every:
-        record_every -= 1
+    return _make_train(config, config.steps if steps is None else steps)
+
+
+@functools.lru_cache(maxsize=16)
+def _make_train(config, steps: int):
     mixture = mixture_of(config)
     probe_x, probe_lam, probe_exact, _ = error_probe(config, mixture)
     in_features = num_features(config.fourier_features, config.log_snr_embedding)
@@ -221,47 +283,18 @@ def make_train(config, steps: int | None = None):
         x0 = jnp.sum((predicted - probe_exact) ** 2, axis=-1)
         return x0.reshape(bins, -1).mean(axis=1), (jnp.exp(probe_lam) * x0).reshape(bins, -1).mean(axis=1)
 
+    def evaluate(params, ema, noise):
+        raw_x0, raw_eps = excess_per_bin(params, noise)
+        ema_x0, ema_eps = excess_per_bin(ema, noise)
+        return {"raw_x0": raw_x0, "raw_eps": raw_eps, "ema_x0": ema_x0, "ema_eps": ema_eps}
+
     def train(config_member: dict, key: jax.Array) -> dict[str, Any]:
-        key = jax.random.fold_in(key, config_member["seed"])
-        init_key, data_key = jax.random.split(key)
-        params = init_mlp(init_key, config.hidden, config.depth, in_features)
-        optimizer = optax.adam(learning_rate=config_member["lr"])
-        noise = config_member["noise"]
-
-        def step_fn(state, step):
-            params, opt_state, ema = state
-            k_x, k_u, k_e = jax.random.split(jax.random.fold_in(data_key, step), 3)
-            x0 = toy2d.sample(mixture, k_x, config.batch_size)
-            tilt = config_member["tilt"](step)
-            t, importance = sample_timesteps(tilt, jax.random.uniform(k_u, (config.batch_size,)),
-                                             config.diffusion_steps, config_member["correct"])
-            log_snr = noise["log_snr"](t)
-            alpha, sigma = noise_lib.alpha_sigma(log_snr)
-            x_t = alpha[:, None] * x0 + sigma[:, None] * jax.random.normal(k_e, x0.shape)
-            weight = importance * noise_lib.loss_weight(noise, log_snr)
-
-            def loss_fn(p):
-                error = jnp.mean((denoiser(p, noise, x_t, log_snr) - x0) ** 2, axis=-1)
-                return jnp.mean(weight * error)
-
-            loss, grads = jax.value_and_grad(loss_fn)(params)
-            updates, opt_state = optimizer.update(grads, opt_state, params)
-            params = optax.apply_updates(params, updates)
-            # EMA with the usual warm start: early averages do not remember the initialisation
-            decay = jnp.minimum(config.ema_decay, (1.0 + step) / (10.0 + step))
-            ema = jax.tree.map(lambda e, p: decay * e + (1 - decay) * p, ema, params)
-            return (params, opt_state, ema), {"loss": loss, "lr": config_member["lr"](step), "tilt": tilt}
-
-        def evaluate(state):
-            params, _, ema = state
-            raw_x0, raw_eps = excess_per_bin(params, noise)
-            ema_x0, ema_eps = excess_per_bin(ema, noise)
-            return {"raw_x0": raw_x0, "raw_eps": raw_eps, "ema_x0": ema_x0, "ema_eps": ema_eps}
-
-        state = (params, optimizer.init(params), params)
-        result = osd.train_loop(step_fn, state, steps, record_every=record_every, evaluate=evaluate)
-        params, _, ema = result.state
-        return {"params": params, "ema": ema, "history": result.history, "diverged_at": result.diverged_at}
+        return training_loop(
+            config_member, key, steps=steps, batch_size=config.batch_size, diffusion_steps=config.diffusion_steps,
+            ema_decay=config.ema_decay, record_every=record_interval(steps, config.checkpoints),
+            init_params=lambda k: init_mlp(k, config.hidden, config.depth, in_features),
+            denoiser=denoiser, sample_data=lambda k, n: toy2d.sample(mixture, k, n), evaluate=evaluate,
+        )
 
     return train
 
@@ -278,5 +311,7 @@ __all__ = [
     "mlp",
     "denoise",
     "error_probe",
+    "training_loop",
+    "record_interval",
     "make_train",
 ]

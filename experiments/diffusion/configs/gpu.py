@@ -1,7 +1,13 @@
-"""gpu: 10 seeds and 20k steps on one H100 within 150 s, plus MNIST-1D diffusion if time remains.
+"""gpu: up to 10 seeds on one H100 within 150 s, plus MNIST-1D diffusion if time remains.
 
-Seeds run in blocks that reuse the compiled programs; blocks and the MNIST-1D
-part stop at ``deadline_s`` (results.json records how many seeds completed).
+Sized by the conservative estimate of the project rules (a vmapped step 10-30x
+faster than on 2 CPU cores): the first block of 2 seeds (128 runs x 5k steps,
+about 0.64M member-steps) then fits even at 20x. Later blocks of 2 seeds run
+while the time budget allows (each block reuses the compiled programs: every
+sweep has the same chunk shape), and MNIST-1D runs only if its 45 s remain.
+``results.json`` records which seeds completed and whether MNIST-1D ran. The
+issue's 20k steps do not fit this budget (four times the work per seed);
+the horizon stays at the default 5k steps.
 """
 
 import dataclasses
@@ -12,13 +18,13 @@ from .default import get_config as default_config
 def get_config():
     return dataclasses.replace(
         default_config(),
-        steps=20_000,  # 4x the default horizon
-        ema_decay=0.9998,  # EMA half-life about 3500 steps, in proportion to the run
-        seeds=10,  # ten seeds: useful paired intervals
+        seeds=10,  # up to ten seeds: useful paired intervals
         seed_block=2,  # blocks of 2 seeds until the deadline
-        deadline_s=120.0,  # leave room for evaluation and writing within 150 s
-        scan_steps=2000,  # the LR scan
+        chunk_size=128,  # one chunk shape for every sweep (a block is 128 runs): one compilation per program
+        scan_steps=5000,  # the scan reuses the grid's training program (same steps, same chunk shape)
+        deadline_s=140.0,  # the whole run's budget (10 s of margin to 150 s)
+        post_seconds=25.0,  # reserved for samples, the solver check and the figures
         kl_val_points=1024,  # validation points
         kl_test_points=4096,  # test points
-        mnist1d=True,  # the second data set
+        mnist1d=True,  # the second data set, if 45 s remain
     )
