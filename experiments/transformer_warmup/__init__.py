@@ -1,0 +1,1 @@
+"""Transformer warmup: where Post-LN fails without warmup, and why (README.md)."""
