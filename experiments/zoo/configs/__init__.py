@@ -1,0 +1,1 @@
+"""The zoo's configs: smoke (the test), quick (the main job), default (the README), gpu (one H100)."""

@@ -1,0 +1,14 @@
+"""The main job: the MLP only, a quarter of the budget, three peak LRs (a few minutes on 2 CPU cores)."""
+
+import dataclasses
+
+from . import default
+
+
+def get_config() -> default.Config:
+    return dataclasses.replace(
+        default.get_config(),
+        models=("mlp",),  # the MLP only
+        steps=1500,  # a quarter of the paper's budget
+        learning_rates=(3e-3, 1e-2, 3e-2),  # the peak LRs the full run chooses from most often
+    )

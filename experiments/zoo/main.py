@@ -1,0 +1,13 @@
+"""The zoo's command line: ``python -m experiments.zoo --config C --out DIR [--set field=value]``."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from experiments.common import runner
+
+from .study import describe, study
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return runner.main("zoo", study, argv, describe)
