@@ -586,9 +586,8 @@ def _injected(
                 value = jnp.where(overridden[name], given, fresh)
                 arguments[name] = hyperparams[name] = value
             elif isinstance(entry, _Static):
-                arguments[name] = (
-                    entry.number
-                )  # the Python number itself: bit-identical to the plain optimizer
+                # the Python number itself: bit-identical to the plain optimizer
+                arguments[name] = entry.number
                 hyperparams[name] = entry
                 value = _number_array(entry.number, dtype)
             else:  # a value set with tree_set in place of a Python number

@@ -14,7 +14,10 @@ import difflib
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple
 
-from ._base import Constant, Schedule
+import jax.numpy as jnp
+import numpy as np
+
+from ._base import Constant, Schedule, is_traced
 from ._combinators import Join, Shift, Staircase, Warmup
 from ._cyclic import CosineRestarts, Cyclic
 from ._families import Cosine, Exponential, InverseSqrt, Linear, Polynomial, StepDecay, TanhDecay
@@ -35,8 +38,9 @@ class _Name(NamedTuple):
 
 
 def _hf_warmup(schedule: Schedule, warmup: Any) -> Schedule:
-    # HF: step / max(1, W) for step < W, then the decay restarted at W.
-    return Warmup(schedule, warmup) if warmup else schedule
+    # HF: step / max(1, W) for step < W, then the decay restarted at W. Always a Warmup
+    # (warmup 0 is the schedule itself), so members with and without warmup stack as one family.
+    return Warmup(schedule, warmup)
 
 
 def _hf_cosine(peak, warmup, total, steps, num_cycles):
@@ -55,14 +59,14 @@ def _hf_restarts(peak, warmup, total, steps, num_cycles):
 
 
 def _hf_polynomial(peak, warmup, total, steps, lr_end, power):
-    if not peak > lr_end:
+    if not is_traced(peak) and not np.all(np.asarray(peak) > lr_end):
         raise ValueError(f"lr_end ({lr_end}) must be smaller than peak_value ({peak}), as HF requires")
     return _hf_warmup(Polynomial(peak, lr_end, power, total - warmup), warmup)
 
 
 def _hf_inverse_sqrt(peak, warmup, total, steps, timescale):
-    if timescale is None:  # HF's default
-        timescale = warmup or steps(10_000)
+    if timescale is None:  # HF's default: num_warmup_steps, or 10_000 without warmup
+        timescale = jnp.where(jnp.asarray(warmup) > 0, warmup, steps(10_000))
     return InverseSqrt(peak, warmup, timescale=timescale)
 
 
@@ -295,8 +299,6 @@ NAMES.update(
 def _timm_warmup(schedule: Schedule, warmup_t, warmup_lr_init, warmup_prefix, peak) -> Schedule:
     """timm's warmup: ``warmup_lr_init + t (peak - warmup_lr_init) / warmup_t`` for t < warmup_t; then
     the schedule at t (or at t - warmup_t with ``warmup_prefix``)."""
-    if not warmup_t:
-        return schedule
     after = schedule if warmup_prefix else Shift(schedule, -warmup_t)
     return Join([Linear(warmup_lr_init, peak, warmup_t), after], [warmup_t])
 
@@ -328,7 +330,7 @@ def _timm_cosine(
     if k_decay != 1.0:
         raise ValueError(f"k_decay={k_decay!r} has no closed-form family here; only 1.0")
     first = steps(t_initial)
-    if cycle_decay == 1.0 or lr_min == 0.0:
+    if not (is_traced(cycle_decay) or is_traced(lr_min)) and (cycle_decay == 1.0 or lr_min == 0.0):
         cycles = CosineRestarts(peak, first, cycle_mul, cycle_decay, end_value=lr_min)
     else:  # timm decays the peak, not the amplitude: lr_min + (peak decay^i - lr_min) (1 + cos) / 2
         cycles = CosineRestarts(peak, first, cycle_mul, cycle_decay) + CosineRestarts(
