@@ -31,6 +31,7 @@ def test_smoke_twice_same_numbers(tmp_path):
     assert results["seeds_completed"] == [0, 1]
     for name in ("question1", "question2", "question3", "metric_validation", "solver_check", "members"):
         assert name in results, name
+    assert "f_test" in results["question1"]["ema"]["interaction"]  # 2 noise x 2 families x 2 seeds
     for member in results["members"]:
         assert np.isfinite(member["kl_test_ema"]) and np.isfinite(member["kl_test_raw"])
     for figure in ("kl_table", "per_level", "samples", "alignment", "schedules"):

@@ -13,7 +13,7 @@ def get_config():
         steps=60,  # a few steps: only the plumbing is tested
         checkpoints=2,  # two probes
         noise_schedules=("cosine", "edm"),  # both preconditionings
-        lr_families=("cosine",),  # one family: one compiled training program (grouping is unit-tested)
+        lr_families=("constant", "cosine"),  # two families, one compiled program (osd.stack's switch)
         peak_multipliers=(1.0, 2.0),  # two peaks
         scan_lrs=(),  # no scan: base_lr is the 1x peak
         curriculum_arms=("aligned", "reversed_ic"),  # two arms
