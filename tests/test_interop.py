@@ -222,6 +222,33 @@ def test_replace_schedules_on_sweeps_train_states_and_errors():
     assert float(osd.hyperparams(ts)["learning_rate"]) == pytest.approx(5e-4)
 
 
+def test_replace_schedules_in_an_nnx_optimizer_keeps_its_variables():
+    from flax import nnx
+
+    model = nnx.Linear(3, 2, rngs=nnx.Rngs(0))
+    tx = osd.inject(optax.adamw)(learning_rate=osd.plateau(osd.cosine(0.1, 10), patience=0))
+    optimizer = nnx.Optimizer(model, tx, wrt=nnx.Param)
+
+    @nnx.jit
+    def step(model, optimizer, loss):
+        grads = nnx.grad(lambda m: jnp.sum(m(jnp.ones((1, 3))) ** 2))(model)
+        optimizer.update(model, grads, value=loss)
+
+    for loss in [1.0, 2.0]:  # the plateau cuts the rate to 0.1x
+        step(model, optimizer, loss)
+    moments = optimizer.opt_state.inner_state[0].mu["kernel"]
+    assert (
+        osd.replace_schedules(optimizer, learning_rate=osd.plateau(osd.constant(0.5), patience=0))
+        is optimizer
+    )
+    kept = optimizer.opt_state.inner_state[0].mu["kernel"]
+    assert type(kept) is type(moments)
+    np.testing.assert_array_equal(kept[...], moments[...])
+    step(model, optimizer, 3.0)  # and once more: 0.5 * 0.1 * 0.1
+    assert float(osd.hyperparams(optimizer)["learning_rate"]) == pytest.approx(5e-3)
+    assert int(optimizer.opt_state.count[...]) == 3
+
+
 # -- 3. logging every hyperparameter ------------------------------------------------------------
 
 

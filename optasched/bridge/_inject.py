@@ -820,7 +820,9 @@ def replace_schedules(opt_state, **schedules):
 
     Args:
         opt_state: a state holding :func:`inject` states (an optax state, a
-            chain or partition of them, a Flax ``TrainState``).
+            chain or partition of them, a Flax ``TrainState``), or an
+            ``nnx.Optimizer``, whose state is replaced in place (it is
+            returned too).
         **schedules: reported name (as :func:`hyperparams` gives it, such as
             ``learning_rate`` or ``head/learning_rate``) -> the new schedule,
             stateful hyperparameter, number, array or function of the step.
@@ -869,6 +871,9 @@ def replace_schedules(opt_state, **schedules):
         index = next(position)
         return _replaced(node, changes[index]) if index in changes else node
 
+    nnx = sys.modules.get("flax.nnx")  # only if the user has Flax NNX loaded
+    if nnx is not None and isinstance(opt_state, nnx.Optimizer):
+        return _replace_in_nnx_optimizer(nnx, opt_state, schedules)
     if (
         not isinstance(opt_state, InjectState)
         and hasattr(opt_state, "opt_state")
@@ -876,3 +881,29 @@ def replace_schedules(opt_state, **schedules):
     ):
         return opt_state.replace(opt_state=replace_schedules(opt_state.opt_state, **schedules))
     return jax.tree.map(rebuild, opt_state, is_leaf=lambda x: isinstance(x, InjectState))
+
+
+def _replace_in_nnx_optimizer(nnx, optimizer, schedules):
+    """``replace_schedules`` on an ``nnx.Optimizer``: its ``opt_state`` is replaced in place.
+
+    The count and the moments keep their variables (and their metadata, such
+    as sharding); the schedules' structure may change (another family), which
+    nnx's in-place update cannot do, so the whole ``opt_state`` is rebuilt.
+    """
+    from flax.nnx.training.optimizer import to_opt_state
+
+    is_variable = lambda x: isinstance(x, nnx.Variable)  # noqa: E731
+    current = optimizer.opt_state
+    replaced = replace_schedules(jax.tree.map(_unwrap, current, is_leaf=is_variable), **schedules)
+    is_inject = lambda x: isinstance(x, InjectState)  # noqa: E731
+    originals = iter([node for node in jax.tree.leaves(current, is_leaf=is_inject) if is_inject(node)])
+
+    def keep_variables(node):
+        if not is_inject(node):
+            return node
+        original = next(originals)
+        return node._replace(count=original.count, inner_state=original.inner_state)
+
+    mixed = jax.tree.map(keep_variables, replaced, is_leaf=is_inject)
+    optimizer.opt_state = nnx.data(to_opt_state(mixed))
+    return optimizer
