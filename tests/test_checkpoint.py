@@ -35,7 +35,7 @@ def test_flax_optimizers_log_every_scheduled_value():
     _, optimizer, state = half_run()
     for opt_state in (optimizer.opt_state, state.opt_state):
         logged = osd.hyperparams(opt_state)
-        assert sorted(logged) == ["b1", "learning_rate", "weight_decay"]
+        assert sorted(logged) == ["b1", "b2", "eps", "eps_root", "learning_rate", "weight_decay"]  # every one used
         assert all(np.isfinite(v) for v in logged.values())
     # the plateau reduced the NNX run's learning rate below its schedule by now
     lr = osd.warmup(osd.cosine(0.05, run.TOTAL_STEPS), warmup_steps=3)

@@ -116,7 +116,7 @@ def test_param_groups_equal_optax_partition_of_per_group_optimizers():
     )()
     jax.tree.map(np.testing.assert_array_equal, ours, theirs)
     logged = osd.hyperparams(state)
-    assert sorted(logged) == ["body/learning_rate", "head/learning_rate"]
+    assert {"body/learning_rate", "head/learning_rate"} <= set(logged)  # with every other hyperparameter
     np.testing.assert_allclose(logged["head/learning_rate"], head_lr(len(INPUTS) - 1), rtol=1e-5)
 
 
@@ -168,7 +168,7 @@ def test_flax_nnx_parameter_trees():
     step(model, optimizer)
     assert not np.allclose(model.embed.kernel[...], before)
     logged = osd.hyperparams(optimizer.opt_state)
-    assert set(logged) == {"body/learning_rate", "layer_decay"}
+    assert {"body/learning_rate", "layer_decay"} <= set(logged)
 
 
 def test_mismatched_labels_and_depths_are_clear_errors():

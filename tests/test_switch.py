@@ -86,3 +86,8 @@ def test_switch_errors_name_the_argument():
         osd.switch([osd.constant(0.1)], 0.5)
     with pytest.raises(ValueError, match="stack: member 1 differs in structure from member 0"):
         osd.stack([{"lr": osd.constant(0.1)}, {"lr": osd.constant(0.1), "wd": 1.0}])
+
+
+def test_stacking_plain_functions_says_what_to_do():
+    with pytest.raises(ValueError, match=r"stack: member 0 holds the function .* at \['learning_rate'\]; a function of"):
+        osd.stack([{"learning_rate": optax.cosine_decay_schedule(0.1, 10)}] * 2)

@@ -198,8 +198,8 @@ def param_groups(
         ...     {"backbone": dict(learning_rate=osd.cosine(1e-4, 100)),
         ...      "head": dict(learning_rate=osd.cosine(1e-3, 100), weight_decay=0.0)})
         >>> state = opt.init(params)
-        >>> sorted(osd.hyperparams(state))
-        ['backbone/learning_rate', 'head/learning_rate']
+        >>> {k: round(float(v), 6) for k, v in osd.hyperparams(state).items() if k.endswith(("_rate", "_decay"))}
+        {'backbone/learning_rate': 0.0001, 'backbone/weight_decay': 0.0001, 'head/learning_rate': 0.001, 'head/weight_decay': 0.0}
 
     Reference: PyTorch ``torch.optim.Optimizer`` parameter groups;
     ``optax.partition``.

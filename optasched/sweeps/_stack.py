@@ -51,6 +51,14 @@ def stack(members: Sequence[Any]) -> Any:
     members = list(members)
     if not members:
         raise ValueError("stack: members must hold at least one schedule, got none")
+    for i, member in enumerate(members):
+        for path, leaf in jax.tree_util.tree_flatten_with_path(member)[0]:
+            if callable(leaf):
+                raise ValueError(
+                    f"stack: member {i} holds the function {leaf!r} at {jax.tree_util.keystr(path) or 'the top'}; "
+                    "a function of the step has no hyperparameters to stack: build the members from optasched "
+                    "schedules (osd.cosine, osd.warmup, ... or osd.from_function)"
+                )
     members = _unify(members)
     first = members[0]
     for i, member in enumerate(members[1:], start=1):
