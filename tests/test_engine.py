@@ -207,3 +207,94 @@ def test_sweep_split_over_two_processes(tmp_path):
     assert all(r["devices"] == 2 for r in results)
     np.testing.assert_allclose(results[0]["loss"], results[1]["loss"])
     np.testing.assert_allclose(results[0]["loss"], expected()["loss"], rtol=2e-5, atol=1e-6)
+
+
+# -- the CPU chunk size, chosen by measurement (timings faked: the logic, not the machine) ---------
+
+from optasched.sweeps import _engine  # noqa: E402
+
+# Seconds per member for each chunk size of a made-up machine: 16 is fastest.
+FAKE_SECONDS_PER_MEMBER = {1: 5.0, 2: 4.0, 4: 3.0, 8: 2.0, 16: 1.0, 32: 1.5, 64: 3.0}
+
+
+@pytest.fixture
+def fake_timer(monkeypatch, tmp_path):
+    """Chunks run for real; their wall time comes from FAKE_SECONDS_PER_MEMBER. The chunk cache
+    lives in tmp_path, and no choice of an earlier test is remembered."""
+    monkeypatch.setenv("OPTASCHED_CACHE", str(tmp_path))
+    monkeypatch.setattr(_engine, "_TUNED", {})
+    timed = []
+
+    def run_timed(executable, arguments):
+        out = executable(*arguments)
+        size = len(arguments[2])
+        timed.append(size)
+        return out, size * FAKE_SECONDS_PER_MEMBER[size]
+
+    monkeypatch.setattr(_engine, "_run_timed", run_timed)
+    return timed
+
+
+def test_chunk_search_climbs_to_the_fastest_size():
+    for fastest in (1, 2, 4, 8, 16, 32, 64):
+        cost = {c: 1.0 + abs(np.log2(c) - np.log2(fastest)) for c in FAKE_SECONDS_PER_MEMBER}  # unimodal
+        search = _engine._ChunkSearch(start=8, unit=1, largest=64)
+        search.record(8, 8 * cost[8])
+        tried = [8]
+        while (proposal := search.proposal()) is not None:
+            assert proposal not in tried and 1 <= proposal <= 64
+            tried.append(proposal)
+            search.record(proposal, proposal * cost[proposal])
+        assert search.best() == fastest
+        assert len(tried) <= abs(np.log2(fastest) - 3) + 3  # one step up, straight there, one step past
+
+
+def test_chunk_search_respects_devices_and_the_largest_size():
+    search = _engine._ChunkSearch(start=8, unit=4, largest=16)
+    search.record(8, 8.0)
+    assert search.proposal() == 16
+    search.record(16, 16.0 * 0.97)  # 3% faster per member: noise, the start stays
+    assert search.best() == 8 and search.proposal() == 4
+    search.record(4, 4.0 * 0.9)  # 10% faster: a real difference
+    assert search.best() == 4 and search.proposal() is None  # 8 tried; 2 rounds up to the 4 devices
+
+
+def test_a_trial_must_pay_for_itself():
+    # one compilation (2 s) plus redoing 16 members at 0.1 s against 10% of what is left
+    assert _engine._worth_trying(16, remaining=1000, seconds_per_member=0.1, compile_seconds=2.0)
+    assert not _engine._worth_trying(16, remaining=100, seconds_per_member=0.1, compile_seconds=2.0)
+    assert not _engine._worth_trying(16, remaining=10, seconds_per_member=1e3, compile_seconds=0.0)  # too few
+
+
+def test_sweep_finds_the_fastest_chunk_and_remembers_it(fake_timer, monkeypatch, tmp_path):
+    monkeypatch.setattr(_engine, "TUNE_BUDGET", 1.0)
+    peaks = list(np.linspace(0.05, 0.5, 20))
+    batch = osd.grid(make, peak_value=peaks, warmup_steps=[0, 2, 4, 6, 8])  # 100 members
+    devices = jax.devices()[:1]
+    tuned = osd.sweep(train, batch, jax.random.key(0), devices=devices)
+    assert tuned.chunk_size == 16
+    assert fake_timer == [8, 8, 16, 32]  # the start twice, then up until slower
+    fixed = osd.sweep(train, batch, jax.random.key(0), strategy="chunked", chunk_size=16, devices=devices)
+    for name in ("loss", "curve"):  # members timed at 8 and 32 were run again at 16
+        np.testing.assert_array_equal(tuned.metric(name), fixed.metric(name))
+    saved = json.loads((tmp_path / "sweep_chunks.json").read_text())
+    (entry,) = saved[_engine._machine()].values()
+    assert entry["chunk"] == 16 and set(entry["seconds_per_member"]) == {"8", "16", "32"}
+
+    fake_timer.clear()
+    monkeypatch.setattr(_engine, "_TUNED", {})  # a new process: the choice comes from disk
+    again = osd.sweep(train, osd.grid(make, peak_value=[0.1, 0.2, 0.3], warmup_steps=list(range(10))),
+                      devices=devices)  # fmt: skip
+    assert again.chunk_size == 16 and fake_timer == []
+
+
+def test_no_search_when_it_cannot_pay_or_is_not_asked_for(fake_timer, monkeypatch, tmp_path):
+    devices = jax.devices()[:1]
+    batch = osd.grid(make, peak_value=list(np.linspace(0.05, 0.5, 10)), warmup_steps=[0, 5])  # 20 members
+    result = osd.sweep(train, batch, devices=devices)  # 20 members: a trial could never pay for itself
+    assert result.chunk_size == _engine.CPU_CHUNK and fake_timer == [8, 8]
+    assert not (tmp_path / "sweep_chunks.json").exists()
+    fake_timer.clear()
+    for options in ({"chunk_size": 4}, {"strategy": "chunked"}, {"strategy": "vmap"}, {"strategy": "map"}):
+        osd.sweep(train, batch, devices=devices, **options)
+    assert fake_timer == []

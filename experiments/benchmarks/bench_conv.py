@@ -1,18 +1,24 @@
 """Why the zoo's CNN writes its convolutions as windows x matrix: one Adam training step of the
-MNIST-1D CNN (batch 100) with flax.linen.Conv against optasched's Conv1D, single and vmapped
-over 15 members, measured in one run.
+MNIST-1D CNN (batch 100) with flax.linen.Conv against experiments.common.models.Conv1D, single and
+vmapped over 15 members, measured in one run.
 
-Run: python experiments/benchmarks/bench_conv.py
+Run (from the repository root): python -m experiments.benchmarks.bench_conv
+(``python experiments/benchmarks/bench_conv.py`` works too.)
 """
 
+import os
+import sys
 import time
 
-import flax.linen as nn
-import jax
-import jax.numpy as jnp
-import optax
+if not __package__:  # run as a script: find `experiments` in the repository root
+    sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
 
-from optasched._zoo import CNN as WindowCNN
+import flax.linen as nn  # noqa: E402
+import jax  # noqa: E402
+import jax.numpy as jnp  # noqa: E402
+import optax  # noqa: E402
+
+from experiments.common.models import CNN as WindowCNN  # noqa: E402
 
 
 class LaxCNN(nn.Module):

@@ -45,12 +45,16 @@ def study(config, context) -> dict:
         for peak in config.peak_lrs
         for seed in range(config.seeds)
     ]
-    labels = [f"{arm} lr={peak:g} seed={seed}" for arm in config.arms for peak in config.peak_lrs
-              for seed in range(config.seeds)]  # fmt: skip
-    result = context.sweep(
-        make_train(config, data), osd.stack(members), jax.random.key(config.seed), labels=labels,
-        label=f"{len(members)} runs: {len(config.arms)} arms x {len(config.peak_lrs)} peak LRs x {config.seeds} seeds",
-    )  # fmt: skip
+    labels = [
+        f"{arm} lr={peak:g} seed={seed}"
+        for arm in config.arms
+        for peak in config.peak_lrs
+        for seed in range(config.seeds)
+    ]
+    label = f"{len(config.arms)} arms x {len(config.peak_lrs)} LRs x {config.seeds} seeds"
+    # Arms of different structures (plateau or not, coupled or constant) stack into switches: one program.
+    train = make_train(config, data)
+    result = context.sweep(train, osd.stack(members), jax.random.key(config.seed), labels=labels, label=label)
     metrics = jax.tree.map(lambda x: np.asarray(x).reshape(grid + np.shape(x)[1:]), result.metrics)
 
     arms, test_at_choice = {}, {}
@@ -106,8 +110,10 @@ def check_promises(config, metrics: dict, per_epoch: int) -> dict:
         out[arm] = {
             "b1_at_peak": float(np.mean(b1[..., config.warmup_steps])),
             "b1_last_step": float(np.mean(b1[..., -1])),
-            "base_lr_x_wd_over_value_at_peak_min_max": [float(np.min(product[..., cosine])),
-                                                        float(np.max(product[..., cosine]))],  # fmt: skip
+            "base_lr_x_wd_over_value_at_peak_min_max": [
+                float(np.min(product[..., cosine])),
+                float(np.max(product[..., cosine])),
+            ],  # fmt: skip
             "runs_with_a_reduction": int(np.sum(first >= 0)),
             "reductions_per_run": float(drops.sum(axis=-1).mean()),
             "final_scale_mean": float(np.nanmean(scale[..., -1])),
@@ -128,7 +134,8 @@ def trace_of(config, metrics: dict, arms: dict, arm: str) -> dict:
 def describe(report: dict) -> str:
     config, results = report["config"], report["results"]
     lines = [
-        f"digits MLP, {results['total_steps']} steps ({config['epochs']} epochs of {results['steps_per_epoch']}); "
+        f"digits MLP, {results['total_steps']} steps "
+        f"({config['epochs']} epochs of {results['steps_per_epoch']}); "
         f"test accuracy at each arm's validation-chosen peak LR, mean [95% CI] over {config['seeds']} seeds",
         f"{'arm':<17}{'peak lr':>8}{'val %':>7}{'test acc %':>20}{'- ' + BASELINE + ' (points)':>32}",
     ]
@@ -149,7 +156,8 @@ def describe(report: dict) -> str:
         lines.append(
             f"  {arm:<16} b1 at the peak {p['b1_at_peak']:.3f}, last step {p['b1_last_step']:.3f}; "
             f"lr x wd / its peak value in [{low:.4f}, {high:.4f}] after warmup; "
-            f"{p['reductions_per_run']:.2f} plateau reductions per run, final scale {p['final_scale_mean']:.3f}"
+            f"{p['reductions_per_run']:.2f} plateau reductions per run, "
+            f"final scale {p['final_scale_mean']:.3f}"
             + (", all at epoch ends" if p["runs_with_a_reduction"] and p["reductions_at_epoch_ends"] else "")
         )
     return "\n".join(lines)
@@ -168,21 +176,25 @@ def plot_trace(config, trace: dict, arm: str, peak: float, per_epoch: int, path)
         ("learning rate", [(lr, "used"), (base, "base (warmup + cosine)")], "log"),
         ("Adam b1", [(np.asarray(trace["b1"]), None)], "linear"),
         ("weight decay", [(wd, None)], "log"),
-        ("lr x wd", [(lr * wd, "used"), (base * wd, "base x wd")], "log"),
+        ("lr x wd", [(lr * wd, "used"), (base * wd, "base x wd")], "linear"),
         ("training loss (minibatch)", [(np.asarray(trace["loss"]), None)], "log"),
     ]
     fig, axes = plt.subplots(1, len(panels), figsize=(3.2 * len(panels), 2.6))
-    for ax, (title, curves, scale) in zip(axes, panels):
+    for ax, (title, curves, scale) in zip(axes, panels, strict=True):
         for values, label in curves:
             ax.plot(steps, values, lw=1.0, label=label)
         ax.set_yscale(scale)
+        if scale == "linear" and title == "lr x wd":  # constant by design: show it against zero
+            ax.set_ylim(0, 1.3 * np.nanmax([np.nanmax(values) for values, _ in curves]))
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         ax.axvline(config.warmup_steps, color="0.7", lw=0.6)
         if any(label for _, label in curves):
             ax.legend(fontsize=6)
-    fig.suptitle(f"{arm}, peak LR {peak:g}, seed 0 (epochs of {per_epoch} steps; grey: end of warmup)", fontsize=9)
+    fig.suptitle(
+        f"{arm}, peak LR {peak:g}, seed 0 (epochs of {per_epoch} steps; grey: end of warmup)", fontsize=9
+    )
     plotting.save(fig, path, dpi=80)
 
 

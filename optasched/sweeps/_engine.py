@@ -4,18 +4,24 @@ a whole batch of configurations in one compiled program.
 Members are processed in chunks of a fixed size: each chunk is one call of a
 single compiled ``jit(vmap(train))`` program (sharded over the devices when
 there are several), so any sweep size and any hyperparameter values reuse one
-compilation. The chunk size is chosen per backend and from the compiled
-program's memory estimate.
+compilation. On accelerators a chunk holds every member; on CPU the chunk size
+is chosen by measurement on the machine at hand (see :func:`sweep`), and shrunk
+to fit a memory budget either way.
 """
 
 from __future__ import annotations
 
 import functools
+import hashlib
+import json
 import math
+import os
+import platform
 import sys
 import time
 from collections.abc import Callable, Sequence
-from typing import Any
+from pathlib import Path
+from typing import Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -28,12 +34,16 @@ from ._stack import Batch
 
 STRATEGIES = ("auto", "vmap", "chunked", "map")
 
-# Members per chunk on CPU when no chunk size is given. XLA's CPU batched matrix
-# products lose efficiency as the member axis grows; on the benchmark workload
-# (experiments/benchmarks/bench_sweep.py, 64 MLPs, 2 cores) chunks of 4 / 8 / 16 / 64
-# members took 35.8 / 30.9 / 37.4 / 47.1 s against 27.2 s for one model with a
-# 64x batch.
+# Where the CPU chunk search starts, and the chunk of strategy="chunked" without
+# a chunk_size. It was the best of 4 / 8 / 16 / 64 on one 2-core machine
+# (experiments/benchmarks/bench_sweep.py); other machines differ, hence the search.
 CPU_CHUNK = 8
+# The largest chunk the CPU search tries.
+MAX_CPU_CHUNK = 64
+# The search tries another chunk size only while its estimated cost (one more
+# compilation, plus the members it would redo if it loses) stays under this
+# fraction of the sweep's remaining run time.
+TUNE_BUDGET = 0.1
 
 
 def _leading_size(tree: Any) -> int:
@@ -51,20 +61,27 @@ def _take(tree: Any, indices: np.ndarray) -> Any:
 
 
 class _Progress:
-    """A one-line progress bar on stderr, over chunks."""
+    """A one-line progress bar on stderr, over member runs (chunks may differ in size while tuning,
+    and members run at a losing size add to the total)."""
 
     def __init__(self, total: int, enabled: bool, label: str = "sweep"):
         self.total, self.enabled, self.label = total, enabled, label
         self.start = time.perf_counter()
+        self.chunks = 0
+        self.done = 0
 
-    def update(self, done: int) -> None:
+    def update(self, members: int) -> None:
+        self.chunks += 1
+        self.done += members
+        done = self.done
         if not self.enabled:
             return
         width = 24
         filled = round(width * done / self.total)
         elapsed = time.perf_counter() - self.start
         sys.stderr.write(
-            f"\r{self.label}: [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} chunks, {elapsed:.1f} s"
+            f"\r{self.label}: [{'#' * filled}{'.' * (width - filled)}] {done}/{self.total} members, "
+            f"{self.chunks} chunks, {elapsed:.1f} s"
         )
         if done == self.total:
             sys.stderr.write("\n")
@@ -74,6 +91,7 @@ class _Progress:
 @functools.lru_cache(maxsize=64)
 def _member_program(train: Callable, split_keys: bool, strategy: str, mesh: Mesh | None, key_impl):
     """The jitted program for one chunk; cached so repeated sweeps reuse it."""
+
     def run_member(config, key_data, index):
         # The key travels as raw data so it can be placed like any array across processes.
         key = jax.random.wrap_key_data(key_data, impl=key_impl)
@@ -89,19 +107,151 @@ def _member_program(train: Callable, split_keys: bool, strategy: str, mesh: Mesh
     if mesh is None:
         return jax.jit(batched)
     members = NamedSharding(mesh, PartitionSpec("sweep"))
-    return jax.jit(batched, in_shardings=(members, NamedSharding(mesh, PartitionSpec()), members), out_shardings=members)
+    return jax.jit(
+        batched, in_shardings=(members, NamedSharding(mesh, PartitionSpec()), members), out_shardings=members
+    )
 
 
-_COMPILED: dict[Any, Any] = {}
+class _Compiled(NamedTuple):
+    executable: Any
+    lowered_text_hash: str | None  # identifies the program across processes (the chunk tuning's cache key)
+    seconds: float  # wall time of the first lowering and compilation in this process
 
 
-def _compile(program, arguments) -> Any:
-    """Compile ``program`` for these argument shapes once per process and reuse it."""
+_COMPILED: dict[Any, _Compiled] = {}
+
+
+def _compile(program, arguments, identify: bool = False) -> _Compiled:
+    """Compile ``program`` for these argument shapes once per process and reuse it.
+
+    ``identify`` also hashes the lowered program's text (for the chunk cache).
+    """
     signature = jax.tree.map(lambda x: (x.shape, x.dtype, getattr(x, "sharding", None)), arguments)
     cache_key = (program, jax.tree.structure(arguments), tuple(jax.tree.leaves(signature)))
-    if cache_key not in _COMPILED:
-        _COMPILED[cache_key] = program.lower(*arguments).compile()
-    return _COMPILED[cache_key]
+    entry = _COMPILED.get(cache_key)
+    if entry is None or (identify and entry.lowered_text_hash is None):
+        start = time.perf_counter()
+        lowered = program.lower(*arguments)
+        executable = entry.executable if entry is not None else lowered.compile()
+        text_hash = hashlib.sha256(lowered.as_text().encode()).hexdigest() if identify else None
+        seconds = entry.seconds if entry is not None else time.perf_counter() - start
+        entry = _COMPILED[cache_key] = _Compiled(executable, text_hash, seconds)
+    return entry
+
+
+# -- choosing the CPU chunk size by measurement ------------------------------------------------
+
+_clock = time.perf_counter  # the tuning's clock
+_TUNED: dict[tuple[str, str], int] = {}  # (machine, program) -> chosen chunk size, this process
+
+
+@functools.lru_cache(maxsize=1)
+def _machine() -> str:
+    """The machine as far as chunk timings go: CPU model, usable cores, JAX version."""
+    model = platform.processor() or platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            model = next(
+                (line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), model
+            )
+    except OSError:
+        pass
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count()
+    return f"{model} | {cores} cores | jax {jax.__version__} | {jax.devices()[0].device_kind}"
+
+
+def _chunk_cache_path() -> Path:
+    root = os.environ.get("OPTASCHED_CACHE") or os.path.join(os.path.expanduser("~"), ".cache", "optasched")
+    return Path(root) / "sweep_chunks.json"
+
+
+def _read_chunk_cache() -> dict:
+    try:
+        entries = json.loads(_chunk_cache_path().read_text())
+    except (OSError, ValueError):
+        return {}
+    return entries if isinstance(entries, dict) else {}
+
+
+def _cached_chunk(program_id: str) -> int | None:
+    """The chunk size chosen earlier for this program on this machine (this process, then disk)."""
+    key = (_machine(), program_id)
+    if key not in _TUNED:
+        found = _read_chunk_cache().get(_machine(), {}).get(program_id, {}).get("chunk")
+        if not (isinstance(found, int) and found >= 1):
+            return None
+        _TUNED[key] = found
+    return _TUNED[key]
+
+
+def _remember_chunk(program_id: str, chunk: int, seconds_per_member: dict[int, float]) -> None:
+    _TUNED[(_machine(), program_id)] = chunk
+    path = _chunk_cache_path()
+    try:  # best effort: a read-only cache only costs a new search in the next process
+        entries = _read_chunk_cache()
+        entries.setdefault(_machine(), {})[program_id] = {
+            "chunk": chunk,
+            "seconds_per_member": {str(c): t for c, t in sorted(seconds_per_member.items())},
+        }
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temporary = path.with_suffix(f".{os.getpid()}.tmp")
+        temporary.write_text(json.dumps(entries, indent=1))
+        os.replace(temporary, path)  # atomic: concurrent processes never read half a file
+    except OSError:
+        pass
+
+
+class _ChunkSearch:
+    """Hill climb over chunk sizes by measured seconds per member.
+
+    From the best size so far it proposes twice that size, else half of it
+    (multiples of ``unit``, the device count, up to ``largest``), each at most
+    once; it stops when neither neighbour of the best is left untried. A size
+    replaces the start only if it is more than ``margin`` faster, so timing
+    noise does not move (and, remembered, keep) the choice.
+    """
+
+    def __init__(self, start: int, unit: int, largest: int, margin: float = 0.05):
+        self.start, self.unit, self.largest, self.margin = start, unit, max(largest, unit), margin
+        self.seconds_per_member: dict[int, float] = {}
+
+    def record(self, chunk: int, seconds: float) -> None:
+        per_member = seconds / chunk
+        self.seconds_per_member[chunk] = min(per_member, self.seconds_per_member.get(chunk, math.inf))
+
+    def best(self) -> int:
+        def handicapped(chunk: int) -> float:
+            return self.seconds_per_member[chunk] * (1.0 if chunk == self.start else 1.0 + self.margin)
+
+        return min(self.seconds_per_member, key=handicapped, default=self.start)
+
+    def proposal(self) -> int | None:
+        best = self.best()
+        for candidate in (2 * best, best // 2):
+            candidate = self.unit * math.ceil(candidate / self.unit)
+            if self.unit <= candidate <= self.largest and candidate not in self.seconds_per_member:
+                return candidate
+        return None
+
+
+def _worth_trying(candidate: int, remaining: int, seconds_per_member: float, compile_seconds: float) -> bool:
+    """Try ``candidate`` only if one compilation plus redoing its members (should it lose) costs less
+    than TUNE_BUDGET of the run time left, and enough members are left to fill a chunk."""
+    if candidate > remaining:
+        return False
+    cost = compile_seconds + candidate * seconds_per_member
+    return cost <= TUNE_BUDGET * remaining * seconds_per_member
+
+
+def _run_timed(executable, arguments) -> tuple[Any, float]:
+    """Run one chunk to completion; its wall time."""
+    start = _clock()
+    out = executable(*arguments)
+    jax.block_until_ready(out)
+    return out, _clock() - start
 
 
 def _memory_bytes(compiled) -> int | None:
@@ -144,12 +294,14 @@ def sweep(
             configuration sees the same initialisation and data order), or,
             with ``split_keys=True``, folded with the member index.
         strategy: ``"vmap"`` (all members in one chunk), ``"chunked"``
-            (chunks of ``chunk_size``), ``"map"`` (members one after another
-            inside one compiled ``lax.map``; least memory), or ``"auto"``:
-            chunks of 8 members on CPU, all members at once on accelerators,
-            shrunk to fit ``memory_budget`` either way.
+            (chunks of ``chunk_size``, default 8), ``"map"`` (members one
+            after another inside one compiled ``lax.map``; least memory), or
+            ``"auto"``: all members at once on accelerators; on CPU, a chunk
+            size chosen by measurement (below). Shrunk to fit
+            ``memory_budget`` either way.
         chunk_size: members per chunk (rounded up to a multiple of the device
-            count). Sweeps larger than a chunk reuse its compiled program.
+            count); no search. Sweeps larger than a chunk reuse its compiled
+            program.
         memory_budget: bytes a chunk's program may use (arguments, outputs and
             temporaries, from XLA's memory analysis); the chunk is halved until
             it fits.
@@ -157,7 +309,26 @@ def sweep(
         split_keys: give each member its own key ``fold_in(key, index)``.
         labels: one label per member (default: the Batch's labels, else
             ``member i``).
-        progress: print a progress bar over chunks to stderr.
+        progress: print a progress bar over members and chunks to stderr.
+
+    The CPU chunk size (``strategy="auto"``, no ``chunk_size``): how fast
+    XLA's CPU backend trains K vmapped models depends on K, the model and the
+    machine (batched products lose efficiency past a size that differs from
+    machine to machine), so the sweep measures it on its own work. It runs
+    chunks of 8 members first, then climbs over powers of two (16, 32, ...
+    or 4, 2, 1) while the seconds per member improve, timing one whole chunk
+    of the sweep per size. Each trial costs a compilation, so one is made only
+    while that compilation plus redoing the trial's members (should it lose)
+    costs under 10% of the run time still ahead (``TUNE_BUDGET``); short
+    sweeps never search. The winner is remembered for this program (a hash
+    of its lowered text) and machine (CPU model, cores, JAX version) in this
+    process and in ``$OPTASCHED_CACHE/sweep_chunks.json`` (default
+    ``~/.cache/optasched``), so later sweeps start with it and search no
+    more. Every member's result comes from a chunk of the final size (members
+    run at a losing size are run again), so the numbers depend on the chosen
+    size only, never on the timings; floating-point results may differ in
+    the last bits between chunk sizes, which ``SweepResult.chunk_size``
+    records.
 
     Returns:
         A :class:`SweepResult` with per-member metrics (NumPy, leading axis
@@ -203,12 +374,16 @@ def sweep(
         chunk = num_members
     elif chunk_size is not None:
         chunk = chunk_size
-    elif strategy == "chunked" or jax.default_backend() == "cpu":
+    elif strategy == "chunked" or devices[0].platform == "cpu":
         chunk = CPU_CHUNK
     else:
         chunk = num_members
     chunk = min(chunk, num_members)
     chunk = num_devices * math.ceil(chunk / num_devices)
+    tune = (
+        strategy == "auto" and chunk_size is None and devices[0].platform == "cpu"
+        and jax.process_count() == 1 and num_members > chunk
+    )  # fmt: skip
 
     if not jnp.issubdtype(key.dtype, jax.dtypes.prng_key):
         key = jax.random.wrap_key_data(key)  # a legacy uint32 PRNGKey
@@ -233,32 +408,87 @@ def sweep(
             place(index_array, members),
         )
 
-    def padded_indices(start: int, size: int) -> np.ndarray:
-        indices = np.arange(start, start + size)
-        return np.where(indices < num_members, indices, 0)  # pad with member 0 (valid values)
+    def padded(indices: np.ndarray, size: int) -> np.ndarray:
+        return np.concatenate([indices, np.zeros(size - len(indices), indices.dtype)])  # pad with member 0
 
-    compile_start = time.perf_counter()
-    compiled = _compile(program, arguments(padded_indices(0, chunk)))
+    compile_seconds = 0.0
+
+    def compiled(size: int, identify: bool = False) -> _Compiled:
+        nonlocal compile_seconds
+        start = time.perf_counter()
+        entry = _compile(program, arguments(np.zeros(size, np.int64)), identify)
+        compile_seconds += time.perf_counter() - start
+        return entry
+
+    current = compiled(chunk, identify=tune)
     while memory_budget is not None and strategy != "map" and chunk > num_devices:
-        used = _memory_bytes(compiled)
+        used = _memory_bytes(current.executable)
         if used is None or used <= memory_budget:
             break
         chunk = max(num_devices, num_devices * math.ceil(chunk // 2 / num_devices))
-        compiled = _compile(program, arguments(padded_indices(0, chunk)))
-    compile_seconds = time.perf_counter() - compile_start
+        current = compiled(chunk, identify=tune)
 
-    num_chunks = math.ceil(num_members / chunk)
-    bar = _Progress(num_chunks, progress)
-    outputs = []
+    bar = _Progress(num_members, progress)
+    todo = list(range(num_members))  # members not yet run at the final chunk size
+    results: list[tuple[np.ndarray, Any]] = []  # (member indices, outputs) of chunks of the final size
     run_start = time.perf_counter()
-    for c in range(num_chunks):
-        out = compiled(*arguments(padded_indices(c * chunk, chunk)))
-        outputs.append(out)
+    compile_before_run = compile_seconds  # candidates compiled while tuning count as compilation
+
+    if tune:
+        program_id = current.lowered_text_hash
+        known = _cached_chunk(program_id)
+        if known is not None:
+            largest = chunk if memory_budget else num_devices * math.ceil(num_members / num_devices)
+            if min(num_devices * math.ceil(known / num_devices), largest) != chunk:
+                chunk = min(num_devices * math.ceil(known / num_devices), largest)
+                current = compiled(chunk)
+        else:
+            search = _ChunkSearch(chunk, num_devices, chunk if memory_budget else MAX_CPU_CHUNK)
+            trials: list[tuple[int, np.ndarray, Any]] = []
+            largest_compile = current.seconds
+            size, entry = chunk, current
+            for _ in range(2):  # the first call of a program pays one-time costs: time a second one too
+                if len(todo) < size:
+                    break
+                indices, todo = np.asarray(todo[:size]), todo[size:]
+                out, seconds = _run_timed(entry.executable, arguments(indices))
+                search.record(size, seconds)
+                trials.append((size, indices, out))
+                bar.update(size)
+            while (proposal := search.proposal()) is not None:
+                per_member = search.seconds_per_member[search.best()]
+                if not _worth_trying(proposal, len(todo), per_member, largest_compile):
+                    break
+                entry = compiled(proposal)
+                largest_compile = max(largest_compile, entry.seconds)
+                indices, todo = np.asarray(todo[:proposal]), todo[proposal:]
+                out, seconds = _run_timed(entry.executable, arguments(indices))
+                search.record(proposal, seconds)
+                trials.append((proposal, indices, out))
+                bar.update(proposal)
+            chunk = search.best()
+            current = compiled(chunk)
+            redo = []
+            for size, indices, out in trials:
+                if size == chunk:
+                    results.append((indices, out))
+                else:  # run again at the chosen size, so no result depends on the timings
+                    redo.extend(indices.tolist())
+            todo = sorted(redo + todo)
+            bar.total += len(redo)
+            if len(search.seconds_per_member) > 1:
+                _remember_chunk(program_id, chunk, search.seconds_per_member)
+
+    for start in range(0, len(todo), chunk):
+        indices = np.asarray(todo[start : start + chunk])
+        out = current.executable(*arguments(padded(indices, chunk)))
+        results.append((indices, out))
         if progress:
             jax.block_until_ready(out)
-        bar.update(c + 1)
-    gathered = [_to_host(out) for out in outputs]
-    metrics = jax.tree.map(lambda *parts: np.concatenate(parts)[:num_members], *gathered)
+        bar.update(len(indices))
+    order = np.argsort(np.concatenate([indices for indices, _ in results]), kind="stable")
+    gathered = [_first(_to_host(out), len(indices)) for indices, out in results]
+    metrics = jax.tree.map(lambda *parts: np.concatenate(parts)[order], *gathered)
     run_seconds = time.perf_counter() - run_start
     return SweepResult(
         metrics=metrics,
@@ -268,9 +498,14 @@ def sweep(
         chunk_size=chunk,
         num_devices=num_devices,
         compile_seconds=compile_seconds,
-        run_seconds=run_seconds,
-        memory_bytes=_memory_bytes(compiled),
+        run_seconds=run_seconds - (compile_seconds - compile_before_run),
+        memory_bytes=_memory_bytes(current.executable),
     )
+
+
+def _first(tree: Any, count: int) -> Any:
+    """The first ``count`` members (a padded chunk's real ones)."""
+    return jax.tree.map(lambda x: x[:count], tree)
 
 
 def _to_host(tree: Any) -> Any:
