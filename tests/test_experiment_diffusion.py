@@ -36,7 +36,7 @@ def test_smoke_twice_same_numbers(tmp_path):
         assert np.isfinite(member["kl_test_ema"]) and np.isfinite(member["kl_test_raw"])
     for figure in ("kl_table", "per_level", "samples", "alignment", "schedules"):
         assert (tmp_path / "a" / f"{figure}.png").exists(), figure
-    strip = lambda r: {k: v for k, v in r.items() if k != "timing"}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if k != "timing"}
     assert strip(results) == strip(testing.numbers(second))
 
 
@@ -104,7 +104,9 @@ def test_exact_denoiser_matches_monte_carlo():
 
 
 def test_exact_denoiser_has_zero_kl_and_the_solver_converges():
-    config = dataclasses.replace(smoke_config.get_config(), ode_steps=16, kl_test_points=256, sample_points=256)
+    config = dataclasses.replace(
+        smoke_config.get_config(), ode_steps=16, kl_test_points=256, sample_points=256
+    )
     validation, _ = ev.validate_metrics(config)
     single, double = validation["exact_kl_16_steps"], validation["exact_kl_32_steps"]
     assert abs(single) < 0.03 and abs(double) < 0.005 and abs(double) < abs(single)
@@ -144,7 +146,9 @@ def test_edm2_inverse_sqrt_and_wsd_shapes():
 def test_lr_families_group_into_one_sweep_each():
     config = default_config.get_config()
     noise = noise_lib.noise_schedule("cosine", 100, 0.7)
-    members = [tr.member(st.lr_of(config, f, 1e-3), 1e-3, noise, seed) for f in config.lr_families for seed in (0, 1)]
+    members = [
+        tr.member(st.lr_of(config, f, 1e-3), 1e-3, noise, seed) for f in config.lr_families for seed in (0, 1)
+    ]
     groups = st.stack_members(members)
     if hasattr(osd, "switch"):
         assert len(groups) <= len(config.lr_families)

@@ -90,7 +90,9 @@ def log_prob(mixture: Mixture, x: jax.Array) -> jax.Array:
     return jax.nn.logsumexp(_component_log_probs(mixture, x), axis=-1)
 
 
-def entropy(mixture: Mixture, key: jax.Array, num: int = 1_000_000, chunk: int = 100_000) -> tuple[jax.Array, jax.Array]:
+def entropy(
+    mixture: Mixture, key: jax.Array, num: int = 1_000_000, chunk: int = 100_000
+) -> tuple[jax.Array, jax.Array]:
     """Differential entropy by Monte Carlo with the exact log-density: (estimate, standard error).
 
     A mixture's entropy has no closed form; with ``num = 10**6`` draws the
@@ -128,8 +130,9 @@ def denoiser(mixture: Mixture, x_t: jax.Array, alpha, sigma) -> jax.Array:
     return jnp.sum(responsibilities * component_means, axis=1)
 
 
-def mode_statistics(mixture: Mixture, samples: jax.Array, radius_in_stds: float = 3.0,
-                    min_fraction: float = 0.25) -> dict[str, jax.Array]:
+def mode_statistics(
+    mixture: Mixture, samples: jax.Array, radius_in_stds: float = 3.0, min_fraction: float = 0.25
+) -> dict[str, jax.Array]:
     """How samples spread over the modes.
 
     Returns:
@@ -165,7 +168,9 @@ def sliced_wasserstein(a: jax.Array, b: jax.Array, num_directions: int = 128) ->
     distance between the sorted projections.
     """
     if a.shape != b.shape:
-        raise ValueError(f"sliced_wasserstein: point clouds must have equal shapes, got {a.shape} and {b.shape}")
+        raise ValueError(
+            f"sliced_wasserstein: point clouds must have equal shapes, got {a.shape} and {b.shape}"
+        )
     angles = jnp.pi * (jnp.arange(num_directions) + 0.5) / num_directions
     directions = jnp.stack([jnp.cos(angles), jnp.sin(angles)], axis=0)  # [2, D]
     pa = jnp.sort(a @ directions, axis=0)
@@ -175,12 +180,12 @@ def sliced_wasserstein(a: jax.Array, b: jax.Array, num_directions: int = 128) ->
 
 __all__ = [
     "Mixture",
+    "denoiser",
+    "entropy",
+    "log_prob",
+    "mode_statistics",
+    "noised",
     "ring",
     "sample",
-    "noised",
-    "log_prob",
-    "entropy",
-    "denoiser",
-    "mode_statistics",
     "sliced_wasserstein",
 ]

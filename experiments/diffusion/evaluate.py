@@ -118,8 +118,9 @@ def exact_denoiser(mixture: toy2d.Mixture) -> Denoiser:
 
 
 def learned_denoiser(config, params, noise) -> Denoiser:
-    return functools.partial(denoise, params, noise, fourier=config.fourier_features,
-                             embedding=config.log_snr_embedding)
+    return functools.partial(
+        denoise, params, noise, fourier=config.fourier_features, embedding=config.log_snr_embedding
+    )
 
 
 class EvaluationSets(NamedTuple):
@@ -148,10 +149,17 @@ def evaluation_sets(config) -> EvaluationSets:
         val = toy2d.sample(end, keys[0], config.kl_val_points)
         test = toy2d.sample(end, keys[1], config.kl_test_points)
         entropy, entropy_se = toy2d.entropy(end, keys[5], config.entropy_points)
-        return (val, test, toy2d.log_prob(end, val), toy2d.log_prob(end, test),
-                jax.random.normal(keys[2], (config.sample_points, 2)),
-                toy2d.sample(end, keys[3], config.sample_points), toy2d.sample(end, keys[4], config.sample_points),
-                entropy, entropy_se)
+        return (
+            val,
+            test,
+            toy2d.log_prob(end, val),
+            toy2d.log_prob(end, test),
+            jax.random.normal(keys[2], (config.sample_points, 2)),
+            toy2d.sample(end, keys[3], config.sample_points),
+            toy2d.sample(end, keys[4], config.sample_points),
+            entropy,
+            entropy_se,
+        )
 
     arrays = jax.device_get(draw(jax.random.key(config.eval_seed)))
     return EvaluationSets(*(np.asarray(a) for a in arrays[:7]), float(arrays[7]), float(arrays[8]))
@@ -211,11 +219,17 @@ def validate_metrics(config) -> tuple[dict, np.ndarray]:
         single = log_likelihood(config, exact, points, config.ode_steps)
         double = log_likelihood(config, exact, points, 2 * config.ode_steps)
         samples = generate(config, exact, draws, config.sample_steps)
-        return (single, double, sample_metrics(config, mixture, samples, reference),
-                sample_metrics(config, mixture, reference_2, reference), samples[: config.plot_points])
+        return (
+            single,
+            double,
+            sample_metrics(config, mixture, samples, reference),
+            sample_metrics(config, mixture, reference_2, reference),
+            samples[: config.plot_points],
+        )
 
     single, double, exact_metrics, floor, samples = jax.device_get(
-        run(sets.test_points, sets.noise_draws, sets.reference, sets.reference_2))
+        run(sets.test_points, sets.noise_draws, sets.reference, sets.reference_2)
+    )
     log_q = sets.test_log_q.astype(np.float64)
     out = {
         f"exact_kl_{config.ode_steps}_steps": float(np.mean(log_q - single)),
@@ -231,15 +245,15 @@ def train_mixture(config) -> toy2d.Mixture:
 
 
 __all__ = [
-    "log_likelihood",
-    "generate",
-    "data_at_end",
-    "exact_denoiser",
-    "learned_denoiser",
     "EvaluationSets",
+    "data_at_end",
     "evaluation_sets",
-    "validate_metrics",
-    "sample_metrics",
+    "exact_denoiser",
+    "generate",
+    "learned_denoiser",
+    "log_likelihood",
     "make_likelihood",
     "make_sampler",
+    "sample_metrics",
+    "validate_metrics",
 ]

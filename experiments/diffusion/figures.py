@@ -10,8 +10,15 @@ from experiments.common import plotting
 
 from . import train as tr
 
-LABELS = {"ddpm_linear": "DDPM linear", "cosine": "cosine", "edm": "EDM", "min_snr5": "Min-SNR-5",
-          "constant": "constant", "wsd": "WSD 1-sqrt", "inverse_sqrt": "inverse-sqrt"}
+LABELS = {
+    "ddpm_linear": "DDPM linear",
+    "cosine": "cosine",
+    "edm": "EDM",
+    "min_snr5": "Min-SNR-5",
+    "constant": "constant",
+    "wsd": "WSD 1-sqrt",
+    "inverse_sqrt": "inverse-sqrt",
+}
 
 
 def _label(name: str) -> str:
@@ -23,18 +30,34 @@ def kl_table(config, context, results) -> None:
     fig, axes = plt.subplots(1, 2, figsize=(10, 3.6))
     for ax, which in zip(axes, ("ema", "raw")):
         cells = results["question1"][which]["cells"]
-        values = np.array([[cells[n][f]["kl_test"]["mean"] for f in config.lr_families] for n in config.noise_schedules])
+        values = np.array(
+            [[cells[n][f]["kl_test"]["mean"] for f in config.lr_families] for n in config.noise_schedules]
+        )
         # (not plotting.heatmap: its Colormap.set_bad raises a PendingDeprecationWarning under pytest)
-        image = ax.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto",
-                          cmap=plt.get_cmap("viridis_r").with_extremes(bad="0.8"))
+        image = ax.imshow(
+            np.ma.masked_invalid(values),
+            origin="lower",
+            aspect="auto",
+            cmap=plt.get_cmap("viridis_r").with_extremes(bad="0.8"),
+        )
         ax.set_xticks(range(len(config.lr_families)), [_label(f) for f in config.lr_families], fontsize=7)
-        ax.set_yticks(range(len(config.noise_schedules)), [_label(n) for n in config.noise_schedules], fontsize=7)
+        ax.set_yticks(
+            range(len(config.noise_schedules)), [_label(n) for n in config.noise_schedules], fontsize=7
+        )
         ax.set_xlabel("LR schedule")
         ax.set_ylabel("noise schedule")
         for i in range(values.shape[0]):
             for j in range(values.shape[1]):
                 multiplier = cells[config.noise_schedules[i]][config.lr_families[j]]["multiplier"]
-                ax.text(j, i, f"{values[i, j]:.3f}\nx{multiplier:g}", ha="center", va="center", fontsize=7, color="w")
+                ax.text(
+                    j,
+                    i,
+                    f"{values[i, j]:.3f}\nx{multiplier:g}",
+                    ha="center",
+                    va="center",
+                    fontsize=7,
+                    color="w",
+                )
         fig.colorbar(image, ax=ax, label="test KL (nats)")
         ax.set_title(f"{which.upper()} weights, peak chosen on validation", fontsize=9)
     plotting.save(fig, context.path("kl_table.png"), dpi=80)
@@ -51,9 +74,16 @@ def per_level(config, context, results) -> None:
     for j, name in enumerate(names):
         for family in config.lr_families:
             cell = q3["cells"][name][family]
-            axes[0, j].plot(centres, np.maximum(cell["ema_eps"], 1e-6), marker="o", ms=3, label=_label(family))
-            axes[1, j].plot(centres, np.maximum(np.asarray(cell["ema_x0"]) / mmse, 1e-6),
-                            marker="o", ms=3, label=_label(family))
+            axes[0, j].plot(
+                centres, np.maximum(cell["ema_eps"], 1e-6), marker="o", ms=3, label=_label(family)
+            )
+            axes[1, j].plot(
+                centres,
+                np.maximum(np.asarray(cell["ema_x0"]) / mmse, 1e-6),
+                marker="o",
+                ms=3,
+                label=_label(family),
+            )
         axes[0, j].set_title(_label(name), fontsize=9)
         axes[1, j].set_xlabel("log-SNR bin centre")
         for ax in axes[:, j]:
@@ -66,7 +96,9 @@ def per_level(config, context, results) -> None:
 
     curriculum = q3["curriculum"]
     if curriculum:
-        fig, axes = plt.subplots(1, len(curriculum), figsize=(3.4 * len(curriculum), 3.2), squeeze=False, sharey=True)
+        fig, axes = plt.subplots(
+            1, len(curriculum), figsize=(3.4 * len(curriculum), 3.2), squeeze=False, sharey=True
+        )
         for ax, (name, arms) in zip(axes[0], curriculum.items()):
             for arm, cell in arms.items():
                 ax.plot(centres, np.maximum(cell["ema_eps"], 1e-6), marker="o", ms=3, label=arm)
@@ -111,12 +143,22 @@ def samples(config, context, runner, results, exact_samples, sets) -> None:
     for name in config.noise_schedules:
         family = q1["best_family_by_validation"][name]
         multiplier = q1["cells"][name][family]["multiplier"]
-        rows = [i for i in runner.find(part="grid", noise=name, family=family, multiplier=multiplier)
-                if "_samples" in runner.records[i]]
+        rows = [
+            i
+            for i in runner.find(part="grid", noise=name, family=family, multiplier=multiplier)
+            if "_samples" in runner.records[i]
+        ]
         if rows:
             record = runner.records[rows[0]]
-            panels.append((f"{_label(name)}, {_label(family)} (EMA)\nSW2 {record.get('sliced_w2_ema', np.nan):.3f}, "
-                           f"KL {record['kl_test_ema']:.3f}", record["_samples"]["ema"]))
+            panels.append(
+                (
+                    (
+                        f"{_label(name)}, {_label(family)} (EMA)\nSW2 {record.get('sliced_w2_ema', np.nan):.3f}, "
+                        f"KL {record['kl_test_ema']:.3f}"
+                    ),
+                    record["_samples"]["ema"],
+                )
+            )
     fig, axes = plt.subplots(1, len(panels), figsize=(2.6 * len(panels), 3.2), squeeze=False)
     means = np.asarray(tr.mixture_of(config).means)
     for ax, (title, points) in zip(axes[0], panels):
@@ -144,9 +186,20 @@ def alignment(config, context, results) -> None:
                     continue
                 d = arms[arm]["minus_uncoupled"]
                 low, high = d["low"], d["high"]
-                err = None if not (np.isfinite(low) and np.isfinite(high)) else [[d["mean"] - low], [high - d["mean"]]]
-                ax.errorbar(x, d["mean"], yerr=err, fmt="o", color="C0" if "aligned" in arm else "C1",
-                            mfc="white" if arm.endswith("_ic") else None, capsize=3)
+                err = (
+                    None
+                    if not (np.isfinite(low) and np.isfinite(high))
+                    else [[d["mean"] - low], [high - d["mean"]]]
+                )
+                ax.errorbar(
+                    x,
+                    d["mean"],
+                    yerr=err,
+                    fmt="o",
+                    color="C0" if "aligned" in arm else "C1",
+                    mfc="white" if arm.endswith("_ic") else None,
+                    capsize=3,
+                )
                 ticks.append(x)
                 names.append(f"{_label(name)}\n{arm}")
                 x += 1
@@ -172,9 +225,14 @@ def schedules(config, context, noises, base_lr) -> None:
     axes[0].set_title("noise schedules (terminal log-SNR line at -10)", fontsize=9)
     steps = np.arange(config.steps)
     for family in config.lr_families:
-        schedule = tr.lr_schedule(family, 1.0, config.steps, warmup_fraction=config.warmup_fraction,
-                                  wsd_decay_fraction=config.wsd_decay_fraction,
-                                  inverse_sqrt_ref_fraction=config.inverse_sqrt_ref_fraction)
+        schedule = tr.lr_schedule(
+            family,
+            1.0,
+            config.steps,
+            warmup_fraction=config.warmup_fraction,
+            wsd_decay_fraction=config.wsd_decay_fraction,
+            inverse_sqrt_ref_fraction=config.inverse_sqrt_ref_fraction,
+        )
         axes[1].plot(steps, np.asarray(schedule(steps)), label=_label(family))
     axes[1].set_xlabel("training step")
     axes[1].set_ylabel("LR / peak")
@@ -184,12 +242,20 @@ def schedules(config, context, noises, base_lr) -> None:
     u = np.linspace(0, 1, 101)
     for direction, style in ((1.0, "-"), (-1.0, "--")):
         tilt = tr.curriculum_tilt(lr, 1.0, config.curriculum_strength, direction)
-        for k, colour in zip((config.steps // 10, config.steps // 4, config.steps // 2, 3 * config.steps // 4,
-                              config.steps - 1),
-                             plt.cm.viridis(np.linspace(0, 1, 5))):
+        for k, colour in zip(
+            (
+                config.steps // 10,
+                config.steps // 4,
+                config.steps // 2,
+                3 * config.steps // 4,
+                config.steps - 1,
+            ),
+            plt.cm.viridis(np.linspace(0, 1, 5)),
+        ):
             c = float(tilt(k))
-            axes[2].plot(u, 1 + c * (2 * u - 1), style, color=colour,
-                         label=f"step {k}" if direction > 0 else None)
+            axes[2].plot(
+                u, 1 + c * (2 * u - 1), style, color=colour, label=f"step {k}" if direction > 0 else None
+            )
     axes[2].set_xlabel("diffusion time u (1 = pure noise)")
     axes[2].set_ylabel("timestep density")
     axes[2].set_title("aligned (solid) / reversed (dashed) curriculum", fontsize=9)
@@ -210,8 +276,12 @@ def convergence(config, context, results) -> None:
         curves = np.asarray(data["ema_eps_by_checkpoint"])
         x = np.arange(1, curves.shape[0] + 1) * config.steps / curves.shape[0]
         for b, colour in enumerate(colours):
-            ax.plot(x, np.maximum(curves[:, b] / max(curves[-1, b], 1e-12), 1e-3), color=colour,
-                    label=f"log-SNR {centres[b]:.0f}" if b in (0, len(centres) - 1) else None)
+            ax.plot(
+                x,
+                np.maximum(curves[:, b] / max(curves[-1, b], 1e-12), 1e-3),
+                color=colour,
+                label=f"log-SNR {centres[b]:.0f}" if b in (0, len(centres) - 1) else None,
+            )
         ax.set_yscale("log")
         ax.set_title(f"{_label(name)}, constant LR (EMA)", fontsize=9)
         ax.set_xlabel("training step")

@@ -51,7 +51,10 @@ def _classifier(paper: dict, steps: int = 3000, hidden: int = 256):
 
     def init(key):
         keys = jax.random.split(key, len(dims) - 1)
-        return [(jax.random.normal(k, (a, b)) * math.sqrt(2 / a), jnp.zeros((b,))) for k, a, b in zip(keys, dims[:-1], dims[1:])]
+        return [
+            (jax.random.normal(k, (a, b)) * math.sqrt(2 / a), jnp.zeros((b,)))
+            for k, a, b in zip(keys, dims[:-1], dims[1:])
+        ]
 
     def features(params, inputs):
         h = inputs
@@ -84,7 +87,9 @@ def _classifier(paper: dict, steps: int = 3000, hidden: int = 256):
         return params
 
     params = fit(jax.random.key(42))
-    accuracy = float(jnp.mean(jnp.argmax(logits(params, jnp.asarray(paper["x_test"])), -1) == paper["y_test"]))
+    accuracy = float(
+        jnp.mean(jnp.argmax(logits(params, jnp.asarray(paper["x_test"])), -1) == paper["y_test"])
+    )
     return jax.jit(functools.partial(features, params)), accuracy
 
 
@@ -116,11 +121,16 @@ def _make_train(config, pool_bytes: bytes, pool_shape: tuple):
 
     def train(member, key):
         return tr.training_loop(
-            member, key, steps=config.mnist1d_steps, batch_size=config.batch_size,
-            diffusion_steps=config.diffusion_steps, ema_decay=config.ema_decay,
+            member,
+            key,
+            steps=config.mnist1d_steps,
+            batch_size=config.batch_size,
+            diffusion_steps=config.diffusion_steps,
+            ema_decay=config.ema_decay,
             record_every=tr.record_interval(config.mnist1d_steps, 4),
             init_params=lambda k: tr.init_mlp(k, config.mnist1d_hidden, config.depth - 1, in_features, dim),
-            denoiser=_denoiser(config), sample_data=sample_data,
+            denoiser=_denoiser(config),
+            sample_data=sample_data,
         )
 
     return train
@@ -145,7 +155,9 @@ def _chunk(config) -> dict:
 def run(config, context, remaining_seconds: float) -> dict:
     """Train noise x LR family x seed on MNIST-1D and score by Frechet distance; skips if time is short."""
     if remaining_seconds < config.mnist1d_seconds:
-        return {"skipped": f"{remaining_seconds:.0f} s left of the time budget, {config.mnist1d_seconds:.0f} s needed"}
+        return {
+            "skipped": f"{remaining_seconds:.0f} s left of the time budget, {config.mnist1d_seconds:.0f} s needed"
+        }
     start = time.perf_counter()
     pool = _pool(config)
     features, accuracy = _classifier(pool["paper"])
@@ -153,11 +165,20 @@ def run(config, context, remaining_seconds: float) -> dict:
     val_features = np.asarray(features(jnp.asarray(pool["val_reference"])))
     test_features = np.asarray(features(jnp.asarray(pool["test_reference"])))
     floor = frechet(val_features[: config.mnist1d_samples], test_features)
-    options = dict(beta_start=config.beta_start, beta_end=config.beta_end, cosine_s=config.cosine_s,
-                   max_beta=config.max_beta, p_mean=config.edm_p_mean, p_std=config.edm_p_std)
-    noises = {n: noise_lib.noise_schedule(n, config.diffusion_steps, sigma_data,
-                                          min_snr_gamma=config.min_snr_gamma, **options)
-              for n in config.mnist1d_noise}
+    options = {
+        "beta_start": config.beta_start,
+        "beta_end": config.beta_end,
+        "cosine_s": config.cosine_s,
+        "max_beta": config.max_beta,
+        "p_mean": config.edm_p_mean,
+        "p_std": config.edm_p_std,
+    }
+    noises = {
+        n: noise_lib.noise_schedule(
+            n, config.diffusion_steps, sigma_data, min_snr_gamma=config.min_snr_gamma, **options
+        )
+        for n in config.mnist1d_noise
+    }
     train = _make_train(config, pool["train"].tobytes(), pool["train"].shape)
     sampler = _make_sampler(config, pool["train"].shape[1])
     key = jax.random.key(0)
@@ -167,10 +188,14 @@ def run(config, context, remaining_seconds: float) -> dict:
     for family in config.lr_families:
         for name, noise in noises.items():
             for seed in seeds:
-                lr = tr.lr_schedule(family, config.mnist1d_lr, config.mnist1d_steps,
-                                    warmup_fraction=config.warmup_fraction,
-                                    wsd_decay_fraction=config.wsd_decay_fraction,
-                                    inverse_sqrt_ref_fraction=config.inverse_sqrt_ref_fraction)
+                lr = tr.lr_schedule(
+                    family,
+                    config.mnist1d_lr,
+                    config.mnist1d_steps,
+                    warmup_fraction=config.warmup_fraction,
+                    wsd_decay_fraction=config.wsd_decay_fraction,
+                    inverse_sqrt_ref_fraction=config.inverse_sqrt_ref_fraction,
+                )
                 members.append(tr.member(lr, config.mnist1d_lr, noise, seed))
                 infos.append((family, name, seed))
     from .study import stack_members
@@ -179,20 +204,30 @@ def run(config, context, remaining_seconds: float) -> dict:
         result = context.sweep(train, stacked, key, label=f"MNIST-1D ({len(group)} runs)", **_chunk(config))
         metrics = jax.tree.map(np.asarray, result.metrics)
         for which, weights in (("ema", metrics["ema"]), ("raw", metrics["params"])):
-            generated = osd.sweep(sampler, {"weights": weights, "noise": stacked["noise"]}, key,
-                                  **_chunk(config)).metrics["samples"]
+            generated = osd.sweep(
+                sampler, {"weights": weights, "noise": stacked["noise"]}, key, **_chunk(config)
+            ).metrics["samples"]
             for i, samples in zip(group, np.asarray(generated)):
                 family, name, seed = infos[i]
                 f = np.asarray(features(jnp.asarray(samples)))
-                cell = scores[which].setdefault(name, {}).setdefault(family, {"val": [], "test": [], "diverged": []})
+                cell = (
+                    scores[which]
+                    .setdefault(name, {})
+                    .setdefault(family, {"val": [], "test": [], "diverged": []})
+                )
                 finite = bool(np.all(np.isfinite(f)))
                 cell["val"].append(frechet(f, val_features) if finite else float("nan"))
                 cell["test"].append(frechet(f, test_features) if finite else float("nan"))
         for i, diverged in zip(group, metrics["diverged_at"]):
             family, name, seed = infos[i]
             scores["ema"][name][family]["diverged"].append(int(diverged))
-    out = {"classifier_test_accuracy": accuracy, "sigma_data": sigma_data, "train_pool": int(pool["train"].shape[0]),
-           "real_vs_real_fd": floor, "seeds": seeds}
+    out = {
+        "classifier_test_accuracy": accuracy,
+        "sigma_data": sigma_data,
+        "train_pool": int(pool["train"].shape[0]),
+        "real_vs_real_fd": floor,
+        "seeds": seeds,
+    }
     from .study import interaction_analysis
 
     for which in ("ema", "raw"):
@@ -203,13 +238,19 @@ def run(config, context, remaining_seconds: float) -> dict:
             for l, family in enumerate(config.lr_families):
                 cell = scores[which][name][family]
                 table[:, n, l] = cell["test"]
-                cells[name][family] = {"fd_test": stats.mean_ci(cell["test"]).as_dict(), "per_seed": cell["test"],
-                                       "fd_val_mean": float(np.nanmean(cell["val"]))}
+                cells[name][family] = {
+                    "fd_test": stats.mean_ci(cell["test"]).as_dict(),
+                    "per_seed": cell["test"],
+                    "fd_val_mean": float(np.nanmean(cell["val"])),
+                }
             best[name] = min(cells[name], key=lambda f: cells[name][f]["fd_val_mean"])
-        out[which] = {"cells": cells, "best_family_by_validation": best,
-                      "interaction": interaction_analysis(table, list(noises), list(config.lr_families))}
+        out[which] = {
+            "cells": cells,
+            "best_family_by_validation": best,
+            "interaction": interaction_analysis(table, list(noises), list(config.lr_families)),
+        }
     out["seconds"] = time.perf_counter() - start
     return out
 
 
-__all__ = ["run", "frechet"]
+__all__ = ["frechet", "run"]

@@ -43,7 +43,9 @@ LOG_SNR_CLIP = 20.0  # |log-SNR| beyond this is numerically pointless in float32
 NO_CAP = 1e30  # "no Min-SNR cap": exp(lambda) <= e^20 is always below it
 
 
-def ddpm_betas(steps: int, beta_start: float = 1e-4, beta_end: float = 0.02, rescale: bool = True) -> osd.Schedule:
+def ddpm_betas(
+    steps: int, beta_start: float = 1e-4, beta_end: float = 0.02, rescale: bool = True
+) -> osd.Schedule:
     """DDPM's linear betas over diffusion steps 0..T-1 (step i is diffusion step t = i + 1).
 
     ``rescale`` multiplies both ends by ``1000 / T`` so that a short chain has
@@ -99,9 +101,18 @@ def _log_snr_from_alpha_bar(alpha_bar: np.ndarray) -> np.ndarray:
     return np.log(alpha_bar) - np.log1p(-alpha_bar)
 
 
-def log_snr_table(name: str, steps: int, *, beta_start: float = 1e-4, beta_end: float = 0.02,
-                  rescale: bool = True, cosine_s: float = 0.008, max_beta: float = 0.999,
-                  p_mean: float = -1.2, p_std: float = 1.2) -> np.ndarray:
+def log_snr_table(
+    name: str,
+    steps: int,
+    *,
+    beta_start: float = 1e-4,
+    beta_end: float = 0.02,
+    rescale: bool = True,
+    cosine_s: float = 0.008,
+    max_beta: float = 0.999,
+    p_mean: float = -1.2,
+    p_std: float = 1.2,
+) -> np.ndarray:
     """``lambda_t = log(alpha_bar_t / (1 - alpha_bar_t))`` for t = 1..T, float64[T].
 
     Discrete chains accumulate ``alpha_bar_t = prod_{i <= t} (1 - beta_i)`` in
@@ -112,7 +123,9 @@ def log_snr_table(name: str, steps: int, *, beta_start: float = 1e-4, beta_end: 
         betas = np.asarray(ddpm_betas(steps, beta_start, beta_end, rescale)(jnp.asarray(t)), np.float64)
         return _log_snr_from_alpha_bar(np.cumprod(1.0 - betas))
     if name in ("cosine", "min_snr5"):
-        f = np.asarray(cosine_alpha_bar(steps, cosine_s)(jnp.arange(steps + 1, dtype=jnp.float32)), np.float64)
+        f = np.asarray(
+            cosine_alpha_bar(steps, cosine_s)(jnp.arange(steps + 1, dtype=jnp.float32)), np.float64
+        )
         alpha_bar = f / f[0]
         betas = np.minimum(1.0 - alpha_bar[1:] / np.maximum(alpha_bar[:-1], 1e-300), max_beta)
         return _log_snr_from_alpha_bar(np.cumprod(1.0 - betas))
@@ -121,7 +134,9 @@ def log_snr_table(name: str, steps: int, *, beta_start: float = 1e-4, beta_end: 
     raise ValueError(f"noise schedule must be one of {NOISE_SCHEDULES}, got {name!r}")
 
 
-def noise_schedule(name: str, steps: int, sigma_data: float, *, min_snr_gamma: float = 5.0, **table_options) -> dict:
+def noise_schedule(
+    name: str, steps: int, sigma_data: float, *, min_snr_gamma: float = 5.0, **table_options
+) -> dict:
     """One noise schedule in the common form (a pytree that stacks with any other).
 
     Returns ``{"log_snr": schedule over t = 1..T, "edm": 0/1 preconditioning,
@@ -194,15 +209,15 @@ def describe_table(table: np.ndarray) -> dict:
 
 __all__ = [
     "NOISE_SCHEDULES",
-    "ddpm_betas",
-    "cosine_alpha_bar",
-    "edm_log_snr",
-    "tabulated",
-    "log_snr_table",
-    "noise_schedule",
     "alpha_sigma",
-    "loss_weight",
-    "precondition",
-    "terminal_log_snr",
+    "cosine_alpha_bar",
+    "ddpm_betas",
     "describe_table",
+    "edm_log_snr",
+    "log_snr_table",
+    "loss_weight",
+    "noise_schedule",
+    "precondition",
+    "tabulated",
+    "terminal_log_snr",
 ]

@@ -18,26 +18,31 @@ likelihood program, one sampler program.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 from typing import Any
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 from scipy import stats as scipy_stats
 
 import optasched as osd
-from experiments.common import plotting, stats, toy2d
+from experiments.common import stats, toy2d
 
 from . import evaluate as ev
 from . import noise as noise_lib
 from . import train as tr
 
 CHAIN_SCHEDULES = ("ddpm_linear", "cosine", "min_snr5")  # schedules that define a noising chain to lambda_T
-LABELS = {"ddpm_linear": "DDPM linear", "cosine": "cosine", "edm": "EDM", "min_snr5": "Min-SNR-5",
-          "constant": "constant", "wsd": "WSD 1-sqrt", "inverse_sqrt": "inverse-sqrt"}
+LABELS = {
+    "ddpm_linear": "DDPM linear",
+    "cosine": "cosine",
+    "edm": "EDM",
+    "min_snr5": "Min-SNR-5",
+    "constant": "constant",
+    "wsd": "WSD 1-sqrt",
+    "inverse_sqrt": "inverse-sqrt",
+}
 WEIGHTS = ("ema", "raw")
 
 
@@ -46,19 +51,31 @@ WEIGHTS = ("ema", "raw")
 
 def noise_schedules(config, sigma_data: float) -> dict[str, dict]:
     """Every noise schedule of the config in the common form."""
-    options = dict(beta_start=config.beta_start, beta_end=config.beta_end, cosine_s=config.cosine_s,
-                   max_beta=config.max_beta, p_mean=config.edm_p_mean, p_std=config.edm_p_std)
+    options = {
+        "beta_start": config.beta_start,
+        "beta_end": config.beta_end,
+        "cosine_s": config.cosine_s,
+        "max_beta": config.max_beta,
+        "p_mean": config.edm_p_mean,
+        "p_std": config.edm_p_std,
+    }
     return {
-        name: noise_lib.noise_schedule(name, config.diffusion_steps, sigma_data,
-                                       min_snr_gamma=config.min_snr_gamma, **options)
+        name: noise_lib.noise_schedule(
+            name, config.diffusion_steps, sigma_data, min_snr_gamma=config.min_snr_gamma, **options
+        )
         for name in config.noise_schedules
     }
 
 
 def lr_of(config, family: str, peak: float, steps: int | None = None) -> osd.Schedule:
-    return tr.lr_schedule(family, peak, config.steps if steps is None else steps,
-                          warmup_fraction=config.warmup_fraction, wsd_decay_fraction=config.wsd_decay_fraction,
-                          inverse_sqrt_ref_fraction=config.inverse_sqrt_ref_fraction)
+    return tr.lr_schedule(
+        family,
+        peak,
+        config.steps if steps is None else steps,
+        warmup_fraction=config.warmup_fraction,
+        wsd_decay_fraction=config.wsd_decay_fraction,
+        inverse_sqrt_ref_fraction=config.inverse_sqrt_ref_fraction,
+    )
 
 
 def stack_members(members: list[dict]) -> list[tuple[list[int], Any]]:
@@ -104,7 +121,9 @@ class Runner:
         train = tr.make_train(self.config, steps)
         indices = []
         for group, stacked in stack_members(members):
-            result = self.context.sweep(train, stacked, self.key, label=f"{label} ({len(group)} runs)", **self.chunk)
+            result = self.context.sweep(
+                train, stacked, self.key, label=f"{label} ({len(group)} runs)", **self.chunk
+            )
             self.compile_seconds += result.compile_seconds
             metrics = jax.tree.map(np.asarray, result.metrics)
             noise = stacked["noise"]
@@ -114,12 +133,15 @@ class Runner:
                 record["diverged_at"] = int(metrics["diverged_at"][j])
                 for w in WEIGHTS:
                     log_p = scores[w][j]
-                    val, val_se = kl_values(log_p[None, : self.config.kl_val_points], self.val_log_q)
-                    test, test_se = kl_values(log_p[None, self.config.kl_val_points:], self.test_log_q)
+                    val, _val_se = kl_values(log_p[None, : self.config.kl_val_points], self.val_log_q)
+                    test, test_se = kl_values(log_p[None, self.config.kl_val_points :], self.test_log_q)
                     record[f"kl_val_{w}"], record[f"kl_test_{w}"] = float(val[0]), float(test[0])
                     record[f"kl_test_se_{w}"] = float(test_se[0])
-                history = jax.tree.map(lambda x: x[j], metrics["history"])
-                record["excess_final"] = {k: history["evaluation"][k][-1].tolist() for k in history["evaluation"]}
+                take = lambda tree, j=j: jax.tree.map(lambda x: np.asarray(x)[j], tree)
+                history = take(metrics["history"])
+                record["excess_final"] = {
+                    k: history["evaluation"][k][-1].tolist() for k in history["evaluation"]
+                }
                 record["excess_elbo_nats"] = {
                     k: float(0.5 * np.sum(history["evaluation"][k][-1]) * self.bin_width)
                     for k in ("raw_eps", "ema_eps")
@@ -127,11 +149,13 @@ class Runner:
                 record["final_loss"] = float(history["train"]["loss"][-1])
                 self.records.append(record)
                 self.histories.append(history)
-                self.weights.append({
-                    "raw": jax.tree.map(lambda x: x[j], metrics["params"]),
-                    "ema": jax.tree.map(lambda x: x[j], metrics["ema"]),
-                })
-                self.noises.append(jax.tree.map(lambda x: np.asarray(x)[j], noise))
+                self.weights.append(
+                    {
+                        "raw": take(metrics["params"]),
+                        "ema": take(metrics["ema"]),
+                    }
+                )
+                self.noises.append(take(noise))
                 indices.append(len(self.records) - 1)
         return indices
 
@@ -209,9 +233,14 @@ def interaction_analysis(table: np.ndarray, noise_names: list[str], family_names
     ss_family = num_noise * s * float(np.sum((family_mean - grand) ** 2))
     ss_noise = num_family * s * float(np.sum((noise_mean - grand) ** 2))
     out["f_test"] = {
-        "f": f_value, "df_interaction": df_int, "df_error": df_err,
+        "f": f_value,
+        "df_interaction": df_int,
+        "df_error": df_err,
         "p_value": float(scipy_stats.f.sf(f_value, df_int, df_err)) if np.isfinite(f_value) else 0.0,
-        "ss_interaction": ss_int, "ss_family": ss_family, "ss_noise": ss_noise, "ss_error": ss_err,
+        "ss_interaction": ss_int,
+        "ss_family": ss_family,
+        "ss_noise": ss_noise,
+        "ss_error": ss_err,
         "ms_error": ms_err,
     }
     out["cell_interaction"] = {
@@ -227,13 +256,21 @@ def interaction_analysis(table: np.ndarray, noise_names: list[str], family_names
             mean = float(per_seed.mean())
             se = math.sqrt(4 * ms_err / s)
             p = float(2 * scipy_stats.t.sf(abs(mean) / se, df_err)) if se > 0 else 0.0
-            contrasts.append({
-                "noise": noise_names[n], "family": family_names[l],
-                "definition": f"[{family_names[l]} - {family_names[0]}] under {noise_names[n]} "
-                              f"minus the same under {noise_names[0]}",
-                "mean": mean, "seed_low": paired.low, "seed_high": paired.high, "seed_p": paired.p_value,
-                "pooled_low": mean - t_pooled * se, "pooled_high": mean + t_pooled * se, "pooled_p": p,
-            })
+            contrasts.append(
+                {
+                    "noise": noise_names[n],
+                    "family": family_names[l],
+                    "definition": f"[{family_names[l]} - {family_names[0]}] under {noise_names[n]} "
+                    f"minus the same under {noise_names[0]}",
+                    "mean": mean,
+                    "seed_low": paired.low,
+                    "seed_high": paired.high,
+                    "seed_p": paired.p_value,
+                    "pooled_low": mean - t_pooled * se,
+                    "pooled_high": mean + t_pooled * se,
+                    "pooled_p": p,
+                }
+            )
             p_seed.append(paired.p_value)
             p_pooled.append(p)
     for c, ps, pp in zip(contrasts, stats.holm(p_seed), stats.holm(p_pooled)):
@@ -261,7 +298,9 @@ def _scan(config, runner: Runner, noises: dict) -> dict[str, float]:
         for lr in config.scan_lrs:
             schedule = lr_of(config, "constant", lr, config.scan_steps)
             members.append(tr.member(schedule, lr, noise, 0))
-            infos.append({"part": "scan", "noise": name, "family": "constant", "lr": lr, "seed": 0, "arm": "uncoupled"})
+            infos.append(
+                {"part": "scan", "noise": name, "family": "constant", "lr": lr, "seed": 0, "arm": "uncoupled"}
+            )
     indices = runner.run(members, infos, "LR scan", steps=config.scan_steps)
     best, scan = {}, {}
     for name in noises:
@@ -281,8 +320,17 @@ def _main_members(config, noises, base_lr, seeds) -> tuple[list[dict], list[dict
                 peak = multiplier * base_lr[name]
                 for seed in seeds:
                     members.append(tr.member(lr_of(config, family, peak), peak, noise, seed))
-                    infos.append({"part": "grid", "noise": name, "family": family, "multiplier": multiplier,
-                                  "peak": peak, "seed": seed, "arm": "uncoupled"})
+                    infos.append(
+                        {
+                            "part": "grid",
+                            "noise": name,
+                            "family": family,
+                            "multiplier": multiplier,
+                            "peak": peak,
+                            "seed": seed,
+                            "arm": "uncoupled",
+                        }
+                    )
     arms = list(config.curriculum_arms)
     if "cosine" not in config.lr_families or 1.0 not in config.peak_multipliers:
         arms = ["uncoupled"] + arms  # the baseline is not in the grid: run it with the arms
@@ -292,10 +340,27 @@ def _main_members(config, noises, base_lr, seeds) -> tuple[list[dict], list[dict
         peak = base_lr[name]
         for arm in arms:
             for seed in seeds:
-                members.append(tr.member(lr_of(config, "cosine", peak), peak, noises[name], seed,
-                                         curriculum=arm, strength=config.curriculum_strength))
-                infos.append({"part": "curriculum", "noise": name, "family": "cosine", "multiplier": 1.0,
-                              "peak": peak, "seed": seed, "arm": arm})
+                members.append(
+                    tr.member(
+                        lr_of(config, "cosine", peak),
+                        peak,
+                        noises[name],
+                        seed,
+                        curriculum=arm,
+                        strength=config.curriculum_strength,
+                    )
+                )
+                infos.append(
+                    {
+                        "part": "curriculum",
+                        "noise": name,
+                        "family": "cosine",
+                        "multiplier": 1.0,
+                        "peak": peak,
+                        "seed": seed,
+                        "arm": arm,
+                    }
+                )
     return members, infos
 
 
@@ -309,8 +374,10 @@ def _select(config, runner: Runner, seeds_done: list[int]) -> dict:
             for family in config.lr_families:
                 best, best_value = None, np.inf
                 for multiplier in config.peak_multipliers:
-                    rows = [runner.records[i] for i in runner.find(part="grid", noise=name, family=family,
-                                                                  multiplier=multiplier)]
+                    rows = [
+                        runner.records[i]
+                        for i in runner.find(part="grid", noise=name, family=family, multiplier=multiplier)
+                    ]
                     if any(r["diverged_at"] >= 0 for r in rows) or not rows:
                         continue
                     value = float(np.mean([r[f"kl_val_{which}"] for r in rows]))
@@ -355,14 +422,19 @@ def study(config, context) -> dict:
 
     # the fixed evaluation sets, the data entropy and what a perfect model reads
     sets = ev.evaluation_sets(config)
-    results["data_entropy"] = {"nats": sets.entropy, "se": sets.entropy_se,
-                               "test_cross_entropy_of_data": float(-np.mean(sets.test_log_q))}
+    results["data_entropy"] = {
+        "nats": sets.entropy,
+        "se": sets.entropy_se,
+        "test_cross_entropy_of_data": float(-np.mean(sets.test_log_q)),
+    }
     stage("evaluation_sets")
     validation, exact_samples = ev.validate_metrics(config)
     results["metric_validation"] = validation
     stage("metric_validation")
-    context.log(f"diffusion: exact-denoiser KL {validation[f'exact_kl_{config.ode_steps}_steps']:.4f} nats "
-                f"({config.ode_steps} RK4 steps), sampler SW2 {validation['exact_samples']['sliced_w2']:.4f}")
+    context.log(
+        f"diffusion: exact-denoiser KL {validation[f'exact_kl_{config.ode_steps}_steps']:.4f} nats "
+        f"({config.ode_steps} RK4 steps), sampler SW2 {validation['exact_samples']['sliced_w2']:.4f}"
+    )
 
     runner = Runner(config, context, mixture, sets)
     base_lr, scan = _scan(config, runner, noises)
@@ -376,9 +448,13 @@ def study(config, context) -> dict:
     seeds_done: list[int] = []
     block_seconds, block_run_seconds = [], []
     for first in range(0, len(seeds), block):
-        block_seeds = seeds[first:first + block]
+        block_seeds = seeds[first : first + block]
         elapsed = time.perf_counter() - start
-        if config.deadline_s > 0 and seeds_done and elapsed + block_run_seconds[-1] + reserve > config.deadline_s:
+        if (
+            config.deadline_s > 0
+            and seeds_done
+            and elapsed + block_run_seconds[-1] + reserve > config.deadline_s
+        ):
             context.log(f"diffusion: time budget: stopping after seeds {seeds_done}")
             break
         t0, compiled = time.perf_counter(), runner.compile_seconds
@@ -410,16 +486,22 @@ def study(config, context) -> dict:
                 per_seed[name][family] = test
                 interval = stats.mean_ci(test)
                 val_means[family] = float(np.mean([runner.records[i][f"kl_val_{which}"] for i in rows]))
-                cells[name][family] = {"kl_test": interval.as_dict(), "multiplier": multiplier,
-                                       "peak": multiplier * base_lr[name], "kl_val_mean": val_means[family],
-                                       "per_seed": test.tolist()}
+                cells[name][family] = {
+                    "kl_test": interval.as_dict(),
+                    "multiplier": multiplier,
+                    "peak": multiplier * base_lr[name],
+                    "kl_val_mean": val_means[family],
+                    "per_seed": test.tolist(),
+                }
             best_family[name] = min(val_means, key=val_means.get)
         q1[which] = {
             "cells": cells,
             "best_family_by_validation": best_family,
             "same_best_for_all": len(set(best_family.values())) == 1,
             "vs_best": best_family_tests(per_seed, best_family),
-            "interaction": interaction_analysis(table, list(config.noise_schedules), list(config.lr_families)),
+            "interaction": interaction_analysis(
+                table, list(config.noise_schedules), list(config.lr_families)
+            ),
         }
     results["question1"] = q1
 
@@ -431,19 +513,27 @@ def study(config, context) -> dict:
         for name in config.curriculum_noise:
             if name not in noises:
                 continue
-            base_rows = [i for s in seeds_done for i in runner.find(part="curriculum", noise=name, arm="uncoupled", seed=s)]
+            base_rows = [
+                i
+                for s in seeds_done
+                for i in runner.find(part="curriculum", noise=name, arm="uncoupled", seed=s)
+            ]
             if not base_rows:
                 base_rows = _cell_rows(runner, name, "cosine", 1.0, seeds_done)
             baseline = np.array([runner.records[i][f"kl_test_{which}"] for i in base_rows])
             chosen.update(base_rows)
             comparisons[name] = {"uncoupled": stats.mean_ci(baseline).as_dict()}
             for arm in config.curriculum_arms:
-                rows = [i for s in seeds_done for i in runner.find(part="curriculum", noise=name, arm=arm, seed=s)]
+                rows = [
+                    i for s in seeds_done for i in runner.find(part="curriculum", noise=name, arm=arm, seed=s)
+                ]
                 chosen.update(rows)
                 values = np.array([runner.records[i][f"kl_test_{which}"] for i in rows])
                 difference = stats.paired(values, baseline)
-                comparisons[name][arm] = {"kl_test": stats.mean_ci(values).as_dict(),
-                                          "minus_uncoupled": difference.as_dict()}
+                comparisons[name][arm] = {
+                    "kl_test": stats.mean_ci(values).as_dict(),
+                    "minus_uncoupled": difference.as_dict(),
+                }
                 p_values.append(difference.p_value)
                 keys.append((name, arm))
                 pooled.setdefault(arm, []).append(values - baseline)
@@ -463,11 +553,21 @@ def study(config, context) -> dict:
             d = stats.paired(per_seed_mean, np.zeros_like(per_seed_mean))
             averaged[arm] = d.as_dict()
             pooled_p.append(d.p_value)
-            se = math.sqrt(pooled_variance / (len(differences) * len(per_seed_mean))) if df > 0 else float("nan")
+            se = (
+                math.sqrt(pooled_variance / (len(differences) * len(per_seed_mean)))
+                if df > 0
+                else float("nan")
+            )
             half = float(scipy_stats.t.ppf(0.975, df)) * se if df > 0 else float("nan")
             p_err = float(2 * scipy_stats.t.sf(abs(d.mean) / se, df)) if df > 0 and se > 0 else float("nan")
-            averaged[arm].update({"pooled_low": d.mean - half, "pooled_high": d.mean + half,
-                                  "pooled_p": p_err, "pooled_df": df})
+            averaged[arm].update(
+                {
+                    "pooled_low": d.mean - half,
+                    "pooled_high": d.mean + half,
+                    "pooled_p": p_err,
+                    "pooled_df": df,
+                }
+            )
             error_p.append(p_err)
         for arm, p, pe in zip(averaged, stats.holm(pooled_p), stats.holm(error_p)):
             averaged[arm]["p_holm"] = float(p)
@@ -483,18 +583,25 @@ def study(config, context) -> dict:
     stage("samples")
     if config.check_doubling:
         # the likelihood ODE with twice the steps, on seed 0 of every reported grid cell (EMA selection)
-        check_rows = sorted({i for name in config.noise_schedules for family in config.lr_families
-                             for i in _cell_rows(runner, name, family, selection["ema"][name][family],
-                                                 seeds_done[:1])})
+        check_rows = sorted(
+            {
+                i
+                for name in config.noise_schedules
+                for family in config.lr_families
+                for i in _cell_rows(runner, name, family, selection["ema"][name][family], seeds_done[:1])
+            }
+        )
         for which in WEIGHTS:
             stacked = runner.stacked(check_rows, which)
             log_p = runner.likelihood(stacked["weights"], stacked["noise"], 2 * config.ode_steps)
-            double, _ = kl_values(log_p[:, config.kl_val_points:], runner.test_log_q)
+            double, _ = kl_values(log_p[:, config.kl_val_points :], runner.test_log_q)
             single = np.array([runner.records[i][f"kl_test_{which}"] for i in check_rows])
             gap = np.abs(single - double)
             results.setdefault("solver_check", {})[which] = {
-                "models": len(check_rows), "steps": [config.ode_steps, 2 * config.ode_steps],
-                "max_abs_kl_change": float(gap.max()), "mean_abs_kl_change": float(gap.mean()),
+                "models": len(check_rows),
+                "steps": [config.ode_steps, 2 * config.ode_steps],
+                "max_abs_kl_change": float(gap.max()),
+                "mean_abs_kl_change": float(gap.mean()),
                 "max_relative_change": float(np.max(gap / np.maximum(np.abs(double), 1e-12))),
             }
 
@@ -511,12 +618,17 @@ def study(config, context) -> dict:
     if config.mnist1d:
         from . import mnist1d
 
-        remaining = config.deadline_s - (time.perf_counter() - start) if config.deadline_s > 0 else float("inf")
+        remaining = (
+            config.deadline_s - (time.perf_counter() - start) if config.deadline_s > 0 else float("inf")
+        )
         results["mnist1d"] = mnist1d.run(config, context, remaining)
         stage("mnist1d")
     # wall times (not numbers of the study: a rerun gives other values)
-    results["timing"] = {"stages": stage_seconds, "seed_blocks": block_seconds,
-                         "seed_blocks_without_compilation": block_run_seconds}
+    results["timing"] = {
+        "stages": stage_seconds,
+        "seed_blocks": block_seconds,
+        "seed_blocks_without_compilation": block_run_seconds,
+    }
     return results
 
 
@@ -533,24 +645,33 @@ def _per_level(config, runner: Runner, selection: dict, seeds_done: list[int]) -
                 for key in ("raw_x0", "raw_eps", "ema_x0", "ema_eps")
             }
             out["cells"][name][family]["excess_elbo_nats_ema"] = float(
-                np.mean([runner.records[i]["excess_elbo_nats"]["ema_eps"] for i in rows]))
+                np.mean([runner.records[i]["excess_elbo_nats"]["ema_eps"] for i in rows])
+            )
         # convergence per level (Kim et al. 2024): the constant-LR run at the 1x peak, raw weights
-        rows = _cell_rows(runner, name, "constant", 1.0, seeds_done) if "constant" in config.lr_families else []
+        rows = (
+            _cell_rows(runner, name, "constant", 1.0, seeds_done) if "constant" in config.lr_families else []
+        )
         if rows:
-            curves = np.mean([runner.histories[i]["evaluation"]["ema_eps"] for i in rows], axis=0)  # [ckpt, bins]
+            curves = np.mean(
+                [runner.histories[i]["evaluation"]["ema_eps"] for i in rows], axis=0
+            )  # [ckpt, bins]
             final = curves[-1]
             reach = []
             for b in range(curves.shape[1]):
                 within = np.nonzero(curves[:, b] <= 2 * final[b])[0]
                 reach.append(float((within[0] + 1) / curves.shape[0]) if len(within) else 1.0)
-            out["convergence"][name] = {"ema_eps_by_checkpoint": curves.tolist(),
-                                        "fraction_of_training_to_reach_2x_final": reach}
+            out["convergence"][name] = {
+                "ema_eps_by_checkpoint": curves.tolist(),
+                "fraction_of_training_to_reach_2x_final": reach,
+            }
     for name in config.curriculum_noise:
         if name not in config.noise_schedules:
             continue
         out["curriculum"][name] = {}
         for arm in ("uncoupled",) + tuple(config.curriculum_arms):
-            rows = [i for s in seeds_done for i in runner.find(part="curriculum", noise=name, arm=arm, seed=s)]
+            rows = [
+                i for s in seeds_done for i in runner.find(part="curriculum", noise=name, arm=arm, seed=s)
+            ]
             if arm == "uncoupled" and not rows:
                 rows = _cell_rows(runner, name, "cosine", 1.0, seeds_done)
             if rows:
@@ -574,17 +695,23 @@ def describe(report: dict) -> str:
         for family in families:
             c = q1["cells"][name][family]
             k = c["kl_test"]
-            row += (stats.format_interval(k["mean"], k["low"], k["high"], digits=3) + f" x{c['multiplier']:g}").ljust(28)
+            row += (
+                stats.format_interval(k["mean"], k["low"], k["high"], digits=3) + f" x{c['multiplier']:g}"
+            ).ljust(28)
         lines.append(row)
     lines.append(f"best family per noise schedule (validation): {q1['best_family_by_validation']}")
     f_test = q1["interaction"].get("f_test")
     if f_test:
-        lines.append(f"interaction F({f_test['df_interaction']}, {f_test['df_error']}) = {f_test['f']:.2f}, "
-                     f"p = {f_test['p_value']:.3g}")
+        lines.append(
+            f"interaction F({f_test['df_interaction']}, {f_test['df_error']}) = {f_test['f']:.2f}, "
+            f"p = {f_test['p_value']:.3g}"
+        )
     for arm, d in r["question2"]["ema"]["averaged_over_noise"].items():
-        lines.append(f"curriculum {arm} - uncoupled (mean over noise schedules): "
-                     f"{stats.format_interval(d['mean'], d['low'], d['high'], digits=3)} nats, p_holm {d['p_holm']:.3g}")
+        lines.append(
+            f"curriculum {arm} - uncoupled (mean over noise schedules): "
+            f"{stats.format_interval(d['mean'], d['low'], d['high'], digits=3)} nats, p_holm {d['p_holm']:.3g}"
+        )
     return "\n".join(lines)
 
 
-__all__ = ["study", "describe", "interaction_analysis", "noise_schedules", "lr_of", "stack_members"]
+__all__ = ["describe", "interaction_analysis", "lr_of", "noise_schedules", "stack_members", "study"]

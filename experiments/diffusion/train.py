@@ -37,8 +37,15 @@ LR_FAMILIES = ("constant", "cosine", "wsd", "inverse_sqrt")
 # --------------------------------------------------------------------------- schedules
 
 
-def lr_schedule(family: str, peak: float, steps: int, *, warmup_fraction: float = 0.05,
-                wsd_decay_fraction: float = 0.2, inverse_sqrt_ref_fraction: float = 0.1) -> osd.Schedule:
+def lr_schedule(
+    family: str,
+    peak: float,
+    steps: int,
+    *,
+    warmup_fraction: float = 0.05,
+    wsd_decay_fraction: float = 0.2,
+    inverse_sqrt_ref_fraction: float = 0.1,
+) -> osd.Schedule:
     """The learning-rate families of the study, all with the same linear warmup.
 
     - ``constant``: warmup, then the peak (DDPM's recipe);
@@ -48,16 +55,16 @@ def lr_schedule(family: str, peak: float, steps: int, *, warmup_fraction: float 
     - ``inverse_sqrt``: EDM2's ``alpha_ref / sqrt(max(t / t_ref, 1))`` after the
       warmup (Karras et al. 2024), t_ref = ``inverse_sqrt_ref_fraction * steps``.
     """
-    warmup = int(round(warmup_fraction * steps))
+    warmup = round(warmup_fraction * steps)
     if family == "constant":
         return osd.warmup(osd.constant(peak), warmup)
     if family == "cosine":
         return osd.warmup(osd.cosine(peak, decay_steps=steps - warmup), warmup)
     if family == "wsd":
-        decay = int(round(wsd_decay_fraction * steps))
+        decay = round(wsd_decay_fraction * steps)
         return osd.wsd(peak, warmup, steps - warmup - decay, decay, decay_shape="1-sqrt")
     if family == "inverse_sqrt":
-        t_ref = max(int(round(inverse_sqrt_ref_fraction * steps)), warmup + 1)
+        t_ref = max(round(inverse_sqrt_ref_fraction * steps), warmup + 1)
         # after the warmup the inner schedule sees t - warmup; the join switches at t = t_ref, and
         # inverse_sqrt(P, 0, tau = t_ref) at local step t - t_ref is P sqrt(t_ref / t): EDM2 exactly.
         decay = osd.join([osd.constant(peak), osd.inverse_sqrt(peak, 0, timescale=t_ref)], [t_ref - warmup])
@@ -89,8 +96,15 @@ def curriculum_tilt(lr: osd.Schedule, peak: float, strength: float, direction: f
     return osd.coupled(lr, low=-amplitude, high=amplitude, base_min=0.0, base_max=peak)
 
 
-def member(lr: osd.Schedule, peak: float, noise: dict, seed: int, *, curriculum: str = "uncoupled",
-           strength: float = 0.8) -> dict:
+def member(
+    lr: osd.Schedule,
+    peak: float,
+    noise: dict,
+    seed: int,
+    *,
+    curriculum: str = "uncoupled",
+    strength: float = 0.8,
+) -> dict:
     """One configuration as a pytree of traced leaves (stacks with members of the same LR family)."""
     direction, correct = CURRICULA[curriculum]
     return {
@@ -144,7 +158,9 @@ def features(x, log_snr, fourier: int, embedding: int):
     xw = (x[:, :, None] * omegas[None, None, :]).reshape(x.shape[0], -1)
     nus = jnp.exp(jnp.linspace(math.log(1 / 16), math.log(2.0), embedding))
     lw = log_snr[:, None] * nus[None, :]
-    return jnp.concatenate([x, jnp.sin(xw), jnp.cos(xw), log_snr[:, None] / 10.0, jnp.sin(lw), jnp.cos(lw)], axis=-1)
+    return jnp.concatenate(
+        [x, jnp.sin(xw), jnp.cos(xw), log_snr[:, None] / 10.0, jnp.sin(lw), jnp.cos(lw)], axis=-1
+    )
 
 
 def num_features(fourier: int, embedding: int, dim: int = 2) -> int:
@@ -196,8 +212,20 @@ def mixture_of(config) -> toy2d.Mixture:
     return toy2d.ring(config.modes, config.radius, config.mode_std)
 
 
-def training_loop(config_member: dict, key: jax.Array, *, steps: int, batch_size: int, diffusion_steps: int,
-                  ema_decay: float, record_every: int, init_params, denoiser, sample_data, evaluate=None) -> dict:
+def training_loop(
+    config_member: dict,
+    key: jax.Array,
+    *,
+    steps: int,
+    batch_size: int,
+    diffusion_steps: int,
+    ema_decay: float,
+    record_every: int,
+    init_params,
+    denoiser,
+    sample_data,
+    evaluate=None,
+) -> dict:
     """Train one diffusion model: the loop shared by the 2-D study and MNIST-1D.
 
     ``init_params(key)``, ``denoiser(params, noise, x_t, lambda)``,
@@ -218,8 +246,9 @@ def training_loop(config_member: dict, key: jax.Array, *, steps: int, batch_size
         k_x, k_u, k_e = jax.random.split(jax.random.fold_in(data_key, step), 3)
         x0 = sample_data(k_x, batch_size)
         tilt = config_member["tilt"](step)
-        t, importance = sample_timesteps(tilt, jax.random.uniform(k_u, (batch_size,)), diffusion_steps,
-                                         config_member["correct"])
+        t, importance = sample_timesteps(
+            tilt, jax.random.uniform(k_u, (batch_size,)), diffusion_steps, config_member["correct"]
+        )
         log_snr = noise["log_snr"](t)
         alpha, sigma = noise_lib.alpha_sigma(log_snr)
         x_t = alpha[:, None] * x0 + sigma[:, None] * jax.random.normal(k_e, x0.shape)
@@ -290,28 +319,35 @@ def _make_train(config, steps: int):
 
     def train(config_member: dict, key: jax.Array) -> dict[str, Any]:
         return training_loop(
-            config_member, key, steps=steps, batch_size=config.batch_size, diffusion_steps=config.diffusion_steps,
-            ema_decay=config.ema_decay, record_every=record_interval(steps, config.checkpoints),
+            config_member,
+            key,
+            steps=steps,
+            batch_size=config.batch_size,
+            diffusion_steps=config.diffusion_steps,
+            ema_decay=config.ema_decay,
+            record_every=record_interval(steps, config.checkpoints),
             init_params=lambda k: init_mlp(k, config.hidden, config.depth, in_features),
-            denoiser=denoiser, sample_data=lambda k, n: toy2d.sample(mixture, k, n), evaluate=evaluate,
+            denoiser=denoiser,
+            sample_data=lambda k, n: toy2d.sample(mixture, k, n),
+            evaluate=evaluate,
         )
 
     return train
 
 
 __all__ = [
-    "LR_FAMILIES",
     "CURRICULA",
-    "lr_schedule",
+    "LR_FAMILIES",
     "curriculum_tilt",
-    "member",
-    "sample_timesteps",
-    "init_mlp",
-    "features",
-    "mlp",
     "denoise",
     "error_probe",
-    "training_loop",
-    "record_interval",
+    "features",
+    "init_mlp",
+    "lr_schedule",
     "make_train",
+    "member",
+    "mlp",
+    "record_interval",
+    "sample_timesteps",
+    "training_loop",
 ]

@@ -42,7 +42,12 @@ class Config:
     base_lr: float = 1e-3  # the 1x peak when the scan is skipped
     # the alignment curriculum (question 2), run with warmup+cosine at the 1x peak
     curriculum_arms: tuple = ("aligned", "aligned_ic", "reversed", "reversed_ic")  # see train.CURRICULA
-    curriculum_noise: tuple = ("ddpm_linear", "cosine", "edm", "min_snr5")  # noise schedules that get the arms
+    curriculum_noise: tuple = (
+        "ddpm_linear",
+        "cosine",
+        "edm",
+        "min_snr5",
+    )  # noise schedules that get the arms
     curriculum_strength: float = 0.8  # tilt amplitude: density 1.8 at one end and 0.2 at the other
     # evaluation (the same for every noise schedule)
     log_snr_min: float = -10.0  # sampler and likelihood start: sigma = e^5 (VE)
@@ -61,7 +66,9 @@ class Config:
     plot_points: int = 2000  # samples kept per plotted model
     figures: bool = True  # write the PNGs
     # time budget and the second data set (gpu config)
-    deadline_s: float = 0.0  # > 0: the whole run's budget; later seed blocks and MNIST-1D are skipped to keep it
+    deadline_s: float = (
+        0.0  # > 0: the whole run's budget; later seed blocks and MNIST-1D are skipped to keep it
+    )
     post_seconds: float = 25.0  # time reserved after the seed blocks (samples, solver check, figures)
     seed_block: int = 0  # > 0: run seeds in blocks of this size (each block reuses the compiled programs)
     chunk_size: int = 0  # > 0: members per compiled chunk in every sweep (one shape: no recompiles); 0: the library's choice
