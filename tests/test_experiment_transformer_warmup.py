@@ -23,14 +23,22 @@ def test_smoke_twice_same_numbers(tmp_path):
     first = testing.run_smoke("transformer_warmup", tmp_path / "a")
     second = testing.run_smoke("transformer_warmup", tmp_path / "b")
     results = testing.numbers(first)
-    for name in ("failure_map", "beta2", "tolerable_lr", "lr_sensitivity", "optimizers", "gradient_norms", "runs"):
+    for name in (
+        "failure_map",
+        "beta2",
+        "tolerable_lr",
+        "lr_sensitivity",
+        "optimizers",
+        "gradient_norms",
+        "runs",
+    ):
         assert name in results, name
     assert results["corpus"]["sha256"] == text.KJV_SHA256
     for run in results["runs"]:
         assert run["validation_loss"] is not None and run["init_loss"] > run["validation_loss"] - 1.0
     for figure in results["figures"]:
         assert (tmp_path / "a" / figure.split("/")[-1]).exists(), figure
-    strip = lambda r: {k: v for k, v in r.items() if k not in ("sweeps", "figures")}  # noqa: E731
+    strip = lambda r: {k: v for k, v in r.items() if k not in ("sweeps", "figures")}
     assert strip(results) == strip(testing.numbers(second))
 
 
@@ -43,7 +51,9 @@ def test_corpus_is_pinned_and_split_by_book():
     names = [n for split in corpus.documents.values() for n in split]
     assert len(names) == len(set(names)) == 66  # every book in exactly one split
     assert corpus.decode(corpus.validation[:30]).startswith("Now after the death of Moses")
-    assert len(corpus.train) + len(corpus.validation) + len(corpus.test) == 4_139_375 + 63  # books + separators
+    assert (
+        len(corpus.train) + len(corpus.validation) + len(corpus.test) == 4_139_375 + 63
+    )  # books + separators
     # the plateau a failed run sits on: the unigram loss, well above one character of context
     assert 2.9 < text.unigram_cross_entropy(corpus.train, corpus.validation, corpus.vocab_size) < 3.1
     assert text.bigram_cross_entropy(corpus.train, corpus.validation, corpus.vocab_size) < 2.4
@@ -63,7 +73,7 @@ def test_split_rejects_unknown_and_shared_documents():
 
 def test_adam_or_radam_is_each_exactly():
     params = {"w": jnp.linspace(-1.0, 1.0, 6), "b": jnp.ones(2)}
-    grad = lambda t: jax.tree.map(lambda x: jnp.sin(3.0 * x + t), params)  # noqa: E731
+    grad = lambda t: jax.tree.map(lambda x: jnp.sin(3.0 * x + t), params)
     for rectified, reference in ((0.0, optax.adam), (1.0, optax.radam)):
         mine = tr.adam_or_radam(1e-2, 0.9, 0.95, 1e-9, jnp.float32(rectified))
         theirs = reference(1e-2, b1=0.9, b2=0.95, eps=1e-9)
@@ -76,8 +86,17 @@ def test_adam_or_radam_is_each_exactly():
 
 
 def _setup(depth):
-    return tr.Setup(depth=depth, width=16, heads=2, mlp=32, context=8, batch_size=2, steps=4, record_every=2,
-                    eval_windows=4)
+    return tr.Setup(
+        depth=depth,
+        width=16,
+        heads=2,
+        mlp=32,
+        context=8,
+        batch_size=2,
+        steps=4,
+        record_every=2,
+        eval_windows=4,
+    )
 
 
 def test_traced_depth_is_the_shallower_model():
@@ -87,8 +106,9 @@ def test_traced_depth_is_the_shallower_model():
     cut = jax.tree.map(lambda x: x, params)
     cut["params"]["layers"] = jax.tree.map(lambda x: x[:2], params["params"]["layers"])
     for post in (True, False):
-        np.testing.assert_allclose(deep.apply(params, tokens, post, 2), shallow.apply(cut, tokens, post, 2),
-                                   rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(
+            deep.apply(params, tokens, post, 2), shallow.apply(cut, tokens, post, 2), rtol=1e-5, atol=1e-5
+        )
 
 
 def test_traced_architecture_is_post_or_pre_ln():
@@ -102,15 +122,19 @@ def test_traced_architecture_is_post_or_pre_ln():
     np.testing.assert_array_equal(np.asarray(skipped), np.asarray(x))
     assert np.allclose(np.asarray(post).mean(-1), 0.0, atol=1e-5)  # ends in a LayerNorm
     assert np.allclose(np.asarray(post).std(-1), 1.0, atol=1e-2)
-    assert not np.allclose(np.asarray(pre).std(-1), 1.0, atol=1e-2)  # Pre-LN's residual stream is not normalised
+    assert not np.allclose(
+        np.asarray(pre).std(-1), 1.0, atol=1e-2
+    )  # Pre-LN's residual stream is not normalised
 
 
 def test_stacked_runs_mix_schedule_families_in_one_program():
     setup = _setup(1)
-    runs = tr.stack_runs([
-        tr.make_run(setup, tr.warmup_cosine(1e-2, 2, 4), seed=0, post_ln=True),
-        tr.make_run(setup, osd.noam(16, 2), seed=1, post_ln=False, rectified=True),
-    ])
+    runs = tr.stack_runs(
+        [
+            tr.make_run(setup, tr.warmup_cosine(1e-2, 2, 4), seed=0, post_ln=True),
+            tr.make_run(setup, osd.noam(16, 2), seed=1, post_ln=False, rectified=True),
+        ]
+    )
     values = jax.vmap(lambda r: r.learning_rate(2))(runs)
     np.testing.assert_allclose(np.asarray(values), [1e-2, (16 * 2) ** -0.5], rtol=1e-6)
 

@@ -71,7 +71,11 @@ class CharCorpus:
             "sha256": self.sha256,
             "vocab_size": self.vocab_size,
             "alphabet": self.alphabet,
-            "characters": {"train": len(self.train), "validation": len(self.validation), "test": len(self.test)},
+            "characters": {
+                "train": len(self.train),
+                "validation": len(self.validation),
+                "test": len(self.test),
+            },
             "documents": {split: list(names) for split, names in self.documents.items()},
         }
 
@@ -88,8 +92,9 @@ def encode(text: str, alphabet: str) -> np.ndarray:
     return table[np.frombuffer(text.encode("utf-32-le"), dtype=np.uint32)]
 
 
-def split_by_document(documents: Sequence[tuple[str, str]], validation: Sequence[str], test: Sequence[str],
-                      name: str) -> CharCorpus:
+def split_by_document(
+    documents: Sequence[tuple[str, str]], validation: Sequence[str], test: Sequence[str], name: str
+) -> CharCorpus:
     """Split ``[(document name, text), ...]`` into train / validation / test by name.
 
     The alphabet is every character of the whole corpus, sorted, so a symbol
@@ -101,7 +106,9 @@ def split_by_document(documents: Sequence[tuple[str, str]], validation: Sequence
         if unknown:
             raise ValueError(f"split_by_document: {split} documents not in the corpus: {unknown}")
     if set(validation) & set(test):
-        raise ValueError(f"split_by_document: documents in both validation and test: {sorted(set(validation) & set(test))}")
+        raise ValueError(
+            f"split_by_document: documents in both validation and test: {sorted(set(validation) & set(test))}"
+        )
     full = "\n\n".join(text for _, text in documents)
     alphabet = "".join(sorted(set(full)))
     parts: dict[str, list[str]] = {"train": [], "validation": [], "test": []}
@@ -181,7 +188,10 @@ def load_kjv(directory: str | os.PathLike | None = None) -> CharCorpus:
                 train=cached["train"],
                 validation=cached["validation"],
                 test=cached["test"],
-                documents={s: tuple(str(n) for n in cached[f"documents_{s}"]) for s in ("train", "validation", "test")},
+                documents={
+                    s: tuple(str(n) for n in cached[f"documents_{s}"])
+                    for s in ("train", "validation", "test")
+                },
                 sha256=str(cached["sha256"]),
             )
     corpus = split_by_document(kjv_books(), KJV_VALIDATION_BOOKS, KJV_TEST_BOOKS, name="kjv")

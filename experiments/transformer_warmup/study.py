@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -60,7 +61,7 @@ class Arm:
 
 def rule_warmup(b2: float) -> int:
     """Ma & Yarats' warmup length 2 / (1 - b2), in steps."""
-    return int(round(2.0 / (1.0 - b2)))
+    return round(2.0 / (1.0 - b2))
 
 
 def check(config) -> None:
@@ -68,16 +69,27 @@ def check(config) -> None:
     for name in ("architectures", "beta2_architectures"):
         unknown = set(getattr(config, name)) - set(NAMES)
         if unknown:
-            raise ValueError(f"transformer_warmup: {name} must be among {sorted(NAMES)}, got {sorted(unknown)}")
+            raise ValueError(
+                f"transformer_warmup: {name} must be among {sorted(NAMES)}, got {sorted(unknown)}"
+            )
     if config.seeds < 2:
         raise ValueError(f"transformer_warmup: paired intervals need at least 2 seeds, got {config.seeds}")
-    longest = max((*config.warmups, *config.beta2_warmups, *config.noam_warmups, config.radam_adam_warmup))
+    used = [*config.warmups, *config.noam_warmups]
+    used += list(config.beta2_warmups) if config.beta2_architectures else []
+    used += [config.radam_adam_warmup] if config.radam_peaks else []
+    longest = max(used)
     if longest >= config.steps:
-        raise ValueError(f"transformer_warmup: every warmup must be shorter than steps={config.steps}, got {longest}")
+        raise ValueError(
+            f"transformer_warmup: every warmup must be shorter than steps={config.steps}, got {longest}"
+        )
     if 0 not in config.warmups or len(config.warmups) < 2:
-        raise ValueError(f"transformer_warmup: warmups must hold 0 and at least one warmup, got {config.warmups}")
+        raise ValueError(
+            f"transformer_warmup: warmups must hold 0 and at least one warmup, got {config.warmups}"
+        )
     if config.curve_peak not in config.peaks:
-        raise ValueError(f"transformer_warmup: curve_peak {config.curve_peak} must be one of peaks {config.peaks}")
+        raise ValueError(
+            f"transformer_warmup: curve_peak {config.curve_peak} must be one of peaks {config.peaks}"
+        )
 
 
 def arms(config, width: int) -> list[Arm]:
@@ -91,11 +103,15 @@ def arms(config, width: int) -> list[Arm]:
             for p in config.radam_peaks:
                 cells += [Arm(arch, depth, width, w, p, config.b2) for w in (0, config.radam_adam_warmup)]
                 cells.append(Arm(arch, depth, width, 0, p, config.b2, optimizer="radam"))
-            cells += [Arm(arch, depth, width, w, 0.0, config.b2, schedule="noam") for w in config.noam_warmups]
+            cells += [
+                Arm(arch, depth, width, w, 0.0, config.b2, schedule="noam") for w in config.noam_warmups
+            ]
         for arch in config.beta2_architectures:  # question 2
             cells += [
                 Arm(arch, depth, width, w, p, b2)
-                for b2 in config.beta2s for w in config.beta2_warmups for p in config.beta2_peaks
+                for b2 in config.beta2s
+                for w in config.beta2_warmups
+                for p in config.beta2_peaks
             ]
     return list(dict.fromkeys(cells))
 
@@ -119,8 +135,15 @@ def make_run(config, setup: tr.Setup, arm: Arm, seed: int) -> tr.Run:
         schedule = osd.noam(arm.width, warmup_steps=arm.warmup)
     else:
         schedule = tr.warmup_cosine(arm.peak, arm.warmup, config.steps, config.end_fraction)
-    return tr.make_run(setup, schedule, seed=seed, post_ln=arm.architecture == "post", b2=arm.b2,
-                       rectified=arm.optimizer == "radam", depth=arm.depth)
+    return tr.make_run(
+        setup,
+        schedule,
+        seed=seed,
+        post_ln=arm.architecture == "post",
+        b2=arm.b2,
+        rectified=arm.optimizer == "radam",
+        depth=arm.depth,
+    )
 
 
 class Outcomes:
@@ -166,32 +189,65 @@ def study(config, context) -> dict[str, Any]:
     key = jax.random.key(config.seed)
     outcomes = Outcomes(threshold)
     curves: dict[str, Any] = {}
-    sweeps = []
-    for width in config.widths:
+    sweeps, skipped = [], []
+    start = time.perf_counter()
+    for width in sorted(config.widths):
+        if sweeps and config.time_budget is not None:
+            # project this width from the last one: compile again, run time times the FLOP ratio (~width**2)
+            last = sweeps[-1]
+            projected = last["compile_seconds"] + last["run_seconds"] * (width / last["width"]) ** 2
+            if time.perf_counter() - start + projected > config.time_budget:
+                context.log(
+                    f"  width {width} skipped: projected {projected:.0f} s would pass time_budget={config.time_budget:g} s"
+                )
+                skipped.append(width)
+                continue
         cells = arms(config, width)
         members = [(arm, seed) for arm in cells for seed in range(config.seeds)]
         setup = setup_for(config, width, max(config.depths))
         runs = tr.stack_runs([make_run(config, setup, arm, seed) for arm, seed in members])
         result = context.sweep(
-            tr.train, runs, key, labels=[f"{arm.label()} seed={seed}" for arm, seed in members],
-            label=f"width {width}: {len(members)} runs x {config.steps} steps", chunk_size=config.chunk_size,
+            tr.train,
+            runs,
+            key,
+            labels=[f"{arm.label()} seed={seed}" for arm, seed in members],
+            label=f"width {width}: {len(members)} runs x {config.steps} steps",
+            chunk_size=config.chunk_size,
         )
-        context.log(f"  compile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s, chunk {result.chunk_size}")
-        sweeps.append({"width": width, "members": len(members), "chunk_size": result.chunk_size,
-                       "compile_seconds": result.compile_seconds, "run_seconds": result.run_seconds})
+        context.log(
+            f"  compile {result.compile_seconds:.1f} s, run {result.run_seconds:.1f} s, chunk {result.chunk_size}"
+        )
+        sweeps.append(
+            {
+                "width": width,
+                "members": len(members),
+                "chunk_size": result.chunk_size,
+                "compile_seconds": result.compile_seconds,
+                "run_seconds": result.run_seconds,
+            }
+        )
         m = result.metrics
         for i, (arm, seed) in enumerate(members):
-            outcomes.add(arm, seed, {
-                "validation_loss": float(m["validation_loss"][i]),
-                "test_loss": float(m["test_loss"][i]),
-                "init_loss": float(m["init_loss"][i]),
-                "diverged_at": int(m["diverged_at"][i]),
-                "max_grad_norm": float(np.nanmax(m["grad_norm"][i])) if np.isfinite(m["grad_norm"][i]).any() else None,
-                "train_loss": m["train_loss"][i],
-                "init_grad_fc2": m["init_grad_fc2"][i],
-                "init_grad_block": m["init_grad_block"][i],
-            })
-        curves[str(width)] = {"steps": (np.arange(config.steps // config.record_every) + 1) * config.record_every}
+            outcomes.add(
+                arm,
+                seed,
+                {
+                    "validation_loss": float(m["validation_loss"][i]),
+                    "test_loss": float(m["test_loss"][i]),
+                    "init_loss": float(m["init_loss"][i]),
+                    "diverged_at": int(m["diverged_at"][i]),
+                    "max_grad_norm": float(np.nanmax(m["grad_norm"][i]))
+                    if np.isfinite(m["grad_norm"][i]).any()
+                    else None,
+                    "train_loss": m["train_loss"][i],
+                    "init_grad_fc2": m["init_grad_fc2"][i],
+                    "init_grad_block": m["init_grad_block"][i],
+                },
+            )
+        curves[str(width)] = {
+            "steps": (np.arange(config.steps // config.record_every) + 1) * config.record_every
+        }
+    config = dataclasses.replace(config, widths=tuple(w for w in config.widths if w not in skipped))
 
     gradients = gradient_norms(config, context, key, outcomes)
     results = {
@@ -199,6 +255,7 @@ def study(config, context) -> dict[str, Any]:
         "baselines": baselines,
         "failure_threshold": threshold,
         "sweeps": sweeps,
+        "skipped_widths": skipped,
         "failure_map": failure_maps(config, outcomes),
         "failure_criterion": criterion_check(config, outcomes, baselines),
         "beta2": beta2_study(config, outcomes),
@@ -207,8 +264,12 @@ def study(config, context) -> dict[str, Any]:
         "optimizers": optimizer_arms(config, outcomes),
         "gradient_norms": gradients,
         "runs": [
-            {**dataclasses.asdict(arm), "seed": seed, "failed": bool(outcomes.failed(arm)[outcomes.seeds(arm).index(seed)]),
-             **{k: v for k, v in record.items()}}
+            {
+                **dataclasses.asdict(arm),
+                "seed": seed,
+                "failed": bool(outcomes.failed(arm)[outcomes.seeds(arm).index(seed)]),
+                **{k: v for k, v in record.items()},
+            }
             for (arm, seed), record in sorted(outcomes.records.items())
         ],
         "curve_steps": curves,
@@ -225,7 +286,9 @@ def baseline_losses(config, corpus: text.CharCorpus) -> dict[str, dict[str, floa
         targets = w[:, 1:].reshape(-1)
         out[split] = {
             "unigram": text.unigram_cross_entropy(corpus.train, targets, corpus.vocab_size),
-            "bigram": float(np.mean([text.bigram_cross_entropy(corpus.train, row, corpus.vocab_size) for row in w])),
+            "bigram": float(
+                np.mean([text.bigram_cross_entropy(corpus.train, row, corpus.vocab_size) for row in w])
+            ),
             "uniform": math.log(corpus.vocab_size),
         }
     return out
@@ -253,18 +316,26 @@ def failure_maps(config, outcomes: Outcomes) -> dict[str, Any]:
             for row in grid:
                 for arm in row:
                     failed = outcomes.failed(arm)
-                    cells.append({
-                        "warmup": arm.warmup, "peak": arm.peak,
-                        "validation_loss": _interval(outcomes.values(arm, "validation_loss")),
-                        "test_loss": _interval(outcomes.values(arm, "test_loss")),
-                        "failed_seeds": int(failed.sum()),
-                        "diverged_seeds": int((outcomes.values(arm, "diverged_at") >= 0).sum()),
-                        "seeds": len(failed),
-                    })
+                    cells.append(
+                        {
+                            "warmup": arm.warmup,
+                            "peak": arm.peak,
+                            "validation_loss": _interval(outcomes.values(arm, "validation_loss")),
+                            "test_loss": _interval(outcomes.values(arm, "test_loss")),
+                            "failed_seeds": int(failed.sum()),
+                            "diverged_seeds": int((outcomes.values(arm, "diverged_at") >= 0).sum()),
+                            "seeds": len(failed),
+                        }
+                    )
             maps[f"{arch}/d{depth}/w{width}"] = {
-                "architecture": arch, "depth": depth, "width": width,
-                "warmups": list(config.warmups), "peaks": list(config.peaks),
-                "validation_loss": [[outcomes.values(a, "validation_loss").mean() for a in row] for row in grid],
+                "architecture": arch,
+                "depth": depth,
+                "width": width,
+                "warmups": list(config.warmups),
+                "peaks": list(config.peaks),
+                "validation_loss": [
+                    [outcomes.values(a, "validation_loss").mean() for a in row] for row in grid
+                ],
                 "failed_fraction": [[outcomes.failed(a).mean() for a in row] for row in grid],
                 "cells": cells,
             }
@@ -278,11 +349,11 @@ def criterion_check(config, outcomes: Outcomes, baselines) -> dict[str, Any]:
     diverged = np.concatenate([outcomes.values(a, "diverged_at") >= 0 for a in sorted(cosine_arms)])
     unigram = baselines["validation"]["unigram"]
     finite = losses[np.isfinite(losses) & ~diverged]
-    counts = {f"{m:g}": int(((finite >= unigram - m)).sum()) for m in MARGINS}
+    counts = {f"{m:g}": int((finite >= unigram - m).sum()) for m in MARGINS}
     threshold = unigram - config.margin
     above, below = finite[finite >= threshold], finite[finite < threshold]
     return {
-        "runs": int(len(losses)),
+        "runs": len(losses),
         "diverged_runs": int(diverged.sum()),
         "plateau_runs_by_margin": counts,
         "lowest_failed_loss": float(above.min()) if len(above) else None,
@@ -310,13 +381,23 @@ def beta2_study(config, outcomes: Outcomes) -> dict[str, Any]:
             for b2 in config.beta2s:
                 for peak in config.beta2_peaks:
                     cells = [(w, Arm(arch, depth, width, w, peak, b2)) for w in config.beta2_warmups]
-                    rows.append({
-                        "b2": b2, "peak": peak, "rule_warmup": rule_warmup(b2),
-                        "critical_warmup": _shortest_training_warmup(outcomes, cells),
-                        "failed_seeds": {str(w): int(outcomes.failed(a).sum()) for w, a in cells},
-                        "validation_loss": {str(w): _interval(outcomes.values(a, "validation_loss")) for w, a in cells},
-                    })
-            out[f"{arch}/d{depth}/w{width}"] = {"warmups": list(config.beta2_warmups), "seeds": config.seeds, "rows": rows}
+                    rows.append(
+                        {
+                            "b2": b2,
+                            "peak": peak,
+                            "rule_warmup": rule_warmup(b2),
+                            "critical_warmup": _shortest_training_warmup(outcomes, cells),
+                            "failed_seeds": {str(w): int(outcomes.failed(a).sum()) for w, a in cells},
+                            "validation_loss": {
+                                str(w): _interval(outcomes.values(a, "validation_loss")) for w, a in cells
+                            },
+                        }
+                    )
+            out[f"{arch}/d{depth}/w{width}"] = {
+                "warmups": list(config.beta2_warmups),
+                "seeds": config.seeds,
+                "rows": rows,
+            }
     return out
 
 
@@ -337,14 +418,24 @@ def tolerable_lr(config, outcomes: Outcomes) -> dict[str, Any]:
                 largest[str(w)] = max(trained) if trained else None
             without = _select(outcomes, grid[0])
             with_warmup = _select(outcomes, [a for row in grid[1:] for a in row])
-            diff = stats.paired(outcomes.values(with_warmup, "test_loss"), outcomes.values(without, "test_loss"))
+            diff = stats.paired(
+                outcomes.values(with_warmup, "test_loss"), outcomes.values(without, "test_loss")
+            )
             out[f"{arch}/d{depth}/w{width}"] = {
                 "largest_trained_peak": largest,
-                "without_warmup": {"peak": without.peak, "test_loss": _interval(outcomes.values(without, "test_loss"))},
-                "with_warmup": {"peak": with_warmup.peak, "warmup": with_warmup.warmup,
-                                "test_loss": _interval(outcomes.values(with_warmup, "test_loss"))},
+                "without_warmup": {
+                    "peak": without.peak,
+                    "test_loss": _interval(outcomes.values(without, "test_loss")),
+                },
+                "with_warmup": {
+                    "peak": with_warmup.peak,
+                    "warmup": with_warmup.warmup,
+                    "test_loss": _interval(outcomes.values(with_warmup, "test_loss")),
+                },
                 "with_minus_without": diff.as_dict(),
-                "best_peak_fails_without_warmup": not outcomes.trains(Arm(arch, depth, width, 0, with_warmup.peak, config.b2)),
+                "best_peak_fails_without_warmup": not outcomes.trains(
+                    Arm(arch, depth, width, 0, with_warmup.peak, config.b2)
+                ),
             }
     return out
 
@@ -391,19 +482,37 @@ def optimizer_arms(config, outcomes: Outcomes) -> dict[str, Any]:
                 adam0 = Arm(arch, depth, width, 0, peak, config.b2)
                 adam_rule = Arm(arch, depth, width, rule, peak, config.b2)
                 radam = Arm(arch, depth, width, 0, peak, config.b2, optimizer="radam")
-                vs_rule = stats.paired(outcomes.values(radam, "test_loss"), outcomes.values(adam_rule, "test_loss"))
-                vs_none = stats.paired(outcomes.values(radam, "test_loss"), outcomes.values(adam0, "test_loss"))
+                vs_rule = stats.paired(
+                    outcomes.values(radam, "test_loss"), outcomes.values(adam_rule, "test_loss")
+                )
+                vs_none = stats.paired(
+                    outcomes.values(radam, "test_loss"), outcomes.values(adam0, "test_loss")
+                )
                 p_vs_rule.append(vs_rule.p_value)
                 p_vs_none.append(vs_none.p_value)
-                rows.append({
-                    "peak": peak,
-                    "test_loss": {name: _interval(outcomes.values(a, "test_loss"))
-                                  for name, a in (("adam", adam0), (f"adam_warmup_{rule}", adam_rule), ("radam", radam))},
-                    "failed_seeds": {name: int(outcomes.failed(a).sum())
-                                     for name, a in (("adam", adam0), (f"adam_warmup_{rule}", adam_rule), ("radam", radam))},
-                    "radam_minus_adam_warmup": vs_rule.as_dict(),
-                    "radam_minus_adam": vs_none.as_dict(),
-                })
+                rows.append(
+                    {
+                        "peak": peak,
+                        "test_loss": {
+                            name: _interval(outcomes.values(a, "test_loss"))
+                            for name, a in (
+                                ("adam", adam0),
+                                (f"adam_warmup_{rule}", adam_rule),
+                                ("radam", radam),
+                            )
+                        },
+                        "failed_seeds": {
+                            name: int(outcomes.failed(a).sum())
+                            for name, a in (
+                                ("adam", adam0),
+                                (f"adam_warmup_{rule}", adam_rule),
+                                ("radam", radam),
+                            )
+                        },
+                        "radam_minus_adam_warmup": vs_rule.as_dict(),
+                        "radam_minus_adam": vs_none.as_dict(),
+                    }
+                )
             for row, a, b in zip(rows, stats.holm(p_vs_rule), stats.holm(p_vs_none)):
                 row["radam_minus_adam_warmup"]["p_holm"] = float(a)
                 row["radam_minus_adam"]["p_holm"] = float(b)
@@ -411,17 +520,26 @@ def optimizer_arms(config, outcomes: Outcomes) -> dict[str, Any]:
             noam = []
             for w in config.noam_warmups:
                 arm = Arm(arch, depth, width, w, 0.0, config.b2, schedule="noam")
-                noam.append({
-                    "warmup": w, "peak": (width * w) ** -0.5,
-                    "test_loss": _interval(outcomes.values(arm, "test_loss")),
-                    "failed_seeds": int(outcomes.failed(arm).sum()),
-                    "minus_best_adam_warmup": stats.paired(outcomes.values(arm, "test_loss"),
-                                                           outcomes.values(best, "test_loss")).as_dict(),
-                })
+                noam.append(
+                    {
+                        "warmup": w,
+                        "peak": (width * w) ** -0.5,
+                        "test_loss": _interval(outcomes.values(arm, "test_loss")),
+                        "failed_seeds": int(outcomes.failed(arm).sum()),
+                        "minus_best_adam_warmup": stats.paired(
+                            outcomes.values(arm, "test_loss"), outcomes.values(best, "test_loss")
+                        ).as_dict(),
+                    }
+                )
             out[f"{arch}/d{depth}/w{width}"] = {
-                "rule_warmup": rule, "radam": rows, "noam": noam,
-                "best_adam_warmup": {"peak": best.peak, "warmup": best.warmup,
-                                     "test_loss": _interval(outcomes.values(best, "test_loss"))},
+                "rule_warmup": rule,
+                "radam": rows,
+                "noam": noam,
+                "best_adam_warmup": {
+                    "peak": best.peak,
+                    "warmup": best.warmup,
+                    "test_loss": _interval(outcomes.values(best, "test_loss")),
+                },
             }
     return out
 
@@ -437,34 +555,57 @@ def gradient_norms(config, context, key, outcomes: Outcomes) -> dict[str, Any]:
     batch; otherwise the same numbers from the training runs' first step (the
     gradient at initialisation), at the trained depths.
     """
-    samples: dict[tuple[str, int, int], dict[str, np.ndarray]] = {}  # (arch, width, depth) -> [seed, layer] arrays
+    samples: dict[
+        tuple[str, int, int], dict[str, np.ndarray]
+    ] = {}  # (arch, width, depth) -> [seed, layer] arrays
     depths = tuple(config.gradient_depths) or tuple(config.depths)
     for width in config.widths:
         if config.gradient_depths:
             setup = setup_for(config, width, max(depths))
-            members = [(arch, depth, seed) for arch in ("post", "pre") for depth in depths
-                       for seed in range(config.gradient_seeds)]
-            runs = tr.stack_runs([
-                tr.make_run(setup, osd.constant(0.0), seed=seed, post_ln=arch == "post", depth=depth)
-                for arch, depth, seed in members
-            ])
-            result = context.sweep(tr.gradient_norms, runs, key, labels=[f"{a} d{d} seed={s}" for a, d, s in members],
-                                   label=f"gradient norms at init, width {width}: {len(members)} models",
-                                   chunk_size=config.chunk_size)
+            members = [
+                (arch, depth, seed)
+                for arch in ("post", "pre")
+                for depth in depths
+                for seed in range(config.gradient_seeds)
+            ]
+            runs = tr.stack_runs(
+                [
+                    tr.make_run(setup, osd.constant(0.0), seed=seed, post_ln=arch == "post", depth=depth)
+                    for arch, depth, seed in members
+                ]
+            )
+            result = context.sweep(
+                tr.gradient_norms,
+                runs,
+                key,
+                labels=[f"{a} d{d} seed={s}" for a, d, s in members],
+                label=f"gradient norms at init, width {width}: {len(members)} models",
+                chunk_size=config.chunk_size,
+            )
             for arch in ("post", "pre"):
                 for depth in depths:
                     rows = [i for i, (a, d, _) in enumerate(members) if a == arch and d == depth]
-                    samples[(arch, width, depth)] = {k: result.metrics[k][rows][:, :depth] for k in ("fc2", "block")}
+                    samples[(arch, width, depth)] = {
+                        k: result.metrics[k][rows][:, :depth] for k in ("fc2", "block")
+                    }
         else:
             for arch in config.architectures:
                 for depth in depths:
                     # every arm of a seed shares its initialisation and first batch: take one arm per seed
                     arm = _grid_arms(config, arch, depth, width)[0][0]
                     samples[(arch, width, depth)] = {
-                        k: np.stack([np.asarray(outcomes.records[(arm, s)][f"init_grad_{k}"])[:depth]
-                                     for s in outcomes.seeds(arm)]) for k in ("fc2", "block")
+                        k: np.stack(
+                            [
+                                np.asarray(outcomes.records[(arm, s)][f"init_grad_{k}"])[:depth]
+                                for s in outcomes.seeds(arm)
+                            ]
+                        )
+                        for k in ("fc2", "block")
                     }
-    out = {"source": "dedicated sweep" if config.gradient_depths else "training runs (step 0)", "depths": list(depths)}
+    out = {
+        "source": "dedicated sweep" if config.gradient_depths else "training runs (step 0)",
+        "depths": list(depths),
+    }
     for arch, width in sorted({(a, w) for a, w, _ in samples}):
         per_depth, last_by_depth = {}, []
         for depth in depths:
@@ -495,37 +636,76 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
     # question 1: failure maps
     maps = results["failure_map"]
     scales = _scales(config)
-    fig, axes = plt.subplots(len(scales), len(config.architectures),
-                             figsize=(4.6 * len(config.architectures), 3.2 * len(scales)), squeeze=False)
+    fig, axes = plt.subplots(
+        len(scales),
+        len(config.architectures),
+        figsize=(4.6 * len(config.architectures), 3.2 * len(scales)),
+        squeeze=False,
+    )
     for r, (depth, width) in enumerate(scales):
         for c, arch in enumerate(config.architectures):
             entry = maps[f"{arch}/d{depth}/w{width}"]
             ax = axes[r][c]
-            plotting.heatmap(ax, entry["validation_loss"], [f"{p:g}" for p in config.peaks], config.warmups,
-                             xlabel="peak LR", ylabel="warmup steps", label="final val loss (nats/char)",
-                             marks=np.asarray(entry["failed_fraction"]) >= 0.5, vmin=vmin, vmax=unigram + 0.1)
+            plotting.heatmap(
+                ax,
+                entry["validation_loss"],
+                [f"{p:g}" for p in config.peaks],
+                config.warmups,
+                xlabel="peak LR",
+                ylabel="warmup steps",
+                label="final val loss (nats/char)",
+                marks=np.asarray(entry["failed_fraction"]) >= 0.5,
+                vmin=vmin,
+                vmax=unigram + 0.1,
+            )
             ax.set_title(f"{NAMES[arch]}, depth {depth}, width {width}", fontsize=9)
     written.append(str(plotting.save(fig, context.path("failure_maps.png"))))
     # question 2: beta2
     for key, entry in results["beta2"].items():
         arch, depth, width = key.split("/")
-        fig, axes = plt.subplots(1, len(config.beta2s), figsize=(3.6 * len(config.beta2s), 3.0), squeeze=False)
+        fig, axes = plt.subplots(
+            1, len(config.beta2s), figsize=(3.6 * len(config.beta2s), 3.0), squeeze=False
+        )
         for c, b2 in enumerate(config.beta2s):
-            grid = [[outcomes.values(Arm(arch, int(depth[1:]), int(width[1:]), w, p, b2), "validation_loss").mean()
-                     for p in config.beta2_peaks] for w in config.beta2_warmups]
-            fails = [[outcomes.failed(Arm(arch, int(depth[1:]), int(width[1:]), w, p, b2)).mean() >= 0.5
-                      for p in config.beta2_peaks] for w in config.beta2_warmups]
-            plotting.heatmap(axes[0][c], grid, [f"{p:g}" for p in config.beta2_peaks], config.beta2_warmups,
-                             xlabel="peak LR", ylabel="warmup steps", label="val loss", marks=fails,
-                             vmin=vmin, vmax=unigram + 0.1)
+            grid = [
+                [
+                    outcomes.values(
+                        Arm(arch, int(depth[1:]), int(width[1:]), w, p, b2), "validation_loss"
+                    ).mean()
+                    for p in config.beta2_peaks
+                ]
+                for w in config.beta2_warmups
+            ]
+            fails = [
+                [
+                    outcomes.failed(Arm(arch, int(depth[1:]), int(width[1:]), w, p, b2)).mean() >= 0.5
+                    for p in config.beta2_peaks
+                ]
+                for w in config.beta2_warmups
+            ]
+            plotting.heatmap(
+                axes[0][c],
+                grid,
+                [f"{p:g}" for p in config.beta2_peaks],
+                config.beta2_warmups,
+                xlabel="peak LR",
+                ylabel="warmup steps",
+                label="val loss",
+                marks=fails,
+                vmin=vmin,
+                vmax=unigram + 0.1,
+            )
             axes[0][c].set_title(f"{NAMES[arch]}, b2={b2:g} (rule {rule_warmup(b2)})", fontsize=9)
         written.append(str(plotting.save(fig, context.path(f"beta2_{arch}_{depth}_{width}.png"))))
     # the failure criterion: every final validation loss against the threshold
     fig, ax = plt.subplots(figsize=(6, 3))
     losses = [r["validation_loss"] for r in results["runs"] if r["validation_loss"] is not None]
     ax.hist(losses, bins=40, color="0.4")
-    for value, name, style in ((unigram, "unigram", "-"), (results["failure_threshold"], "threshold", "--"),
-                               (results["baselines"]["validation"]["bigram"], "bigram", ":")):
+    for value, name, style in (
+        (unigram, "unigram", "-"),
+        (results["failure_threshold"], "threshold", "--"),
+        (results["baselines"]["validation"]["bigram"], "bigram", ":"),
+    ):
         ax.axvline(value, color="r", ls=style, lw=1, label=f"{name} {value:.2f}")
     ax.set_xlabel("final validation loss (nats/char)")
     ax.set_ylabel("runs")
@@ -534,13 +714,19 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
     # training curves at curve_peak
     depth, width = scales[0]
     steps = np.asarray(results["curve_steps"][str(width)]["steps"])
-    fig, axes = plt.subplots(1, len(config.architectures), figsize=(4.6 * len(config.architectures), 3.2), squeeze=False)
+    fig, axes = plt.subplots(
+        1, len(config.architectures), figsize=(4.6 * len(config.architectures), 3.2), squeeze=False
+    )
     for c, arch in enumerate(config.architectures):
         ax = axes[0][c]
         for w in config.warmups:
             arm = Arm(arch, depth, width, w, config.curve_peak, config.b2)
-            curves = np.stack([np.asarray(outcomes.records[(arm, s)]["train_loss"], dtype=np.float64)
-                               for s in outcomes.seeds(arm)])
+            curves = np.stack(
+                [
+                    np.asarray(outcomes.records[(arm, s)]["train_loss"], dtype=np.float64)
+                    for s in outcomes.seeds(arm)
+                ]
+            )
             plotting.band(ax, steps, curves, label=f"warmup {w}")
         ax.axhline(unigram, color="k", ls=":", lw=1, label="unigram")
         ax.set_title(f"{NAMES[arch]}, peak {config.curve_peak:g}", fontsize=9)
@@ -572,8 +758,14 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
             last = [entry["depths"][str(d)]["last_fc2"] for d in depths]
             mean = np.asarray([v["mean"] for v in last])
             err = np.asarray([[v["mean"] - v["low"], v["high"] - v["mean"]] for v in last]).T
-            ax.errorbar(np.asarray(depths, dtype=np.float64), mean, yerr=np.nan_to_num(err), marker=marker, capsize=3,
-                        label=f"{NAMES[arch]} (slope {entry['last_fc2_slope_vs_depth']['mean']:.2f})")
+            ax.errorbar(
+                np.asarray(depths, dtype=np.float64),
+                mean,
+                yerr=np.nan_to_num(err),
+                marker=marker,
+                capsize=3,
+                label=f"{NAMES[arch]} (slope {entry['last_fc2_slope_vs_depth']['mean']:.2f})",
+            )
         grid = np.asarray(depths, dtype=np.float64)
         ax.plot(grid, mean[0] * (grid / grid[0]) ** -0.5, "k:", lw=1, label="1/sqrt(L)")
         ax.set_xscale("log")
@@ -586,67 +778,204 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
 
 
 def _fmt(interval: dict, digits: int = 3) -> str:
-    return stats.format_interval(*(float("nan") if interval[k] is None else interval[k] for k in ("mean", "low", "high")),
-                                 digits=digits)
+    values = [float("nan") if interval.get(k) is None else interval[k] for k in ("mean", "low", "high")]
+    return stats.format_interval(*values, digits=digits)
+
+
+def _table(header: list[str], rows: list[list[str]]) -> list[str]:
+    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
+        "| " + " | ".join(r) + " |" for r in rows
+    ]
+
+
+def _round(x, digits: int = 3):
+    return None if x is None else round(x, digits)
 
 
 def describe(report: dict) -> str:
-    """Markdown tables of every question, from results.json (what the README shows)."""
+    """Markdown tables of every question, from results.json (the README's tables)."""
     r = report["results"]
-    config = report["config"]
     lines = []
     base = r["baselines"]["validation"]
-    lines.append(f"unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}, uniform {base['uniform']:.3f} nats/char "
-                 f"(validation windows); failed = final validation loss >= {r['failure_threshold']:.3f} or diverged")
-    lines.append("\nQ1 failure map (final validation loss, mean over seeds; * = at least half the seeds failed)")
+    lines.append(
+        f"Validation windows: unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}, uniform "
+        f"{base['uniform']:.3f} nats/char; failed = final validation loss >= {r['failure_threshold']:.3f} "
+        "or diverged."
+    )
+    if r.get("skipped_widths"):
+        lines.append(f"Widths skipped by the time budget: {r['skipped_widths']}.")
+    lines.append(
+        "\n**Q1 failure map**: final validation loss (mean over seeds), failed seeds / seeds in brackets."
+    )
     for key, entry in r["failure_map"].items():
-        lines.append(f"\n{key}\n| warmup \\ peak | " + " | ".join(f"{p:g}" for p in entry["peaks"]) + " |")
-        lines.append("|---" * (len(entry["peaks"]) + 1) + "|")
-        for w, row, fails in zip(entry["warmups"], entry["validation_loss"], entry["failed_fraction"]):
-            cells = [("n/a" if v is None else f"{v:.3f}") + (" *" if f is not None and f >= 0.5 else "") for v, f in zip(row, fails)]
-            lines.append(f"| {w} | " + " | ".join(cells) + " |")
+        cells = {(c["warmup"], c["peak"]): c for c in entry["cells"]}
+        rows = [
+            [f"W = {w}"]
+            + [
+                f"{cells[(w, p)]['validation_loss']['mean']:.3f} ({cells[(w, p)]['failed_seeds']}/"
+                f"{cells[(w, p)]['seeds']})"
+                for p in entry["peaks"]
+            ]
+            for w in entry["warmups"]
+        ]
+        lines += [f"\n{key}", ""] + _table(["warmup \\ peak"] + [f"{p:g}" for p in entry["peaks"]], rows)
     c = r["failure_criterion"]
-    lines.append(f"\nfailure criterion: {c['runs']} runs, {c['diverged_runs']} diverged; plateau runs by margin "
-                 f"{c['plateau_runs_by_margin']}; lowest failed loss {c['lowest_failed_loss']}, highest trained loss "
-                 f"{c['highest_trained_loss']}")
-    lines.append("\nQ2 shortest warmup that trains in every seed (rule 2/(1-b2))")
+    lines.append(
+        f"\nFailure criterion: {c['runs']} warmup-cosine runs, {c['diverged_runs']} diverged; runs at or above "
+        f"unigram - margin, by margin: {c['plateau_runs_by_margin']}; lowest failed loss "
+        f"{_round(c['lowest_failed_loss'])}, highest trained loss {_round(c['highest_trained_loss'])}; "
+        f"{c['runs_within_0.1_of_threshold']} runs within 0.1 of the threshold."
+    )
     for key, entry in r["beta2"].items():
-        lines.append(f"\n{key} (warmups tried {entry['warmups']})\n| b2 | rule | peak | critical warmup | failed seeds per warmup |")
-        lines.append("|---|---|---|---|---|")
+        lines.append(
+            f"\n**Q2 critical warmup** ({key}): failed seeds per warmup; critical = shortest warmup from which "
+            "every longer one trains in every seed.\n"
+        )
+        rows = []
         for row in entry["rows"]:
             crit = row["critical_warmup"]
-            crit = f"> {max(entry['warmups'])}" if crit is None else str(crit)
-            lines.append(f"| {row['b2']:g} | {row['rule_warmup']} | {row['peak']:g} | {crit} | {row['failed_seeds']} |")
-    lines.append("\nQ3 tolerable LR and best test loss (selected on validation)")
-    lines.append("| arch | largest trained peak per warmup | best without warmup | best with warmup | with - without (paired) |")
-    lines.append("|---|---|---|---|---|")
-    for key, e in r["tolerable_lr"].items():
+            rows.append(
+                [f"{row['b2']:g}", str(row["rule_warmup"]), f"{row['peak']:g}"]
+                + [f"{row['failed_seeds'][str(w)]}/{entry['seeds']}" for w in entry["warmups"]]
+                + [f"> {max(entry['warmups'])}" if crit is None else str(crit)]
+            )
+        lines += _table(
+            ["b2", "rule 2/(1-b2)", "peak"] + [f"W = {w}" for w in entry["warmups"]] + ["critical W"], rows
+        )
+    if r["tolerable_lr"]:
         lines.append(
-            f"| {key} | {e['largest_trained_peak']} | {_fmt(e['without_warmup']['test_loss'])} (peak {e['without_warmup']['peak']:g}) "
-            f"| {_fmt(e['with_warmup']['test_loss'])} (peak {e['with_warmup']['peak']:g}, W {e['with_warmup']['warmup']}) "
-            f"| {_fmt(e['with_minus_without'])} |")
-    lines.append("\nQ4 LR sensitivity (Wortsman et al.) per warmup")
+            "\n**Q3 tolerable LR and best loss** (test loss, peak and warmup chosen on validation; "
+            "difference paired over seeds)\n"
+        )
+        rows = []
+        for key, e in r["tolerable_lr"].items():
+            largest = ", ".join(
+                f"W {w}: {'none' if p is None else f'{p:g}'}" for w, p in e["largest_trained_peak"].items()
+            )
+            rows.append(
+                [
+                    key,
+                    largest,
+                    f"{_fmt(e['without_warmup']['test_loss'])} at {e['without_warmup']['peak']:g}",
+                    (
+                        f"{_fmt(e['with_warmup']['test_loss'])} at {e['with_warmup']['peak']:g}, "
+                        f"W {e['with_warmup']['warmup']}"
+                    ),
+                    _fmt(e["with_minus_without"]),
+                    "yes" if e["best_peak_fails_without_warmup"] else "no",
+                ]
+            )
+        lines += _table(
+            [
+                "model",
+                "largest peak that trains",
+                "best without warmup",
+                "best with warmup",
+                "with - without",
+                "best peak fails without warmup",
+            ],
+            rows,
+        )
+    lines.append(
+        "\n**Q4 LR sensitivity** (Wortsman et al.: mean over the peaks of min(loss, loss at init) - best loss; "
+        "paired against W = 0, Holm)\n"
+    )
+    rows = []
     for key, e in r["lr_sensitivity"].items():
         if key.startswith("post_minus_pre"):
-            lines.append(f"| {key} | " + " | ".join(f"W {w}: {_fmt(v)}" for w, v in e.items()) + " |")
             continue
-        lines.append(f"| {key} | " + " | ".join(f"W {w}: {_fmt(v)}" for w, v in e["sensitivity"].items())
-                     + " | vs W 0: " + ", ".join(f"W {w}: {_fmt(v)} p_holm {v['p_holm']:.3g}" for w, v in e["against_no_warmup"].items()) + " |")
-    lines.append("\nQ5 RAdam (no warmup) vs Adam; Noam")
-    for key, e in r["optimizers"].items():
-        for row in e["radam"]:
-            tl = row["test_loss"]
-            lines.append(f"| {key} | peak {row['peak']:g} | " + " | ".join(f"{n}: {_fmt(v)} (failed {row['failed_seeds'][n]})" for n, v in tl.items())
-                         + f" | radam - adam_w{e['rule_warmup']}: {_fmt(row['radam_minus_adam_warmup'])} |")
-        for n in e["noam"]:
-            lines.append(f"| {key} | noam W {n['warmup']} (peak {n['peak']:.3g}) | {_fmt(n['test_loss'])} (failed {n['failed_seeds']}) "
-                         f"| minus best adam+warmup ({e['best_adam_warmup']['peak']:g}, W {e['best_adam_warmup']['warmup']}): "
-                         f"{_fmt(n['minus_best_adam_warmup'])} |")
-    lines.append("\nQ6 last block's fc2 gradient norm at init vs depth")
-    for key, e in r["gradient_norms"].items():
+        for w, v in e["sensitivity"].items():
+            against = e["against_no_warmup"].get(w)
+            rows.append(
+                [
+                    key,
+                    w,
+                    _fmt(v),
+                    "" if against is None else f"{_fmt(against)} (p_holm {against['p_holm']:.2g})",
+                ]
+            )
+    lines += _table(["model", "warmup", "sensitivity (nats)", "minus W = 0"], rows)
+    for key, e in r["lr_sensitivity"].items():
+        if key.startswith("post_minus_pre"):
+            lines.append(
+                f"\nPost-LN - Pre-LN ({key.split('/', 1)[1]}): "
+                + ", ".join(f"W {w}: {_fmt(v)}" for w, v in e.items())
+            )
+    if any(e["radam"] or e["noam"] for e in r["optimizers"].values()):
+        lines.append(
+            "\n**Q5 RAdam and Noam** (test loss, failed seeds in brackets; differences paired over seeds, "
+            "Holm over the peaks)\n"
+        )
+        rows = []
+        for key, e in r["optimizers"].items():
+            for row in e["radam"]:
+                rows.append(
+                    [key, f"{row['peak']:g}"]
+                    + [f"{_fmt(v)} ({row['failed_seeds'][n]})" for n, v in row["test_loss"].items()]
+                    + [
+                        f"{_fmt(row[k])} (p_holm {row[k]['p_holm']:.2g})"
+                        for k in ("radam_minus_adam_warmup", "radam_minus_adam")
+                    ]
+                )
+        warm = next(iter(r["optimizers"].values()))["rule_warmup"]
+        lines += _table(
+            [
+                "model",
+                "peak",
+                "Adam, W = 0",
+                f"Adam, W = {warm}",
+                "RAdam, W = 0",
+                f"RAdam - Adam W = {warm}",
+                "RAdam - Adam W = 0",
+            ],
+            rows,
+        )
+        rows = []
+        for key, e in r["optimizers"].items():
+            best = e["best_adam_warmup"]
+            for n in e["noam"]:
+                rows.append(
+                    [
+                        key,
+                        str(n["warmup"]),
+                        f"{n['peak']:.3g}",
+                        f"{_fmt(n['test_loss'])} ({n['failed_seeds']})",
+                        f"{_fmt(best['test_loss'])} ({best['peak']:g}, W {best['warmup']})",
+                        _fmt(n["minus_best_adam_warmup"]),
+                    ]
+                )
+        lines.append("")
+        lines += _table(
+            [
+                "model",
+                "Noam W",
+                "Noam peak (d W)^-1/2",
+                "Noam test loss",
+                "best Adam + warmup",
+                "Noam - best",
+            ],
+            rows,
+        )
+    g = r["gradient_norms"]
+    lines.append(
+        f"\n**Q6 gradient norm of the last block's W_fc2 at initialisation** ({g.get('source', '')}; "
+        "slope of log norm against log depth, one fit per seed)\n"
+    )
+    rows = []
+    depths = g.get("depths", [])
+    for key, e in g.items():
         if "/" not in key:
             continue
-        lines.append(f"| {key} | " + " | ".join(f"L={d}: {_fmt(v['last_fc2'], 4)}" for d, v in e["depths"].items())
-                     + f" | slope {_fmt(e['last_fc2_slope_vs_depth'])} |")
-    del config
+        deepest = list(e["depths"])[-1]
+        rows.append(
+            [key]
+            + [_fmt(v["last_fc2"], 3) for v in e["depths"].values()]
+            + [_fmt(e["last_fc2_slope_vs_depth"], 2), _fmt(e["depths"][deepest]["last_over_first_fc2"], 2)]
+        )
+    lines += _table(
+        ["model"]
+        + [f"L = {d}" for d in depths]
+        + ["slope vs L", f"last / first layer (L = {depths[-1] if depths else ''})"],
+        rows,
+    )
     return "\n".join(lines)

@@ -80,12 +80,22 @@ def stack_runs(runs: list[Run]) -> Run:
     setups = {r.setup for r in runs}
     if len(setups) != 1:
         raise ValueError(f"stack_runs: runs must share one setup, got {len(setups)}")
-    arrays = {f: jnp.stack([getattr(r, f) for r in runs]) for f in ("b2", "rectified", "post_ln", "depth", "seed")}
+    arrays = {
+        f: jnp.stack([getattr(r, f) for r in runs]) for f in ("b2", "rectified", "post_ln", "depth", "seed")
+    }
     return Run(learning_rate=osd.stack([r.learning_rate for r in runs]), setup=runs[0].setup, **arrays)
 
 
-def make_run(setup: Setup, learning_rate, *, seed: int, post_ln: bool, b2: float = 0.98, rectified: bool = False,
-             depth: int | None = None) -> Run:
+def make_run(
+    setup: Setup,
+    learning_rate,
+    *,
+    seed: int,
+    post_ln: bool,
+    b2: float = 0.98,
+    rectified: bool = False,
+    depth: int | None = None,
+) -> Run:
     """A :class:`Run` from Python values (every hyperparameter becomes a typed array leaf)."""
     depth = setup.depth if depth is None else depth
     if not 1 <= depth <= setup.depth:
@@ -220,13 +230,18 @@ def adam_or_radam(learning_rate, b1, b2, eps, rectified) -> optax.GradientTransf
         chosen = jax.tree.map(lambda r, a: jnp.where(rectified > 0.5, r, a), radam_updates, adam_updates)
         return chosen, new_state
 
-    return optax.chain(optax.GradientTransformation(adam.init, update), optax.scale_by_learning_rate(learning_rate))
+    return optax.chain(
+        optax.GradientTransformation(adam.init, update), optax.scale_by_learning_rate(learning_rate)
+    )
 
 
 def optimizer(run: Run) -> optax.GradientTransformation:
     """Adam or RAdam with the run's schedule and ``b2``, no gradient clipping (it would hide the effect)."""
     return osd.inject(adam_or_radam)(
-        learning_rate=run.learning_rate, b1=run.setup.b1, b2=run.b2, eps=run.setup.eps,
+        learning_rate=run.learning_rate,
+        b1=run.setup.b1,
+        b2=run.b2,
+        eps=run.setup.eps,
         rectified=run.rectified.astype(jnp.float32),
     )
 
@@ -354,7 +369,9 @@ def gradient_norms(run: Run, key: jax.Array) -> dict[str, jax.Array]:
     }
 
 
-def warmup_cosine(peak_value: float, warmup_steps: int, steps: int, end_fraction: float = 0.1) -> osd.Schedule:
+def warmup_cosine(
+    peak_value: float, warmup_steps: int, steps: int, end_fraction: float = 0.1
+) -> osd.Schedule:
     """Linear warmup over ``warmup_steps`` to ``peak_value``, then cosine to
     ``end_fraction * peak_value`` at ``steps``: the same total budget for every warmup."""
     cosine = osd.cosine(peak_value, decay_steps=steps - warmup_steps, end_value=end_fraction * peak_value)
