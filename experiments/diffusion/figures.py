@@ -9,16 +9,7 @@ import numpy as np
 from experiments.common import plotting
 
 from . import train as tr
-
-LABELS = {
-    "ddpm_linear": "DDPM linear",
-    "cosine": "cosine",
-    "edm": "EDM",
-    "min_snr5": "Min-SNR-5",
-    "constant": "constant",
-    "wsd": "WSD 1-sqrt",
-    "inverse_sqrt": "inverse-sqrt",
-}
+from .study import LABELS
 
 
 def _label(name: str) -> str:

@@ -14,19 +14,7 @@ import numpy as np
 
 from experiments.common.stats import format_interval
 
-LABELS = {
-    "ddpm_linear": "DDPM linear",
-    "cosine": "cosine",
-    "edm": "EDM",
-    "min_snr5": "Min-SNR-5",
-    "constant": "constant",
-    "wsd": "WSD 1-sqrt",
-    "inverse_sqrt": "inverse-sqrt (EDM2)",
-    "aligned": "aligned",
-    "aligned_ic": "aligned + IC",
-    "reversed": "reversed",
-    "reversed_ic": "reversed + IC",
-}
+from .study import LABELS
 
 
 def _l(name: str) -> str:

@@ -11,8 +11,9 @@ Three questions (issue 12):
 3. **Where is quality lost?** Excess denoiser error per log-SNR bin against
    the exact optimal denoiser.
 
-Everything runs through ``osd.sweep``: one compiled training program per LR
-family (noise schedules, peaks, curricula and seeds are traced values), one
+Everything runs through ``osd.sweep``: one compiled training program for all
+LR families (``osd.stack`` stacks different families through its switch;
+noise schedules, peaks, curricula and seeds are traced values), one
 likelihood program, one sampler program.
 """
 
@@ -41,7 +42,12 @@ LABELS = {
     "min_snr5": "Min-SNR-5",
     "constant": "constant",
     "wsd": "WSD 1-sqrt",
-    "inverse_sqrt": "inverse-sqrt",
+    "inverse_sqrt": "inverse-sqrt (EDM2)",
+    "uncoupled": "uniform",
+    "aligned": "aligned",
+    "aligned_ic": "aligned + IC",
+    "reversed": "reversed",
+    "reversed_ic": "reversed + IC",
 }
 WEIGHTS = ("ema", "raw")
 
@@ -441,20 +447,22 @@ def study(config, context) -> dict:
     results["lr_scan"] = {"kl_val_raw": scan, "best_constant_lr": base_lr, "steps": config.scan_steps}
     stage("lr_scan")
 
-    # the grid and the curriculum arms, in seed blocks (each block reuses the compiled programs)
+    # the grid and the curriculum arms, in seed blocks (each block reuses the compiled programs). With a
+    # time budget, MNIST-1D (gpu config) runs after the first block, and later blocks only while the
+    # last block's run time and the post-processing reserve still fit.
     seeds = list(range(config.seeds))
     block = config.seed_block if config.seed_block > 0 else len(seeds)
-    reserve = config.post_seconds + (config.mnist1d_seconds if config.mnist1d else 0.0)
     seeds_done: list[int] = []
     block_seconds, block_run_seconds = [], []
+
+    def remaining() -> float:
+        if config.deadline_s <= 0:
+            return float("inf")
+        return config.deadline_s - (time.perf_counter() - start)
+
     for first in range(0, len(seeds), block):
         block_seeds = seeds[first : first + block]
-        elapsed = time.perf_counter() - start
-        if (
-            config.deadline_s > 0
-            and seeds_done
-            and elapsed + block_run_seconds[-1] + reserve > config.deadline_s
-        ):
+        if seeds_done and block_run_seconds[-1] + config.post_seconds > remaining():
             context.log(f"diffusion: time budget: stopping after seeds {seeds_done}")
             break
         t0, compiled = time.perf_counter(), runner.compile_seconds
@@ -463,6 +471,12 @@ def study(config, context) -> dict:
         seeds_done += block_seeds
         block_seconds.append(time.perf_counter() - t0)
         block_run_seconds.append(block_seconds[-1] - (runner.compile_seconds - compiled))
+        if config.mnist1d and "mnist1d" not in results:
+            stage(f"grid seeds {seeds_done}")
+            from . import mnist1d
+
+            results["mnist1d"] = mnist1d.run(config, context, remaining() - config.post_seconds)
+            stage("mnist1d")
     results["seeds_completed"] = seeds_done
     stage("grid")
 
@@ -615,14 +629,6 @@ def study(config, context) -> dict:
         figures.all_figures(config, context, runner, results, noises, base_lr, exact_samples, sets)
         stage("figures")
 
-    if config.mnist1d:
-        from . import mnist1d
-
-        remaining = (
-            config.deadline_s - (time.perf_counter() - start) if config.deadline_s > 0 else float("inf")
-        )
-        results["mnist1d"] = mnist1d.run(config, context, remaining)
-        stage("mnist1d")
     # wall times (not numbers of the study: a rerun gives other values)
     results["timing"] = {
         "stages": stage_seconds,
