@@ -375,24 +375,40 @@ def analyse(config, chain, retrained, context, chains_seconds) -> dict[str, Any]
 
 
 def home_advantage(run, n_schedules: int, names) -> dict[str, Any]:
-    """ticket(B -> B) - ticket(A' -> B) for every B and A' != B, the same for reinit, and their difference.
+    """The home advantage of the issue and the schedule-matching interaction, for ticket and reinit.
 
-    Holm-adjusted over the pairs within each family; ``mean`` averages the
-    pairs per seed first, then takes the paired interval over seeds.
+    - home advantage: X(B -> B) - X(A' -> B) for every B and A' != B. It also
+      contains the row effect (a mask found under A' may be worse under every B);
+    - interaction: X(A -> A) + X(B -> B) - X(A -> B) - X(B -> A) for every pair
+      {A, B}, which cancels both row and column effects: it is positive only if
+      masks do better under the schedule they were found with.
+
+    Each is reported for the ticket, the reinit control and their per-seed
+    difference (ticket - reinit), Holm-adjusted over the pairs within each
+    family; ``*_mean`` averages the pairs per seed first, then takes the paired
+    interval over seeds.
     """
-    pairs, per_pair = [], {"ticket": [], "reinit": [], "difference": []}
+    out: dict[str, Any] = {"pairs": [], "interaction_pairs": []}
+    families = {"ticket": [], "reinit": [], "difference": [],
+                "interaction_ticket": [], "interaction_reinit": [], "interaction_difference": []}
     for b in range(n_schedules):
         for a in range(n_schedules):
             if a == b:
                 continue
-            pairs.append(f"{names[a]} -> {names[b]}")
+            out["pairs"].append(f"{names[a]} -> {names[b]}")
             t = run("ticket", b, b) - run("ticket", a, b)
             r = run("reinit", b, b) - run("reinit", a, b)
-            per_pair["ticket"].append(t)
-            per_pair["reinit"].append(r)
-            per_pair["difference"].append(t - r)
-    out = {"pairs": pairs}
-    for family, values in per_pair.items():
+            families["ticket"].append(t)
+            families["reinit"].append(r)
+            families["difference"].append(t - r)
+    for a in range(n_schedules):
+        for b in range(a + 1, n_schedules):
+            out["interaction_pairs"].append(f"{names[a]} x {names[b]}")
+            t, r = (run(arm, a, a) + run(arm, b, b) - run(arm, a, b) - run(arm, b, a) for arm in ("ticket", "reinit"))
+            families["interaction_ticket"].append(t)
+            families["interaction_reinit"].append(r)
+            families["interaction_difference"].append(t - r)
+    for family, values in families.items():
         tests = [stats.paired(v, np.zeros_like(v)) for v in values]
         adjusted = stats.holm([d.p_value for d in tests])
         out[family] = [{**d.as_dict(), "p_holm": float(p)} for d, p in zip(tests, adjusted)]
@@ -402,23 +418,30 @@ def home_advantage(run, n_schedules: int, names) -> dict[str, Any]:
 
 
 def answer(out: dict, config) -> dict[str, Any]:
-    """The plain answer, from the home advantages: the schedule is part of the ticket only if
-    the ticket's home advantage is positive and larger than the reinit control's."""
+    """The plain answer. The schedule is part of the ticket only if masks do better under their own
+    schedule once row and column effects are removed (the interaction), and more so with their
+    original init than with a fresh one (the reinit control)."""
     if "crossed" not in out or len(out["schedules"]) < 2:
         return {"text": "not tested (no crossed study in this config)"}
     lines = {}
     for s, cell in out["crossed"].items():
         ha = cell["home_advantage"]
-        t, d = ha["ticket_mean"], ha["difference_mean"]
-        part = t["low"] > 0 and d["low"] > 0
-        mask_only = t["low"] > 0 and not d["low"] > 0
-        lines[s] = {
-            "ticket_home_advantage": t, "reinit_home_advantage": ha["reinit_mean"], "difference": d,
-            "schedule_part_of_ticket": bool(part),
-            "verdict": ("yes: the home advantage exceeds the reinit control's" if part else
-                        "the mask prefers its own schedule, but a fresh init with that mask does too" if mask_only else
-                        "no detectable home advantage"),
-        }
+        home, match = ha["ticket_mean"], ha["interaction_ticket_mean"]
+        beyond_reinit = ha["interaction_difference_mean"]
+        if match["low"] > 0 and beyond_reinit["low"] > 0:
+            verdict = "yes: tickets match their own schedule, more than the same masks with a fresh init do"
+        elif match["low"] > 0:
+            verdict = "the mask matches its schedule, as much with a fresh init: the schedule belongs to the mask"
+        elif home["low"] > 0:
+            verdict = ("a home advantage, but no matching: it is the row effect of masks found under some "
+                       "schedules being better under every schedule")
+        else:
+            verdict = "no detectable home advantage"
+        lines[s] = {"ticket_home_advantage": home, "reinit_home_advantage": ha["reinit_mean"],
+                    "home_advantage_difference": ha["difference_mean"], "ticket_interaction": match,
+                    "reinit_interaction": ha["interaction_reinit_mean"], "interaction_difference": beyond_reinit,
+                    "schedule_part_of_ticket": bool(match["low"] > 0 and beyond_reinit["low"] > 0),
+                    "verdict": verdict}
     return lines
 
 
@@ -511,7 +534,10 @@ def describe(report: dict) -> str:
         ha = cell.get("home_advantage")
         if ha:
             lines.append(f"  home advantage, mean over pairs: ticket {fmt(ha['ticket_mean'])}, "
-                     f"reinit {fmt(ha['reinit_mean'])}, ticket - reinit {fmt(ha['difference_mean'])}")
+                         f"reinit {fmt(ha['reinit_mean'])}, ticket - reinit {fmt(ha['difference_mean'])}")
+            lines.append(f"  interaction (AA + BB - AB - BA), mean over pairs: ticket "
+                         f"{fmt(ha['interaction_ticket_mean'])}, reinit {fmt(ha['interaction_reinit_mean'])}, "
+                         f"ticket - reinit {fmt(ha['interaction_difference_mean'])}")
     for s, v in r.get("variants", {}).items():
         lines.append(f"Q3 variants at {s} ({v['schedule']}):")
         for name, arm in v["arms"].items():
@@ -533,7 +559,8 @@ def describe(report: dict) -> str:
         ha = t["home_advantage"]
         if ha:
             lines.append(f"  home advantage on the fresh draw: ticket {fmt(ha['ticket_mean'])}, "
-                         f"reinit {fmt(ha['reinit_mean'])}")
+                         f"reinit {fmt(ha['reinit_mean'])}; interaction: ticket "
+                         f"{fmt(ha['interaction_ticket_mean'])}, reinit {fmt(ha['interaction_reinit_mean'])}")
     for s, a in r["answer"].items() if isinstance(r["answer"], dict) and "text" not in r["answer"] else []:
         lines.append(f"Answer at {s}: {a['verdict']}")
     lines.append(f"max |pruned weight| after training: {r['max_pruned_magnitude']}")
