@@ -431,7 +431,8 @@ def answer(out: dict, config) -> dict[str, Any]:
         if match["low"] > 0 and beyond_reinit["low"] > 0:
             verdict = "yes: tickets match their own schedule, more than the same masks with a fresh init do"
         elif match["low"] > 0:
-            verdict = "the mask matches its schedule, as much with a fresh init: the schedule belongs to the mask"
+            verdict = ("masks match the schedule they were found with, but not detectably more with their "
+                       "original init than with a fresh one")
         elif home["low"] > 0:
             verdict = ("a home advantage, but no matching: it is the row effect of masks found under some "
                        "schedules being better under every schedule")
