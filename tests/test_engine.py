@@ -119,12 +119,15 @@ def test_divergent_member_is_frozen_and_others_are_bit_identical(strategy, chunk
     bad = make(1e8, 0)  # the L2 term grows geometrically to inf
     devices = jax.devices()[:1]
     with_bad = osd.sweep(train, osd.stack(good[:2] + [bad] + good[2:]), strategy=strategy, chunk_size=chunk_size, devices=devices)
-    without = osd.sweep(train, osd.stack(good), strategy=strategy, chunk_size=chunk_size, devices=devices)
+    # The reference has the same shape (the bad member swapped for a good one): the same compiled
+    # program, so bit-identity is guaranteed; a 3-member batch would be another program.
+    replaced = osd.stack(good[:2] + [make(0.25, 3)] + good[2:])
+    without = osd.sweep(train, replaced, strategy=strategy, chunk_size=chunk_size, devices=devices)
     np.testing.assert_array_equal(with_bad.diverged(), [False, False, True, False])
     assert 0 <= with_bad.metric("diverged_at")[2] < STEPS
     kept = [0, 1, 3]
     for name in ("loss", "curve"):
-        np.testing.assert_array_equal(with_bad.metric(name)[kept], without.metric(name))
+        np.testing.assert_array_equal(with_bad.metric(name)[kept], without.metric(name)[kept])
     stop = with_bad.metric("diverged_at")[2]
     curve = with_bad.metric("curve")[2]
     assert np.all(np.isfinite(curve[:stop])) and np.all(np.isnan(curve[stop:]))  # frozen from the divergence on
@@ -148,7 +151,9 @@ def test_results_table_json_best_and_plot(tmp_path, capsys):
     assert best.label == BATCH.labels[best.index]
     table = result.table(sort_by="loss")
     lines = table.splitlines()
-    assert lines[0].split() == ["member", "diverged_at", "loss"] and best.label in lines[2]
+    # One column per swept hyperparameter, then the metrics; the best member comes first.
+    assert lines[0].split() == ["member", *BATCH.values, "diverged_at", "loss"]
+    assert lines[2].split()[0] == str(best.index)
     data = json.loads(result.to_json(str(tmp_path / "r.json")))
     assert data["labels"] == BATCH.labels and len(data["metrics"]["loss"]) == 9
     assert json.loads((tmp_path / "r.json").read_text()) == data

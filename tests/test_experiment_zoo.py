@@ -26,7 +26,7 @@ def test_smoke_run_writes_every_reported_number_and_the_plots(smoke):
     (model,) = config["models"]
     summary = results["models"][model]
     assert list(summary["families"]) == config["families"]
-    for family, row in summary["families"].items():
+    for row in summary["families"].values():
         assert row["peak_lr"] in config["learning_rates"]
         assert len(row["test_accuracies"]) == config["seeds"]
         assert 0.0 <= row["test_accuracy"]["mean"] <= 1.0

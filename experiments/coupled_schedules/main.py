@@ -1,4 +1,4 @@
-"""The study's command line: ``python -m experiments.coupled_schedules --config C --out DIR [--set field=value]``."""
+"""The command line: ``python -m experiments.coupled_schedules --config C --out DIR [--set field=value]``."""
 
 from __future__ import annotations
 

@@ -95,7 +95,9 @@ def make_train(config, data: dict[str, np.ndarray]):
         # Common random numbers: the seed fixes the init and every epoch's shuffle, whatever the arm.
         init_key, data_key = jax.random.split(jax.random.fold_in(key, member["seed"]))
         graphdef, params = nnx.split(MLP(nnx.Rngs(params=init_key), config.hidden), nnx.Param)
-        orders = jax.vmap(lambda k: jax.random.permutation(k, num_train))(jax.random.split(data_key, config.epochs))
+        orders = jax.vmap(lambda k: jax.random.permutation(k, num_train))(
+            jax.random.split(data_key, config.epochs)
+        )
 
         def loss_fn(params, x, y):
             return optax.softmax_cross_entropy_with_integer_labels(nnx.merge(graphdef, params)(x), y).mean()
@@ -112,7 +114,9 @@ def make_train(config, data: dict[str, np.ndarray]):
             batch = jax.lax.dynamic_slice_in_dim(orders[t // per_epoch], (t % per_epoch) * config.batch_size,
                                                  config.batch_size)  # fmt: skip
             loss, grads = jax.value_and_grad(loss_fn)(params, x_train[batch], y_train[batch])
-            updates, opt_state = optimizer.update(grads, opt_state, params, value=loss)  # value feeds the plateau
+            updates, opt_state = optimizer.update(
+                grads, opt_state, params, value=loss
+            )  # value feeds the plateau
             values = osd.hyperparams(opt_state)  # the values this update used
             logged = {"loss": loss, **values, "base_learning_rate": member["base"](t)}
             return (optax.apply_updates(params, updates), opt_state), logged

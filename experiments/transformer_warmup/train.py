@@ -311,7 +311,7 @@ def train(run: Run, key: jax.Array) -> dict[str, Any]:
         metrics = {
             "train_loss": ema / (1 - ema_decay ** (step + 1).astype(jnp.float32)),
             "learning_rate": run.learning_rate(step),
-            "grad_norm": optax.global_norm(grads),
+            "grad_norm": optax.tree.norm(grads),
         }
         return (params, opt_state, ema, first), metrics
 
@@ -364,7 +364,7 @@ def gradient_norms(run: Run, key: jax.Array) -> dict[str, jax.Array]:
         **_layer_norms(grads, setup.depth),
         "fc1": _per_layer(layers["fc1"]["kernel"], setup.depth),
         "attention": _per_layer((layers["qkv"]["kernel"], layers["out"]["kernel"]), setup.depth),
-        "head": optax.global_norm(grads["params"]["head"]["kernel"]),
+        "head": optax.tree.norm(grads["params"]["head"]["kernel"]),
         "loss": loss,
     }
 

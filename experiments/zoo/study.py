@@ -32,7 +32,9 @@ def check(config) -> None:
     if unknown:
         raise ValueError(f"zoo: unknown families {unknown}; known: {', '.join(FAMILIES)}")
     if config.steps % config.eval_every:
-        raise ValueError(f"zoo: steps ({config.steps}) must be a multiple of eval_every ({config.eval_every})")
+        raise ValueError(
+            f"zoo: steps ({config.steps}) must be a multiple of eval_every ({config.eval_every})"
+        )
     if config.seeds < 2:
         raise ValueError(f"zoo: paired intervals need at least 2 seeds, got {config.seeds}")
 
@@ -144,7 +146,7 @@ def describe(report: dict) -> str:
             f"(mean [95% CI] over {config['seeds']} seeds); differences paired per seed, Holm over families"
         )
         lines.append(
-            f"{'family':<14}{'peak lr':>8}{'val':>7}{'test acc %':>20}{'- constant':>26}{'- cosine':>26}"
+            f"{'family':<14}{'peak lr':>8}{'val':>7}{'test acc %':>22}{'- constant':>28}{'- cosine':>28}"
             f"{'train loss':>12}"
         )
         for family, row in summary["families"].items():
@@ -153,22 +155,23 @@ def describe(report: dict) -> str:
             for baseline in BASELINES:
                 comparison = summary["comparisons"].get(f"vs_{baseline}", {}).get(family)
                 if comparison is None:
-                    cells.append(f"{'—':>26}")
+                    cells.append(f"{'—':>28}")
                     continue
                 mark = "*" if comparison["significant"] else " "
                 text = stats.format_interval(comparison["mean"], comparison["low"], comparison["high"], 100)
-                cells.append(f"{text:>19} p={comparison['p_holm']:.2f}{mark}")
+                cells.append(f"{text:>21} p={comparison['p_holm']:.2f}{mark}")
             diverged = f"  ({row['diverged_seeds']} diverged)" if row["diverged_seeds"] else ""
             lines.append(
                 f"{family:<14}{row['peak_lr']:>8g}{100 * row['validation_accuracy']:>7.1f}"
-                f"{stats.format_interval(test['mean'], test['low'], test['high'], 100):>20}"
+                f"{stats.format_interval(test['mean'], test['low'], test['high'], 100):>22}"
                 + "".join(cells)
                 + f"{row['train_loss']['mean']:>12.4f}{diverged}"
             )
         choice = summary["validation_choice"]
         lines.append(
             f"validation picks {choice['family']}: test "
-            f"{stats.format_interval(choice['mean'], choice['low'], choice['high'], 100)}%  (* = Holm-adjusted p < 0.05)"
+            f"{stats.format_interval(choice['mean'], choice['low'], choice['high'], 100)}%"
+            "  (* = Holm-adjusted p < 0.05)"
         )
     return "\n".join(lines)
 
@@ -185,22 +188,29 @@ def plot_learning_rates(config, results: dict, path) -> None:
     drawn = [family for family in config.families if family != "plateau"]
     values = {}
     if drawn:  # every family's curve from one small program
-        schedules = osd.stack([
-            family_schedule(family, families[family]["peak_lr"], config.steps, config.eval_every) for family in drawn
-        ])
-        values = dict(zip(drawn, np.asarray(jax.jit(jax.vmap(lambda s: s(steps)))(schedules))))
+        schedules = osd.stack(
+            [
+                family_schedule(family, families[family]["peak_lr"], config.steps, config.eval_every)
+                for family in drawn
+            ]
+        )
+        values = dict(zip(drawn, np.asarray(jax.jit(jax.vmap(lambda s: s(steps)))(schedules)), strict=True))
     columns = 5
     rows = math.ceil(len(config.families) / columns)
     fig, axes = plt.subplots(rows, columns, figsize=(2.6 * columns, 1.8 * rows), sharex=True, squeeze=False)
-    for ax, family in zip(axes.flat, config.families):
+    for ax, family in zip(axes.flat, config.families, strict=False):
         peak = families[family]["peak_lr"]
         if family == "plateau":  # the reduction depends on the loss: draw the recorded rate
-            ax.step(results["eval_steps"], results["models"][model]["curves"]["learning_rate"][family], where="post")
+            ax.step(
+                results["eval_steps"],
+                results["models"][model]["curves"]["learning_rate"][family],
+                where="post",
+            )
         else:
             ax.plot(steps, values[family], lw=1.2)
         ax.set_title(f"{family} (peak {peak:g})", fontsize=8)
         ax.tick_params(labelsize=6)
-    for ax in list(axes.flat)[len(config.families):]:
+    for ax in list(axes.flat)[len(config.families) :]:
         ax.axis("off")
     fig.suptitle(f"learning rate vs step ({model}, peak LR chosen on validation)", fontsize=9)
     plotting.save(fig, path, dpi=70)
@@ -211,10 +221,16 @@ def plot_accuracy_curves(config, results: dict, path) -> None:
     plt = plotting.pyplot()
     fig, axes = plt.subplots(1, len(config.models), figsize=(6 * len(config.models), 4), squeeze=False)
     colors = plt.get_cmap("tab20")
-    for ax, model in zip(axes.flat, config.models):
+    for ax, model in zip(axes.flat, config.models, strict=True):
         curves = results["models"][model]["curves"]["test_accuracy"]
         for i, family in enumerate(config.families):
-            ax.plot(results["eval_steps"], 100 * np.asarray(curves[family]), lw=1.1, color=colors(i % 20), label=family)
+            ax.plot(
+                results["eval_steps"],
+                100 * np.asarray(curves[family]),
+                lw=1.1,
+                color=colors(i % 20),
+                label=family,
+            )
         ax.set_title(f"MNIST-1D {model.upper()}: test accuracy (mean over seeds)", fontsize=9)
         ax.set_xlabel("step")
         ax.set_ylabel("test accuracy (%)")

@@ -54,9 +54,13 @@ def family_schedule(family: str, peak: float, steps: int, eval_every: int):
         "sgdr": lambda: osd.cosine_restarts(peak, first_period=-(-steps // 7), period_multiplier=2.0),
         "cyclic": lambda: osd.cyclic(peak / 10, peak, step_size_up=steps // 8),
         "one_cycle": lambda: osd.one_cycle(peak, total_steps=steps),
-        "wsd": lambda: osd.wsd(peak, steps // 20, steps - steps // 20 - steps // 5, steps // 5, decay_shape="1-sqrt"),
+        "wsd": lambda: osd.wsd(
+            peak, steps // 20, steps - steps // 20 - steps // 5, steps // 5, decay_shape="1-sqrt"
+        ),
         "rex": lambda: osd.rex(peak, steps),
-        "plateau": lambda: osd.plateau(peak, factor=0.5, patience=2, threshold=1e-3, accumulation_size=eval_every),
+        "plateau": lambda: osd.plateau(
+            peak, factor=0.5, patience=2, threshold=1e-3, accumulation_size=eval_every
+        ),
         "schedule_free": lambda: osd.warmup(osd.constant(peak), steps // 20),
     }
     if family not in builders:
@@ -99,7 +103,7 @@ def make_train(model_name: str, config, data: dict[str, np.ndarray]):
         init_key, data_key = jax.random.split(jax.random.fold_in(key, member["seed"]))
         params = model.init(init_key, x_train[:1])
         use_free = member["schedule_free"]
-        # One inject evaluates the schedule (and advances a plateau's state) once per step for both optimizers.
+        # One inject evaluates the schedule (and advances a plateau's state) once a step for both optimizers.
         adam = osd.inject(optax.adam)(learning_rate=member["schedule"])
 
         def free_at(rate):  # schedule-free AdamW at this step's rate (its state does not depend on the rate)
@@ -120,8 +124,13 @@ def make_train(model_name: str, config, data: dict[str, np.ndarray]):
             rate = osd.hyperparams(adam_state)["learning_rate"]
             free_updates, new_free = free_at(rate).update(grads, free_state, params)
             updates = select(use_free, free_updates, adam_updates)
-            free_state = select(use_free, new_free, free_state)  # unused, it stays at its init (always finite)
-            return (optax.apply_updates(params, updates), adam_state, free_state), {"loss": loss, "learning_rate": rate}
+            free_state = select(
+                use_free, new_free, free_state
+            )  # unused, it stays at its init (always finite)
+            return (optax.apply_updates(params, updates), adam_state, free_state), {
+                "loss": loss,
+                "learning_rate": rate,
+            }
 
         def evaluate(state):
             params, _, free_state = state

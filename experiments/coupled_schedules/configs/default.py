@@ -7,7 +7,11 @@ import dataclasses
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    arms: tuple[str, ...] = ("lr_schedule", "coupled", "coupled_plateau")  # experiments/coupled_schedules/train.py
+    arms: tuple[str, ...] = (
+        "lr_schedule",
+        "coupled",
+        "coupled_plateau",
+    )  # experiments/coupled_schedules/train.py
     peak_lrs: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2)  # peak-LR grid; chosen per arm on validation
     seeds: int = 20  # seeds per (arm, LR): init and shuffles, the same for every arm
     epochs: int = 30  # passes over the training split

@@ -14,7 +14,13 @@ class Config:
     )  # schedule families compared (experiments/zoo/train.py:family_schedule)  # fmt: skip
     steps: int = 6000  # training steps per run: the paper's budget
     batch_size: int = 100  # minibatch (the paper's), drawn with replacement each step
-    learning_rates: tuple[float, ...] = (1e-3, 3e-3, 1e-2, 3e-2, 1e-1)  # peak-LR grid; chosen per family on validation
+    learning_rates: tuple[float, ...] = (
+        1e-3,
+        3e-3,
+        1e-2,
+        3e-2,
+        1e-1,
+    )  # peak-LR grid; chosen per family on validation
     seeds: int = 5  # seeds per (family, LR): init and data order, the same for every family
     validation_size: int = 500  # training sequences held out to choose the LR (test is only reported)
     eval_every: int = 100  # steps between test evaluations; also the plateau's epoch
