@@ -16,7 +16,7 @@ fi
   python3 -c "import jax, optax, flax; print('jax', jax.__version__, 'optax', optax.__version__, 'flax', flax.__version__, jax.devices())"
 } 2>&1 | tee "$OUT/runs/machine.txt"
 # study:seconds (the study's gpu config is sized to finish inside it)
-for entry in ${STUDIES:-zoo:80 transformer_warmup:140 diffusion:140 lottery_tickets:140}; do
+for entry in ${STUDIES:-zoo:110 transformer_warmup:140 diffusion:140 lottery_tickets:140}; do
   name="${entry%%:*}"; limit="${entry##*:}"
   start=$(date +%s)
   timeout "$limit" python3 -m experiments."$name" --config gpu --out "$OUT/runs/$name" --no-progress \
