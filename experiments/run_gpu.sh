@@ -15,11 +15,14 @@ fi
   nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv,noheader
   python3 -c "import jax, optax, flax; print('jax', jax.__version__, 'optax', optax.__version__, 'flax', flax.__version__, jax.devices())"
 } 2>&1 | tee "$OUT/runs/machine.txt"
-# study:seconds (the study's gpu config is sized to finish inside it)
+# study:seconds (the study's gpu config is sized to finish inside it). SET_<study> adds
+# --set overrides for a follow-up run, e.g. SET_lottery_tickets="seeds=12".
 for entry in ${STUDIES:-zoo:110 transformer_warmup:140 diffusion:140 lottery_tickets:140}; do
   name="${entry%%:*}"; limit="${entry##*:}"
+  overrides="SET_$name"; sets=()
+  for item in ${!overrides:-}; do sets+=(--set "$item"); done
   start=$(date +%s)
-  timeout "$limit" python3 -m experiments."$name" --config gpu --out "$OUT/runs/$name" --no-progress \
+  timeout "$limit" python3 -m experiments."$name" --config gpu "${sets[@]}" --out "$OUT/runs/$name" --no-progress \
     > "$OUT/runs/$name.log" 2>&1
   echo "$name: exit $? after $(( $(date +%s) - start )) s (limit $limit s)" | tee -a "$OUT/runs/summary.txt"
 done
