@@ -12,8 +12,10 @@ import sys
 
 import numpy as np
 
+from experiments.common import stats
 from experiments.common.stats import format_interval
 
+from . import compact
 from .study import LABELS
 
 
@@ -44,7 +46,7 @@ def kl_table(r: dict, config: dict, which: str) -> list[str]:
 
 
 def sample_table(r: dict, config: dict, which: str) -> list[str]:
-    members = r["members"]
+    members = compact.members(r)
     families = config["lr_families"]
     lines = [
         "| noise \\ LR | " + " | ".join(_l(f) for f in families) + " |",
@@ -188,6 +190,55 @@ def per_level(r: dict, config: dict) -> list[str]:
     return lines
 
 
+def mnist1d(m: dict, config: dict) -> list[str]:
+    """The MNIST-1D part (gpu config): Frechet distance tables, the interaction test and every family
+    against the validation-best one, paired over seeds (Holm within each noise schedule)."""
+    if "skipped" in m:
+        return [f"MNIST-1D: skipped ({m['skipped']})."]
+    families = config["lr_families"]
+    out = [
+        (
+            f"MNIST-1D: classifier test accuracy {m['classifier_test_accuracy']:.3f}, "
+            f"real-vs-real FD {m['real_vs_real_fd']:.2f}, seeds {m['seeds']}."
+        ),
+    ]
+    for which in ("ema", "raw"):
+        cells, best = m[which]["cells"], m[which]["best_family_by_validation"]
+        out += [
+            "",
+            f"Test FD, {which.upper()} weights (mean [95% CI] over seeds):",
+            "",
+            "| noise \\ LR | " + " | ".join(_l(f) for f in families) + " | best (validation) |",
+            "|---" * (len(families) + 2) + "|",
+        ]
+        for name, row in cells.items():
+            out.append(
+                f"| {_l(name)} | "
+                + " | ".join(_f(row[f]["fd_test"], 2) for f in families)
+                + f" | {_l(best[name])} |"
+            )
+        out += [
+            "",
+            "Every family against the best one (test FD difference paired over seeds, Holm within a noise schedule):",
+            "",
+            "| noise | best (validation) | " + " | ".join(f"{_l(f)} - best" for f in families) + " |",
+            "|---" * (len(families) + 2) + "|",
+        ]
+        for name, row in cells.items():
+            others = [f for f in families if f != best[name]]
+            diffs = {f: stats.paired(row[f]["per_seed"], row[best[name]]["per_seed"]) for f in others}
+            p_holm = dict(zip(others, stats.holm([diffs[f].p_value for f in others])))
+            text = [
+                "-"
+                if f == best[name]
+                else f"{format_interval(diffs[f].mean, diffs[f].low, diffs[f].high, digits=2)} (p_Holm {p_holm[f]:.2g})"
+                for f in families
+            ]
+            out.append(f"| {_l(name)} | {_l(best[name])} | " + " | ".join(text) + " |")
+        out += [""] + interaction({"question1": {which: {"interaction": m[which]["interaction"]}}}, which)
+    return out
+
+
 def report(path: str) -> str:
     with open(path) as f:
         report = json.load(f)
@@ -243,27 +294,7 @@ def report(path: str) -> str:
         out += alignment(r, config, which)
     out += [""] + per_level(r, config)
     if "mnist1d" in r:
-        m = r["mnist1d"]
-        if "skipped" in m:
-            out += ["", f"MNIST-1D: skipped ({m['skipped']})."]
-        else:
-            out += [
-                "",
-                (
-                    f"MNIST-1D: classifier test accuracy {m['classifier_test_accuracy']:.3f}, "
-                    f"real-vs-real FD {m['real_vs_real_fd']:.2f}, seeds {m['seeds']}."
-                ),
-                "",
-                "| noise \\ LR | " + " | ".join(_l(f) for f in config["lr_families"]) + " |",
-                "|---" * (len(config["lr_families"]) + 1) + "|",
-            ]
-            for name, row in m["ema"]["cells"].items():
-                out.append(
-                    f"| {_l(name)} | "
-                    + " | ".join(_f(row[f]["fd_test"], 2) for f in config["lr_families"])
-                    + " |"
-                )
-            out += [""] + interaction({"question1": {"ema": {"interaction": m["ema"]["interaction"]}}}, "ema")
+        out += [""] + mnist1d(r["mnist1d"], config)
     return "\n".join(out)
 
 

@@ -653,7 +653,7 @@ def _per_level(config, runner: Runner, selection: dict, seeds_done: list[int]) -
             out["cells"][name][family]["excess_elbo_nats_ema"] = float(
                 np.mean([runner.records[i]["excess_elbo_nats"]["ema_eps"] for i in rows])
             )
-        # convergence per level (Kim et al. 2024): the constant-LR run at the 1x peak, raw weights
+        # convergence per level (Kim et al. 2024): the constant-LR run at the 1x peak, EMA weights, mean over seeds
         rows = (
             _cell_rows(runner, name, "constant", 1.0, seeds_done) if "constant" in config.lr_families else []
         )
