@@ -35,8 +35,7 @@ def heatmap(ax, values, xs: Sequence, ys: Sequence, *, xlabel: str, ylabel: str,
     (a failed run, say). NaN cells are grey.
     """
     values = np.asarray(values, dtype=np.float64)
-    cmap_obj = pyplot().get_cmap(cmap).copy()
-    cmap_obj.set_bad("0.8")
+    cmap_obj = pyplot().get_cmap(cmap).with_extremes(bad="0.8")  # a copy; set_bad is deprecated (mpl 3.11)
     image = ax.imshow(np.ma.masked_invalid(values), origin="lower", aspect="auto", cmap=cmap_obj,
                       vmin=vmin, vmax=vmax)
     ax.set_xticks(range(len(xs)), [str(x) for x in xs], rotation=45, fontsize=7)
