@@ -41,7 +41,10 @@ ANCHOR = {  # the notebook's last-step test accuracy, two trials (../shared/ANCH
     0.99: {"ticket": (41.9, 41.5), "random": (16.7, 15.4)},
 }
 ANCHOR_TRANSFER = {  # ~91% ticket on a fresh draw (seed 43), batch 500, 6000 steps
-    "ticket": (64.9, 66.8), "dense": (64.2, 64.2), "random": (61.5, 58.4), "reinit": (64.7, 66.3),
+    "ticket": (64.9, 66.8),
+    "dense": (64.2, 64.2),
+    "random": (61.5, 58.4),
+    "reinit": (64.7, 66.3),
 }
 
 
@@ -59,7 +62,9 @@ def load_data(config) -> dict[str, np.ndarray]:
         draws.append(data)
     for batch in {config.batch_size, config.transfer_batch_size}:
         if len(draws[0]["x_train"]) % batch:
-            raise ValueError(f"batch size {batch} must divide the {len(draws[0]['x_train'])} training sequences")
+            raise ValueError(
+                f"batch size {batch} must divide the {len(draws[0]['x_train'])} training sequences"
+            )
     return {k: np.stack([d[k] for d in draws]) for k in draws[0]}
 
 
@@ -89,15 +94,17 @@ def init(seed: int, hidden: int):
 
 def random_mask(seed: int, sparsity: float, hidden: int):
     """Layer-matched random mask; the same for every arm of a seed (and every schedule B)."""
-    key = jax.random.fold_in(jax.random.key(seed), 10_000 + int(round(sparsity * 10_000)))
+    key = jax.random.fold_in(jax.random.key(seed), 10_000 + round(sparsity * 10_000))
     return jax.tree.map(np.asarray, T.random_mask(key, T.drop_counts(sparsity, hidden), hidden))
 
 
 def rewind_steps(config) -> list[int]:
     """The distinct rewind points k (updates of the dense round); 0 must be among them."""
-    ks = sorted({int(round(k * config.steps)) for k in config.rewind_fractions})
+    ks = sorted({round(k * config.steps) for k in config.rewind_fractions})
     if 0 not in ks:
-        raise ValueError(f"rewind_fractions must include 0 (the original init), got {config.rewind_fractions}")
+        raise ValueError(
+            f"rewind_fractions must include 0 (the original init), got {config.rewind_fractions}"
+        )
     return ks
 
 
@@ -106,15 +113,33 @@ def chain_arms(config) -> list[dict[str, Any]]:
     arms = []
     for a, (_, peak, end) in enumerate(config.schedules):
         for k in rewind_steps(config):
-            arms.append({"kind": "imp", "A": a, "k": k, "first": (peak, end),
-                         "later": (peak, end), "carry": 0})
+            arms.append(
+                {"kind": "imp", "A": a, "k": k, "first": (peak, end), "later": (peak, end), "carry": 0}
+            )
     if config.variants:
         _, peak, end = config.schedules[config.variant_schedule]
-        arms.append({"kind": "lr_rewind", "A": config.variant_schedule, "k": 0, "first": (peak, end),
-                     "later": (peak, end), "carry": 1})
+        arms.append(
+            {
+                "kind": "lr_rewind",
+                "A": config.variant_schedule,
+                "k": 0,
+                "first": (peak, end),
+                "later": (peak, end),
+                "carry": 1,
+            }
+        )
         for lr in config.finetune_lrs:
-            arms.append({"kind": "finetune", "A": config.variant_schedule, "k": 0, "lr": lr, "first": (peak, end),
-                         "later": (lr, lr), "carry": 1})
+            arms.append(
+                {
+                    "kind": "finetune",
+                    "A": config.variant_schedule,
+                    "k": 0,
+                    "lr": lr,
+                    "first": (peak, end),
+                    "later": (lr, lr),
+                    "carry": 1,
+                }
+            )
     return arms
 
 
@@ -134,16 +159,32 @@ def study(config, context: Context) -> dict[str, Any]:
     arms = chain_arms(config)
     drops = T.drop_counts(config.targets, hidden)
     members = [(arm, seed) for arm in arms for seed in seeds]
-    configs = osd.stack([
-        {"params0": inits[seed], "drops": drops, "first_schedule": schedule(*arm["first"], steps),
-         "schedule": schedule(*arm["later"], steps), "rewind_step": np.int32(arm["k"]),
-         "carry_weights": np.int32(arm["carry"]), "data_index": np.int32(0)}
-        for arm, seed in members
-    ])
-    find = functools.partial(T.find_ticket, data=data, steps=steps, batch_size=config.batch_size,
-                             score_step=config.score_step, keep_rounds=keep_rounds, rewinding=rewinding)
-    chains = context.sweep(find, configs, label=f"{len(members)} pruning chains x {rounds} rounds",
-                           chunk_size=config.chunk_size)
+    configs = osd.stack(
+        [
+            {
+                "params0": inits[seed],
+                "drops": drops,
+                "first_schedule": schedule(*arm["first"], steps),
+                "schedule": schedule(*arm["later"], steps),
+                "rewind_step": np.int32(arm["k"]),
+                "carry_weights": np.int32(arm["carry"]),
+                "data_index": np.int32(0),
+            }
+            for arm, seed in members
+        ]
+    )
+    find = functools.partial(
+        T.find_ticket,
+        data=data,
+        steps=steps,
+        batch_size=config.batch_size,
+        score_step=config.score_step,
+        keep_rounds=keep_rounds,
+        rewinding=rewinding,
+    )
+    chains = context.sweep(
+        find, configs, label=f"{len(members)} pruning chains x {rounds} rounds", chunk_size=config.chunk_size
+    )
     chain = {}  # (kind, A, k, lr) -> per-seed arrays
     for i, (arm, seed) in enumerate(members):
         name = (arm["kind"], arm["A"], arm["k"], arm.get("lr"))
@@ -166,9 +207,18 @@ def study(config, context: Context) -> dict[str, Any]:
 
     def add(arm, a, b, sparsity, k, draw, seed, params0, mask):
         length = config.transfer_steps if draw else steps  # the schedule spans the run it drives
-        specs.append(((arm, a, b, sparsity, k, draw, seed), {
-            "params0": params0, "mask": mask, "schedule": schedule(*config.schedules[b][1:], length),
-            "data_index": np.int32(draw), "first_step": np.int32(k)}))
+        specs.append(
+            (
+                (arm, a, b, sparsity, k, draw, seed),
+                {
+                    "params0": params0,
+                    "mask": mask,
+                    "schedule": schedule(*config.schedules[b][1:], length),
+                    "data_index": np.int32(draw),
+                    "first_step": np.int32(k),
+                },
+            )
+        )
 
     random_pairs = set()
     if config.crossed:
@@ -178,15 +228,33 @@ def study(config, context: Context) -> dict[str, Any]:
                     for b in range(n_schedules):
                         if a != b:  # ticket(A -> A) is the chain's own round
                             add("ticket", a, b, s, 0, 0, seed, inits[seed], chain_mask("imp", a, 0, seed, s))
-                        add("reinit", a, b, s, 0, 0, seed, init(seed + config.reinit_offset, hidden),
-                            chain_mask("imp", a, 0, seed, s))
+                        add(
+                            "reinit",
+                            a,
+                            b,
+                            s,
+                            0,
+                            0,
+                            seed,
+                            init(seed + config.reinit_offset, hidden),
+                            chain_mask("imp", a, 0, seed, s),
+                        )
         random_pairs |= {(s, b) for s in config.report_sparsities for b in range(n_schedules)}
     else:  # the anchor: random pruning and the reinit control under the notebook's schedule only
         random_pairs |= {(s, 0) for s in kept}
         for s in kept:
             for seed in seeds:
-                add("reinit", 0, 0, s, 0, 0, seed, init(seed + config.reinit_offset, hidden),
-                    chain_mask("imp", 0, 0, seed, s))
+                add(
+                    "reinit",
+                    0,
+                    0,
+                    s,
+                    0,
+                    0,
+                    seed,
+                    init(seed + config.reinit_offset, hidden),
+                    chain_mask("imp", 0, 0, seed, s),
+                )
     if config.variants:
         random_pairs |= {(s, b) for s in config.report_sparsities for b in range(n_schedules)}
     for s, b in sorted(random_pairs):
@@ -203,8 +271,17 @@ def study(config, context: Context) -> dict[str, Any]:
             for b in range(n_schedules):
                 for a in range(n_schedules):
                     add("ticket", a, b, s, 0, 1, seed, inits[seed], chain_mask("imp", a, 0, seed, s))
-                    add("reinit", a, b, s, 0, 1, seed, init(seed + config.reinit_offset, hidden),
-                        chain_mask("imp", a, 0, seed, s))
+                    add(
+                        "reinit",
+                        a,
+                        b,
+                        s,
+                        0,
+                        1,
+                        seed,
+                        init(seed + config.reinit_offset, hidden),
+                        chain_mask("imp", a, 0, seed, s),
+                    )
                 add("random", None, b, s, 0, 1, seed, inits[seed], random_mask(seed, s, hidden))
                 add("dense", None, b, 0.0, 0, 1, seed, inits[seed], dense)
         transfer_specs = list(specs)
@@ -214,8 +291,13 @@ def study(config, context: Context) -> dict[str, Any]:
     groups = [(retrain_specs, train_fn, "retraining")]
     if transfer_specs:
         same = (config.transfer_steps, config.transfer_batch_size) == (steps, config.batch_size)
-        transfer_fn = train_fn if same else functools.partial(
-            T.train, data=data, steps=config.transfer_steps, batch_size=config.transfer_batch_size)
+        transfer_fn = (
+            train_fn
+            if same
+            else functools.partial(
+                T.train, data=data, steps=config.transfer_steps, batch_size=config.transfer_batch_size
+            )
+        )
         if same:  # one compiled program for both
             groups = [(retrain_specs + transfer_specs, train_fn, "retraining and transfer")]
         else:
@@ -223,12 +305,18 @@ def study(config, context: Context) -> dict[str, Any]:
     for group, fn, label in groups:
         if not group:
             continue
-        result = context.sweep(fn, osd.stack([c for _, c in group]), label=f"{len(group)} {label} runs",
-                               chunk_size=config.chunk_size)
+        result = context.sweep(
+            fn,
+            osd.stack([c for _, c in group]),
+            label=f"{len(group)} {label} runs",
+            chunk_size=config.chunk_size,
+        )
         for i, (name, _) in enumerate(group):
             retrained[name] = {k: float(v[i]) for k, v in result.metrics.items()}
 
-    return analyse(config, chain, retrained, context, chains_seconds=(chains.compile_seconds, chains.run_seconds))
+    return analyse(
+        config, chain, retrained, context, chains_seconds=(chains.compile_seconds, chains.run_seconds)
+    )
 
 
 # ----------------------------------------------------------------------------- statistics
@@ -256,10 +344,12 @@ def analyse(config, chain, retrained, context, chains_seconds) -> dict[str, Any]
     def interval(x) -> dict:
         return {**stats.mean_ci(x).as_dict(), "per_seed": np.asarray(x).tolist()}
 
-    out: dict[str, Any] = {"schedules": names, "targets": list(config.targets),
-                           # wall times of the pruning-chain sweep (the part that scales with seeds on a GPU)
-                           "timing": {"chain_compile_seconds": chains_seconds[0],
-                                      "chain_run_seconds": chains_seconds[1]}}
+    out: dict[str, Any] = {
+        "schedules": names,
+        "targets": list(config.targets),
+        # wall times of the pruning-chain sweep (the part that scales with seeds on a GPU)
+        "timing": {"chain_compile_seconds": chains_seconds[0], "chain_run_seconds": chains_seconds[1]},
+    }
 
     # every chain's accuracy per round (the sparsity curves), and the exactness check
     curves = {}
@@ -270,7 +360,9 @@ def analyse(config, chain, retrained, context, chains_seconds) -> dict[str, Any]
         curves[label] = {
             "sparsity": np.mean(r["sparsity"], axis=0).tolist(),
             "test_acc": [interval(100 * r["test_acc"][:, i]) for i in range(r["test_acc"].shape[1])],
-            "val_acc": [interval(100 * r["val_acc"][:, i]) for i in range(r["val_acc"].shape[1])] if has_val else None,
+            "val_acc": [interval(100 * r["val_acc"][:, i]) for i in range(r["val_acc"].shape[1])]
+            if has_val
+            else None,
             "train_acc": np.mean(100 * r["train_acc"], axis=0).tolist(),
         }
         max_pruned = max(max_pruned, float(np.max(r["max_pruned"])))
@@ -284,30 +376,53 @@ def analyse(config, chain, retrained, context, chains_seconds) -> dict[str, Any]
         for k in ks:
             ticket = chain_at("imp", 0, k, s)
             random = run("random", None, 0, s, k)
-            anchor_rows.append({
-                "sparsity": s, "round_sparsity": float(config.targets[nearest_round(config.targets, s)]),
-                "rewind_step": k, "ticket": interval(ticket), "random": interval(random),
-                "ticket_minus_random": stats.paired(ticket, random).as_dict(),
-                "anchor": ANCHOR.get(s),
-            })
+            anchor_rows.append(
+                {
+                    "sparsity": s,
+                    "round_sparsity": float(config.targets[nearest_round(config.targets, s)]),
+                    "rewind_step": k,
+                    "ticket": interval(ticket),
+                    "random": interval(random),
+                    "ticket_minus_random": stats.paired(ticket, random).as_dict(),
+                    "anchor": ANCHOR.get(s),
+                }
+            )
     dense0 = chain_at("imp", 0, 0, 0.0)
-    out["anchor"] = {"schedule": names[0], "dense": interval(dense0), "anchor_dense": ANCHOR[0.0]["ticket"],
-                     "rows": anchor_rows}
+    out["anchor"] = {
+        "schedule": names[0],
+        "dense": interval(dense0),
+        "anchor_dense": ANCHOR[0.0]["ticket"],
+        "rows": anchor_rows,
+    }
 
     # Q2: the crossed A x B matrix, its controls and the home advantage
     if config.crossed:
         out["crossed"] = {}
         for s in config.report_sparsities:
-            cell = {arm: [[interval(run(arm, a, b, s)) for b in range(n_schedules)] for a in range(n_schedules)]
-                    for arm in ("ticket", "reinit")}
+            cell = {
+                arm: [[interval(run(arm, a, b, s)) for b in range(n_schedules)] for a in range(n_schedules)]
+                for arm in ("ticket", "reinit")
+            }
             cell["random"] = [interval(run("random", None, b, s)) for b in range(n_schedules)]
             cell["dense"] = [interval(run("dense", None, b, 0.0)) for b in range(n_schedules)]
-            cell["ticket_minus_reinit"] = [[stats.paired(run("ticket", a, b, s), run("reinit", a, b, s)).as_dict()
-                                            for b in range(n_schedules)] for a in range(n_schedules)]
-            cell["reinit_minus_random"] = [[stats.paired(run("reinit", a, b, s), run("random", None, b, s)).as_dict()
-                                            for b in range(n_schedules)] for a in range(n_schedules)]
+            cell["ticket_minus_reinit"] = [
+                [
+                    stats.paired(run("ticket", a, b, s), run("reinit", a, b, s)).as_dict()
+                    for b in range(n_schedules)
+                ]
+                for a in range(n_schedules)
+            ]
+            cell["reinit_minus_random"] = [
+                [
+                    stats.paired(run("reinit", a, b, s), run("random", None, b, s)).as_dict()
+                    for b in range(n_schedules)
+                ]
+                for a in range(n_schedules)
+            ]
             if n_schedules > 1:
-                cell["home_advantage"] = home_advantage(lambda arm, a, b: run(arm, a, b, s), n_schedules, names)
+                cell["home_advantage"] = home_advantage(
+                    lambda arm, a, b, s=s: run(arm, a, b, s), n_schedules, names
+                )
             out["crossed"][str(s)] = cell
 
     # Q3: retraining variants at equal step budgets (the variant schedule's chains)
@@ -317,9 +432,12 @@ def analyse(config, chain, retrained, context, chains_seconds) -> dict[str, Any]
         for s in config.report_sparsities:
             r = nearest_round(config.targets, s)
             if has_val:  # the fine-tuning LR and the random arm's schedule are chosen on validation
-                lr = max(config.finetune_lrs,
-                         key=lambda lr: np.mean(chain_at("finetune", v, 0, s, "val_acc", lr)))
-                best_b = max(range(n_schedules), key=lambda b: np.mean(run("random", None, b, s, metric="val_acc")))
+                lr = max(
+                    config.finetune_lrs, key=lambda lr: np.mean(chain_at("finetune", v, 0, s, "val_acc", lr))
+                )
+                best_b = max(
+                    range(n_schedules), key=lambda b: np.mean(run("random", None, b, s, metric="val_acc"))
+                )
             else:
                 lr, best_b = config.finetune_lrs[0], v
             arms = {
@@ -328,29 +446,47 @@ def analyse(config, chain, retrained, context, chains_seconds) -> dict[str, Any]
                 f"fine-tuning at {lr:g}": chain_at("finetune", v, 0, s, lr=lr),
                 f"random pruning, {names[best_b]}": run("random", None, best_b, s),
             }
-            budget = {"weight rewinding (IMP, k=0)": (r + 1) * steps, "LR rewinding": (r + 1) * steps,
-                      f"fine-tuning at {lr:g}": (r + 1) * steps, f"random pruning, {names[best_b]}": steps}
+            budget = {
+                "weight rewinding (IMP, k=0)": (r + 1) * steps,
+                "LR rewinding": (r + 1) * steps,
+                f"fine-tuning at {lr:g}": (r + 1) * steps,
+                f"random pruning, {names[best_b]}": steps,
+            }
             out["variants"][str(s)] = {
-                "schedule": names[v], "finetune_lr": lr, "finetune_val_acc": {
-                    f"{x:g}": float(np.mean(chain_at("finetune", v, 0, s, "val_acc", x))) for x in config.finetune_lrs}
-                if has_val else None,
+                "schedule": names[v],
+                "finetune_lr": lr,
+                "finetune_val_acc": {
+                    f"{x:g}": float(np.mean(chain_at("finetune", v, 0, s, "val_acc", x)))
+                    for x in config.finetune_lrs
+                }
+                if has_val
+                else None,
                 "random_schedule": names[best_b],
-                "arms": {name: {**interval(x), "steps_to_produce": budget[name], "steps_retraining": steps}
-                         for name, x in arms.items()},
+                "arms": {
+                    name: {**interval(x), "steps_to_produce": budget[name], "steps_retraining": steps}
+                    for name, x in arms.items()
+                },
                 "vs_weight_rewinding": stats.compare_to(arms, "weight rewinding (IMP, k=0)"),
             }
 
     # Q4: transfer to a fresh draw
     if config.transfer:
         s = config.transfer_sparsity
-        fresh = lambda arm, a, b: run(arm, a, b, s if arm != "dense" else 0.0, draw=1)  # noqa: E731
-        t = {"sparsity": s, "data_seed": config.transfer_seed,
-             "ticket": [[interval(fresh("ticket", a, b)) for b in range(n_schedules)] for a in range(n_schedules)],
-             "reinit": [[interval(fresh("reinit", a, b)) for b in range(n_schedules)] for a in range(n_schedules)],
-             "random": [interval(fresh("random", None, b)) for b in range(n_schedules)],
-             "dense": [interval(fresh("dense", None, b)) for b in range(n_schedules)],
-             "home_advantage": home_advantage(fresh, n_schedules, names) if n_schedules > 1 else None,
-             "anchor": ANCHOR_TRANSFER}
+        fresh = lambda arm, a, b: run(arm, a, b, s if arm != "dense" else 0.0, draw=1)
+        t = {
+            "sparsity": s,
+            "data_seed": config.transfer_seed,
+            "ticket": [
+                [interval(fresh("ticket", a, b)) for b in range(n_schedules)] for a in range(n_schedules)
+            ],
+            "reinit": [
+                [interval(fresh("reinit", a, b)) for b in range(n_schedules)] for a in range(n_schedules)
+            ],
+            "random": [interval(fresh("random", None, b)) for b in range(n_schedules)],
+            "dense": [interval(fresh("dense", None, b)) for b in range(n_schedules)],
+            "home_advantage": home_advantage(fresh, n_schedules, names) if n_schedules > 1 else None,
+            "anchor": ANCHOR_TRANSFER,
+        }
         # the gain of the home ticket over dense, split into init (ticket - reinit) and mask (reinit - random)
         split = []
         for a in range(n_schedules):
@@ -361,10 +497,12 @@ def analyse(config, chain, retrained, context, chains_seconds) -> dict[str, Any]
                     continue
                 tk, ri = run("ticket", a, a, s, draw=draw), run("reinit", a, a, s, draw=draw)
                 rd, dn = run("random", None, a, s, draw=draw), run("dense", None, a, 0.0, draw=draw)
-                row[label] = {"ticket_minus_dense": stats.paired(tk, dn).as_dict(),
-                              "init_part": stats.paired(tk, ri).as_dict(),
-                              "mask_part": stats.paired(ri, rd).as_dict(),
-                              "random_minus_dense": stats.paired(rd, dn).as_dict()}
+                row[label] = {
+                    "ticket_minus_dense": stats.paired(tk, dn).as_dict(),
+                    "init_part": stats.paired(tk, ri).as_dict(),
+                    "mask_part": stats.paired(ri, rd).as_dict(),
+                    "random_minus_dense": stats.paired(rd, dn).as_dict(),
+                }
             split.append(row)
         t["decomposition"] = split
         out["transfer"] = t
@@ -389,8 +527,14 @@ def home_advantage(run, n_schedules: int, names) -> dict[str, Any]:
     interval over seeds.
     """
     out: dict[str, Any] = {"pairs": [], "interaction_pairs": []}
-    families = {"ticket": [], "reinit": [], "difference": [],
-                "interaction_ticket": [], "interaction_reinit": [], "interaction_difference": []}
+    families = {
+        "ticket": [],
+        "reinit": [],
+        "difference": [],
+        "interaction_ticket": [],
+        "interaction_reinit": [],
+        "interaction_difference": [],
+    }
     for b in range(n_schedules):
         for a in range(n_schedules):
             if a == b:
@@ -404,7 +548,10 @@ def home_advantage(run, n_schedules: int, names) -> dict[str, Any]:
     for a in range(n_schedules):
         for b in range(a + 1, n_schedules):
             out["interaction_pairs"].append(f"{names[a]} x {names[b]}")
-            t, r = (run(arm, a, a) + run(arm, b, b) - run(arm, a, b) - run(arm, b, a) for arm in ("ticket", "reinit"))
+            t, r = (
+                run(arm, a, a) + run(arm, b, b) - run(arm, a, b) - run(arm, b, a)
+                for arm in ("ticket", "reinit")
+            )
             families["interaction_ticket"].append(t)
             families["interaction_reinit"].append(r)
             families["interaction_difference"].append(t - r)
@@ -431,18 +578,27 @@ def answer(out: dict, config) -> dict[str, Any]:
         if match["low"] > 0 and beyond_reinit["low"] > 0:
             verdict = "yes: tickets match their own schedule, more than the same masks with a fresh init do"
         elif match["low"] > 0:
-            verdict = ("masks match the schedule they were found with, but not detectably more with their "
-                       "original init than with a fresh one")
+            verdict = (
+                "masks match the schedule they were found with, but not detectably more with their "
+                "original init than with a fresh one"
+            )
         elif home["low"] > 0:
-            verdict = ("a home advantage, but no matching: it is the row effect of masks found under some "
-                       "schedules being better under every schedule")
+            verdict = (
+                "a home advantage, but no matching: it is the row effect of masks found under some "
+                "schedules being better under every schedule"
+            )
         else:
             verdict = "no detectable home advantage"
-        lines[s] = {"ticket_home_advantage": home, "reinit_home_advantage": ha["reinit_mean"],
-                    "home_advantage_difference": ha["difference_mean"], "ticket_interaction": match,
-                    "reinit_interaction": ha["interaction_reinit_mean"], "interaction_difference": beyond_reinit,
-                    "schedule_part_of_ticket": bool(match["low"] > 0 and beyond_reinit["low"] > 0),
-                    "verdict": verdict}
+        lines[s] = {
+            "ticket_home_advantage": home,
+            "reinit_home_advantage": ha["reinit_mean"],
+            "home_advantage_difference": ha["difference_mean"],
+            "ticket_interaction": match,
+            "reinit_interaction": ha["interaction_reinit_mean"],
+            "interaction_difference": beyond_reinit,
+            "schedule_part_of_ticket": bool(match["low"] > 0 and beyond_reinit["low"] > 0),
+            "verdict": verdict,
+        }
     return lines
 
 
@@ -465,11 +621,16 @@ def plots(out: dict, config, context: Context) -> None:
         y = [c["mean"] for c in curve["test_acc"]]
         lo = [c["low"] for c in curve["test_acc"]]
         hi = [c["high"] for c in curve["test_acc"]]
-        line, = ax.plot(x, y, marker="o", ms=2.5, lw=1.1, label=label)
+        (line,) = ax.plot(x, y, marker="o", ms=2.5, lw=1.1, label=label)
         if config.seeds > 1:
             ax.fill_between(x, lo, hi, color=line.get_color(), alpha=0.15)
     rows = out["anchor"]["rows"]
-    ax.plot([100 * r["sparsity"] for r in rows], [r["random"]["mean"] for r in rows], "kx", label="random, constant 2e-2")
+    ax.plot(
+        [100 * r["sparsity"] for r in rows],
+        [r["random"]["mean"] for r in rows],
+        "kx",
+        label="random, constant 2e-2",
+    )
     for s, anchor in ANCHOR.items():
         ax.plot([100 * s] * 2, anchor["ticket"], "b_", ms=10)
         if anchor["random"]:
@@ -486,7 +647,9 @@ def plots(out: dict, config, context: Context) -> None:
         cell = out["crossed"][s]
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.4))
         for ax, arm in zip(axes[:2], ("ticket", "reinit")):
-            values = np.array([[cell[arm][a][b]["mean"] for b in range(len(names))] for a in range(len(names))])
+            values = np.array(
+                [[cell[arm][a][b]["mean"] for b in range(len(names))] for a in range(len(names))]
+            )
             image = ax.imshow(values, origin="lower", cmap="viridis")  # every cell is finite
             for a in range(len(names)):
                 for b in range(len(names)):
@@ -514,15 +677,21 @@ def plots(out: dict, config, context: Context) -> None:
 def describe(report: dict) -> str:
     """The README's tables, as text."""
     r = report["results"]
-    fmt = lambda d: stats.format_interval(d["mean"], d["low"], d["high"])  # noqa: E731
-    lines = [f"Q1 anchor (schedule {r['anchor']['schedule']}; dense {fmt(r['anchor']['dense'])}, "
-             f"notebook {r['anchor']['anchor_dense']})",
-             "  sparsity  k  ticket              random              ticket-random        notebook ticket / random"]
+    fmt = lambda d: stats.format_interval(d["mean"], d["low"], d["high"])
+    lines = [
+        (
+            f"Q1 anchor (schedule {r['anchor']['schedule']}; dense {fmt(r['anchor']['dense'])}, "
+            f"notebook {r['anchor']['anchor_dense']})"
+        ),
+        "  sparsity  k  ticket              random              ticket-random        notebook ticket / random",
+    ]
     for row in r["anchor"]["rows"]:
         anchor = row["anchor"] or {}
-        lines.append(f"  {row['round_sparsity']:.3f}  {row['rewind_step']:>4}  {fmt(row['ticket']):<19} "
-                     f"{fmt(row['random']):<19} {fmt(row['ticket_minus_random']):<20} "
-                     f"{anchor.get('ticket')} / {anchor.get('random')}")
+        lines.append(
+            f"  {row['round_sparsity']:.3f}  {row['rewind_step']:>4}  {fmt(row['ticket']):<19} "
+            f"{fmt(row['random']):<19} {fmt(row['ticket_minus_random']):<20} "
+            f"{anchor.get('ticket')} / {anchor.get('random')}"
+        )
     names = r["schedules"]
     for s, cell in r.get("crossed", {}).items():
         lines.append(f"Q2 crossed at {s}: rows A (found under), columns B (retrained under)")
@@ -534,34 +703,46 @@ def describe(report: dict) -> str:
         lines.append("  dense  (per B): " + "  ".join(fmt(c) for c in cell["dense"]))
         ha = cell.get("home_advantage")
         if ha:
-            lines.append(f"  home advantage, mean over pairs: ticket {fmt(ha['ticket_mean'])}, "
-                         f"reinit {fmt(ha['reinit_mean'])}, ticket - reinit {fmt(ha['difference_mean'])}")
-            lines.append(f"  interaction (AA + BB - AB - BA), mean over pairs: ticket "
-                         f"{fmt(ha['interaction_ticket_mean'])}, reinit {fmt(ha['interaction_reinit_mean'])}, "
-                         f"ticket - reinit {fmt(ha['interaction_difference_mean'])}")
+            lines.append(
+                f"  home advantage, mean over pairs: ticket {fmt(ha['ticket_mean'])}, "
+                f"reinit {fmt(ha['reinit_mean'])}, ticket - reinit {fmt(ha['difference_mean'])}"
+            )
+            lines.append(
+                f"  interaction (AA + BB - AB - BA), mean over pairs: ticket "
+                f"{fmt(ha['interaction_ticket_mean'])}, reinit {fmt(ha['interaction_reinit_mean'])}, "
+                f"ticket - reinit {fmt(ha['interaction_difference_mean'])}"
+            )
     for s, v in r.get("variants", {}).items():
         lines.append(f"Q3 variants at {s} ({v['schedule']}):")
         for name, arm in v["arms"].items():
             vs = v["vs_weight_rewinding"].get(name)
-            lines.append(f"  {name:<34} {fmt(arm):<19} steps {arm['steps_to_produce']:>6}"
-                         + (f"  vs weight rewinding {fmt(vs)} (Holm p {vs['p_holm']:.3f})" if vs else ""))
+            lines.append(
+                f"  {name:<34} {fmt(arm):<19} steps {arm['steps_to_produce']:>6}"
+                + (f"  vs weight rewinding {fmt(vs)} (Holm p {vs['p_holm']:.3f})" if vs else "")
+            )
     if "transfer" in r:
         t = r["transfer"]
         lines.append(f"Q4 transfer to draw {t['data_seed']} at {t['sparsity']}:")
         for a, name in enumerate(names):
-            lines.append(f"  B={name:<18} ticket(B->B) {fmt(t['ticket'][a][a]):<19} reinit {fmt(t['reinit'][a][a]):<19}"
-                         f" random {fmt(t['random'][a]):<19} dense {fmt(t['dense'][a])}")
+            lines.append(
+                f"  B={name:<18} ticket(B->B) {fmt(t['ticket'][a][a]):<19} reinit {fmt(t['reinit'][a][a]):<19}"
+                f" random {fmt(t['random'][a]):<19} dense {fmt(t['dense'][a])}"
+            )
         for row in t["decomposition"]:
             for label in ("original", "fresh"):
                 d = row[label]
                 if d:
-                    lines.append(f"  {row['schedule']:<18} {label:<8} ticket-dense {fmt(d['ticket_minus_dense']):<19}"
-                                 f" init part {fmt(d['init_part']):<19} mask part {fmt(d['mask_part'])}")
+                    lines.append(
+                        f"  {row['schedule']:<18} {label:<8} ticket-dense {fmt(d['ticket_minus_dense']):<19}"
+                        f" init part {fmt(d['init_part']):<19} mask part {fmt(d['mask_part'])}"
+                    )
         ha = t["home_advantage"]
         if ha:
-            lines.append(f"  home advantage on the fresh draw: ticket {fmt(ha['ticket_mean'])}, "
-                         f"reinit {fmt(ha['reinit_mean'])}; interaction: ticket "
-                         f"{fmt(ha['interaction_ticket_mean'])}, reinit {fmt(ha['interaction_reinit_mean'])}")
+            lines.append(
+                f"  home advantage on the fresh draw: ticket {fmt(ha['ticket_mean'])}, "
+                f"reinit {fmt(ha['reinit_mean'])}; interaction: ticket "
+                f"{fmt(ha['interaction_ticket_mean'])}, reinit {fmt(ha['interaction_reinit_mean'])}"
+            )
     for s, a in r["answer"].items() if isinstance(r["answer"], dict) and "text" not in r["answer"] else []:
         lines.append(f"Answer at {s}: {a['verdict']}")
     lines.append(f"max |pruned weight| after training: {r['max_pruned_magnitude']}")

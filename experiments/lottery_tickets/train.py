@@ -71,6 +71,7 @@ def init_params(key: jax.Array, hidden: int) -> Params:
 
 def apply(params: Params, x: jax.Array) -> jax.Array:
     """Logits of the notebook's SparseMLP (its residual around the second layer)."""
+
     def dense(p, h):
         return h @ p["w"] + p["b"][None, :]
 
@@ -93,8 +94,10 @@ def apply_mask(params: Params, mask: Params) -> Params:
 
 def dense_mask(hidden: int) -> Params:
     """All weights kept."""
-    return {name: {"w": np.ones((fi, fo), bool), "b": np.ones((fo,), bool)}
-            for name, (fi, fo) in zip(LAYERS, layer_sizes(hidden))}
+    return {
+        name: {"w": np.ones((fi, fo), bool), "b": np.ones((fo,), bool)}
+        for name, (fi, fo) in zip(LAYERS, layer_sizes(hidden))
+    }
 
 
 # ----------------------------------------------------------------------------- pruning
@@ -139,8 +142,10 @@ def random_mask(key: jax.Array, drops, hidden: int) -> Params:
     """Layer-matched random pruning: in every layer the same number dropped, uniformly at random."""
     like = dense_mask(hidden)
     keys = jax.random.split(key, len(LAYERS))
-    scores = {name: _unflat(jax.random.uniform(k, (layer_size(fi, fo),)), like[name])
-              for name, k, (fi, fo) in zip(LAYERS, keys, layer_sizes(hidden))}
+    scores = {
+        name: _unflat(jax.random.uniform(k, (layer_size(fi, fo),)), like[name])
+        for name, k, (fi, fo) in zip(LAYERS, keys, layer_sizes(hidden))
+    }
     return prune(scores, jnp.asarray(drops))
 
 
@@ -154,8 +159,14 @@ def sparsity(mask: Params) -> jax.Array:
 
 def max_pruned_magnitude(params: Params, mask: Params) -> jax.Array:
     """Largest |weight| at a pruned position (0 exactly when the mask holds)."""
-    return jnp.max(jnp.stack([jnp.max(jnp.where(m, 0.0, jnp.abs(p)))
-                              for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask))]))
+    return jnp.max(
+        jnp.stack(
+            [
+                jnp.max(jnp.where(m, 0.0, jnp.abs(p)))
+                for p, m in zip(jax.tree.leaves(params), jax.tree.leaves(mask))
+            ]
+        )
+    )
 
 
 # ----------------------------------------------------------------------------- one round of training
@@ -168,12 +179,25 @@ def masked_adam_step(params: Params, opt_state, mask: Params, lr: jax.Array, x: 
     (loss, _), grads = jax.value_and_grad(loss_and_accuracy, has_aux=True)(params, x, y)
     grads = apply_mask(grads, mask)  # pruned weights carry no Adam statistics
     direction, opt_state = ADAM.update(grads, opt_state, params)
-    params = jax.tree.map(lambda p, d, m: jnp.where(m, p - lr * d, jnp.zeros_like(p)), params, direction, mask)
+    params = jax.tree.map(
+        lambda p, d, m: jnp.where(m, p - lr * d, jnp.zeros_like(p)), params, direction, mask
+    )
     return params, opt_state, loss
 
 
-def train_round(params: Params, mask: Params, schedule, data: Mapping[str, jax.Array], data_index: jax.Array,
-                first_step: jax.Array, *, steps: int, batch_size: int, score_step: int, snapshot_step=None):
+def train_round(
+    params: Params,
+    mask: Params,
+    schedule,
+    data: Mapping[str, jax.Array],
+    data_index: jax.Array,
+    first_step: jax.Array,
+    *,
+    steps: int,
+    batch_size: int,
+    score_step: int,
+    snapshot_step=None,
+):
     """Train ``steps`` updates (steps before ``first_step`` are skipped) of a masked network.
 
     Batch t is ``x[(t * batch_size) % n : ... + batch_size]`` of draw
@@ -195,8 +219,9 @@ def train_round(params: Params, mask: Params, schedule, data: Mapping[str, jax.A
         y = jax.lax.dynamic_slice(y_all, (data_index, start), (1, batch_size))[0]
         new_params, new_state, loss = masked_adam_step(params, opt_state, mask, schedule(t), x, y)
         active = t >= first_step
-        params, opt_state = jax.tree.map(lambda a, b: jnp.where(active, a, b),
-                                         (new_params, new_state), (params, opt_state))
+        params, opt_state = jax.tree.map(
+            lambda a, b: jnp.where(active, a, b), (new_params, new_state), (params, opt_state)
+        )
         # snapshots by selection inside one loop body (one compiled step, not one per segment)
         if score_step < steps:
             scores = jax.tree.map(lambda a, b: jnp.where(t + 1 == score_step, a, b), params, scores)
@@ -227,8 +252,9 @@ def evaluate(params: Params, data: Mapping[str, jax.Array], data_index: jax.Arra
 # ----------------------------------------------------------------------------- the two programs
 
 
-def train(config: Mapping[str, Any], key: jax.Array, *, data: Mapping[str, jax.Array], steps: int,
-          batch_size: int) -> dict[str, jax.Array]:
+def train(
+    config: Mapping[str, Any], key: jax.Array, *, data: Mapping[str, jax.Array], steps: int, batch_size: int
+) -> dict[str, jax.Array]:
     """Retrain ONE masked network: ``config = {params0, mask, schedule, data_index, first_step}``.
 
     Returns the final (last-step) metrics on validation, test and training
@@ -237,14 +263,35 @@ def train(config: Mapping[str, Any], key: jax.Array, *, data: Mapping[str, jax.A
     del key  # every random choice (init, random masks) is already in the config
     data = {k: jnp.asarray(v) for k, v in data.items()}
     params, _, _, last_loss = train_round(
-        config["params0"], config["mask"], config["schedule"], data, config["data_index"], config["first_step"],
-        steps=steps, batch_size=batch_size, score_step=steps)
-    return {**evaluate(params, data, config["data_index"]), "last_batch_loss": last_loss,
-            "sparsity": sparsity(config["mask"]), "max_pruned": max_pruned_magnitude(params, config["mask"])}
+        config["params0"],
+        config["mask"],
+        config["schedule"],
+        data,
+        config["data_index"],
+        config["first_step"],
+        steps=steps,
+        batch_size=batch_size,
+        score_step=steps,
+    )
+    return {
+        **evaluate(params, data, config["data_index"]),
+        "last_batch_loss": last_loss,
+        "sparsity": sparsity(config["mask"]),
+        "max_pruned": max_pruned_magnitude(params, config["mask"]),
+    }
 
 
-def find_ticket(config: Mapping[str, Any], key: jax.Array, *, data: Mapping[str, jax.Array], steps: int,
-                batch_size: int, score_step: int, keep_rounds: tuple[int, ...], rewinding: bool) -> dict[str, Any]:
+def find_ticket(
+    config: Mapping[str, Any],
+    key: jax.Array,
+    *,
+    data: Mapping[str, jax.Array],
+    steps: int,
+    batch_size: int,
+    score_step: int,
+    keep_rounds: tuple[int, ...],
+    rewinding: bool,
+) -> dict[str, Any]:
     """A chain of pruning rounds for ONE configuration (one ``lax.scan`` over rounds).
 
     ``config``:
@@ -275,18 +322,39 @@ def find_ticket(config: Mapping[str, Any], key: jax.Array, *, data: Mapping[str,
         r, drops = inputs
         first = r == 0
         mask = prune(jax.tree.map(jnp.abs, scores), drops)
-        start = jax.tree.map(lambda f, w: jnp.where((config["carry_weights"] > 0) & ~first, f, w), final, rewind)
-        schedule = jax.tree.map(lambda a, b: jnp.where(first, a, b), config["first_schedule"], config["schedule"])
+        start = jax.tree.map(
+            lambda f, w: jnp.where((config["carry_weights"] > 0) & ~first, f, w), final, rewind
+        )
+        schedule = jax.tree.map(
+            lambda a, b: jnp.where(first, a, b), config["first_schedule"], config["schedule"]
+        )
         first_step = jnp.where(first | (config["carry_weights"] > 0), 0, config["rewind_step"])
         final, scores, snapshot, last_loss = train_round(
-            start, mask, schedule, data, data_index, first_step, steps=steps, batch_size=batch_size,
-            score_step=score_step, snapshot_step=config["rewind_step"] if rewinding else None)
+            start,
+            mask,
+            schedule,
+            data,
+            data_index,
+            first_step,
+            steps=steps,
+            batch_size=batch_size,
+            score_step=score_step,
+            snapshot_step=config["rewind_step"] if rewinding else None,
+        )
         # the rewind point is taken from the dense round; k = 0 is the init itself
-        rewind = jax.tree.map(lambda s, w: jnp.where(first & (config["rewind_step"] > 0), s, w), snapshot, rewind)
+        rewind = jax.tree.map(
+            lambda s, w: jnp.where(first & (config["rewind_step"] > 0), s, w), snapshot, rewind
+        )
         for j, keep in enumerate(keep_rounds):
-            kept = jax.tree.map(lambda K, m, j=j, keep=keep: K.at[j].set(jnp.where(r == keep, m, K[j])), kept, mask)
-        metrics = {**evaluate(final, data, data_index), "last_batch_loss": last_loss, "sparsity": sparsity(mask),
-                   "max_pruned": max_pruned_magnitude(final, mask)}
+            kept = jax.tree.map(
+                lambda K, m, j=j, keep=keep: K.at[j].set(jnp.where(r == keep, m, K[j])), kept, mask
+            )
+        metrics = {
+            **evaluate(final, data, data_index),
+            "last_batch_loss": last_loss,
+            "sparsity": sparsity(mask),
+            "max_pruned": max_pruned_magnitude(final, mask),
+        }
         return (scores, final, rewind, kept), metrics
 
     carry = (params0, params0, params0, kept)

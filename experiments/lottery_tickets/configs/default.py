@@ -17,14 +17,14 @@ class Config:
     steps: int = 1501  # Adam updates per round (the notebook's 1501)
     batch_size: int = 100  # fixed sequential batches (the notebook's)
     score_step: int = 1501  # prune on the weights after this many updates (1501: final; the notebook: 1001)
-    targets: tuple[float, ...] = (0.0, 0.5, 0.75, 0.85, 0.9, 0.95)  # sparsity of each IMP round (round 0 is dense)
-    report_sparsities: tuple[float, ...] = (0.9, 0.95)  # tickets retrained in the crossed matrix and the variants
+    targets: tuple[float, ...] = (0.0, 0.5, 0.75, 0.85, 0.9, 0.95)  # sparsity of each IMP round (0: dense)
+    report_sparsities: tuple[float, ...] = (0.9, 0.95)  # tickets retrained in the matrix and variants
     schedules: tuple[tuple[str, float, float], ...] = (
         ("constant 2e-2", 2e-2, 2e-2),
         ("cosine 2e-2 to 0", 2e-2, 0.0),
         ("constant 2e-3", 2e-3, 2e-3),
     )  # A and B: (name, peak, end) of a cosine over the round; end == peak is a constant LR  # fmt: skip
-    rewind_fractions: tuple[float, ...] = (0.0,)  # rewind to k = fraction * steps of the dense round (0: the init)
+    rewind_fractions: tuple[float, ...] = (0.0,)  # rewind to k = fraction * steps (0: the init)
     crossed: bool = True  # Q2: retrain every ticket under every schedule, with reinit and random controls
     variants: bool = True  # Q3: LR rewinding and fine-tuning chains beside weight rewinding
     variant_schedule: int = 1  # index into schedules: the schedule the variants replay (cosine 2e-2 to 0)
@@ -37,7 +37,7 @@ class Config:
     transfer_seed: int = 43  # generator seed of the fresh draw (the notebook's transfer test)
     validation_size: int = 500  # training sequences held out for choices (0: train on all 4000, no choices)
     reinit_offset: int = 1000  # the reinit control's init is drawn with seed + offset
-    chunk_size: int = 4  # sweep members per compiled chunk (4: fastest per member on 2 cores; divides 36 and 360)
+    chunk_size: int = 4  # members per compiled chunk (4: fastest on 2 cores; divides 36, 360)
 
 
 def get_config() -> Config:
