@@ -32,3 +32,12 @@ def test_smoke_run_writes_every_reported_number_and_the_plots(smoke):
 
 def test_same_seed_same_numbers(smoke, tmp_path):
     assert numbers(run_smoke("coupled_schedules", tmp_path)) == numbers(smoke[1])
+
+
+def test_plateau_reductions_fall_at_epoch_ends(tmp_path):
+    # A strict plateau (patience 0, 50% improvement needed) so the smoke run reduces.
+    report = run_smoke("coupled_schedules", tmp_path, ["plateau_patience=0", "plateau_threshold=0.5"])
+    promises = report["results"]["promises"]
+    assert promises["coupled_plateau"]["runs_with_a_reduction"] > 0
+    assert promises["coupled_plateau"]["reductions_at_epoch_ends"]
+    assert promises["coupled"]["runs_with_a_reduction"] == 0

@@ -113,11 +113,13 @@ def check_promises(config, metrics: dict, per_epoch: int) -> dict:
             "base_lr_x_wd_over_value_at_peak_min_max": [
                 float(np.min(product[..., cosine])),
                 float(np.max(product[..., cosine])),
-            ],  # fmt: skip
+            ],
             "runs_with_a_reduction": int(np.sum(first >= 0)),
             "reductions_per_run": float(drops.sum(axis=-1).mean()),
             "final_scale_mean": float(np.nanmean(scale[..., -1])),
-            "reductions_at_epoch_ends": bool(np.all((drop_steps - config.warmup_steps) % per_epoch == 0)),
+            # An epoch's mean loss is complete once its last step's loss is known, before that step's
+            # update: a reduction is first used by the update of an epoch's last step.
+            "reductions_at_epoch_ends": bool(np.all((drop_steps - config.warmup_steps + 1) % per_epoch == 0)),
         }
     return out
 
@@ -134,9 +136,11 @@ def trace_of(config, metrics: dict, arms: dict, arm: str) -> dict:
 def describe(report: dict) -> str:
     config, results = report["config"], report["results"]
     lines = [
-        f"digits MLP, {results['total_steps']} steps "
-        f"({config['epochs']} epochs of {results['steps_per_epoch']}); "
-        f"test accuracy at each arm's validation-chosen peak LR, mean [95% CI] over {config['seeds']} seeds",
+        (
+            f"digits MLP, {results['total_steps']} steps "
+            f"({config['epochs']} epochs of {results['steps_per_epoch']}); "
+            f"test accuracy at each arm's validation-chosen peak LR, mean [95% CI] over {config['seeds']} seeds"
+        ),
         f"{'arm':<17}{'peak lr':>8}{'val %':>7}{'test acc %':>20}{'- ' + BASELINE + ' (points)':>32}",
     ]
     comparisons = results["comparisons"][f"vs_{BASELINE}"]

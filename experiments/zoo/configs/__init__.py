@@ -1,1 +1,2 @@
-"""The zoo's configs: smoke (the test), quick (the main job), default (the README), gpu (one H100)."""
+"""The zoo's configs: smoke (the test), quick (the main job), default (every family at the paper's budget),
+anchor (the paper's protocol), gpu (one H100)."""

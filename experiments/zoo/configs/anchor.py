@@ -1,0 +1,13 @@
+"""The anchors' protocol: constant Adam 1e-2 (and cosine beside it), batch 100, 6000 steps, both models."""
+
+import dataclasses
+
+from . import default
+
+
+def get_config() -> default.Config:
+    return dataclasses.replace(
+        default.get_config(),
+        families=("constant", "cosine"),  # the paper's constant LR, and the usual decay beside it
+        learning_rates=(1e-2,),  # the paper's LR: nothing is chosen
+    )
