@@ -303,3 +303,18 @@ def test_no_search_when_it_cannot_pay_or_is_not_asked_for(fake_timer, monkeypatc
     for options in ({"chunk_size": 4}, {"strategy": "chunked"}, {"strategy": "vmap"}, {"strategy": "map"}):
         osd.sweep(train, batch, devices=devices, **options)
     assert fake_timer == []
+
+
+def test_cpu_chunks_side_by_side_equal_chunks_one_at_a_time():
+    # On one CPU device the chunks run one per core at once; a memory budget keeps them one at a
+    # time. Both run the same compiled chunk program, so the results are identical to the bit.
+    from optasched.sweeps._engine import _cpu_workers
+
+    devices = jax.devices()[:1]
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    assert _cpu_workers(devices, None, None, 5) == min(cores, 5)
+    assert _cpu_workers(devices, None, 10**12, 5) == 1
+    side = osd.sweep(train, BATCH, strategy="chunked", chunk_size=2, devices=devices)
+    alone = osd.sweep(train, BATCH, strategy="chunked", chunk_size=2, devices=devices, memory_budget=2**40)
+    assert side.chunk_size == alone.chunk_size == 2
+    jax.tree.map(np.testing.assert_array_equal, side.metrics, alone.metrics)

@@ -11,6 +11,7 @@ to fit a memory budget either way.
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import hashlib
 import json
@@ -246,6 +247,20 @@ def _worth_trying(candidate: int, remaining: int, seconds_per_member: float, com
     return cost <= TUNE_BUDGET * remaining * seconds_per_member
 
 
+def _cpu_workers(devices, mesh, memory_budget, num_chunks: int) -> int:
+    """How many chunks run side by side: one per core on a single CPU device, else one.
+
+    A memory budget bounds one chunk's memory, so it keeps chunks one at a time.
+    """
+    if devices[0].platform != "cpu" or mesh is not None or memory_budget is not None or jax.process_count() > 1:
+        return 1
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):
+        cores = os.cpu_count() or 1
+    return max(1, min(cores, num_chunks))
+
+
 def _run_timed(executable, arguments) -> tuple[Any, float]:
     """Run one chunk to completion; its wall time."""
     start = _clock()
@@ -304,7 +319,12 @@ def sweep(
             program.
         memory_budget: bytes a chunk's program may use (arguments, outputs and
             temporaries, from XLA's memory analysis); the chunk is halved until
-            it fits.
+            it fits, and chunks run one at a time.
+
+    On a single CPU device (no ``memory_budget``) the chunks run side by side,
+    one per core, each on its own thread: XLA spreads one vmapped chunk poorly
+    over the cores. Every chunk is the same program on its own members, so
+    the results are the same as one chunk at a time, to the bit.
         devices: devices to shard each chunk over (default: all devices).
         split_keys: give each member its own key ``fold_in(key, index)``.
         labels: one label per member (default: the Batch's labels, else
@@ -479,13 +499,27 @@ def sweep(
             if len(search.seconds_per_member) > 1:
                 _remember_chunk(program_id, chunk, search.seconds_per_member)
 
-    for start in range(0, len(todo), chunk):
-        indices = np.asarray(todo[start : start + chunk])
-        out = current.executable(*arguments(padded(indices, chunk)))
-        results.append((indices, out))
-        if progress:
-            jax.block_until_ready(out)
-        bar.update(len(indices))
+    pending = [np.asarray(todo[start : start + chunk]) for start in range(0, len(todo), chunk)]
+    workers = _cpu_workers(devices, mesh, memory_budget, len(pending))
+    if workers > 1:
+        # XLA's CPU backend spreads one vmapped chunk poorly over the cores (on 2 cores a chunk of
+        # 8 ran only 1.2x faster than on one), so chunks run side by side, one per core. Each
+        # chunk is the same program on its own members: the results do not depend on the order.
+        def run(indices: np.ndarray) -> Any:
+            return jax.block_until_ready(current.executable(*arguments(padded(indices, chunk))))
+
+        with concurrent.futures.ThreadPoolExecutor(workers) as pool:
+            futures = {pool.submit(run, indices): indices for indices in pending}
+            for future in concurrent.futures.as_completed(futures):
+                results.append((futures[future], future.result()))
+                bar.update(len(futures[future]))
+    else:
+        for indices in pending:
+            out = current.executable(*arguments(padded(indices, chunk)))
+            results.append((indices, out))
+            if progress:
+                jax.block_until_ready(out)
+            bar.update(len(indices))
     order = np.argsort(np.concatenate([indices for indices, _ in results]), kind="stable")
     gathered = [_first(_to_host(out), len(indices)) for indices, out in results]
     metrics = jax.tree.map(lambda *parts: np.concatenate(parts)[order], *gathered)
