@@ -165,20 +165,7 @@ def run(config, context, remaining_seconds: float) -> dict:
     val_features = np.asarray(features(jnp.asarray(pool["val_reference"])))
     test_features = np.asarray(features(jnp.asarray(pool["test_reference"])))
     floor = frechet(val_features[: config.mnist1d_samples], test_features)
-    options = {
-        "beta_start": config.beta_start,
-        "beta_end": config.beta_end,
-        "cosine_s": config.cosine_s,
-        "max_beta": config.max_beta,
-        "p_mean": config.edm_p_mean,
-        "p_std": config.edm_p_std,
-    }
-    noises = {
-        n: noise_lib.noise_schedule(
-            n, config.diffusion_steps, sigma_data, min_snr_gamma=config.min_snr_gamma, **options
-        )
-        for n in config.mnist1d_noise
-    }
+    noises = noise_lib.from_config(config, config.mnist1d_noise, sigma_data)
     train = _make_train(config, pool["train"].tobytes(), pool["train"].shape)
     sampler = _make_sampler(config, pool["train"].shape[1])
     key = jax.random.key(0)

@@ -221,3 +221,19 @@ __all__ = [
     "tabulated",
     "terminal_log_snr",
 ]
+
+
+def from_config(config, names, sigma_data: float) -> dict[str, dict]:
+    """The named noise schedules with the config's settings (betas, cosine offset, EDM, Min-SNR)."""
+    options = {
+        "beta_start": config.beta_start,
+        "beta_end": config.beta_end,
+        "cosine_s": config.cosine_s,
+        "max_beta": config.max_beta,
+        "p_mean": config.edm_p_mean,
+        "p_std": config.edm_p_std,
+    }
+    return {
+        name: noise_schedule(name, config.diffusion_steps, sigma_data, min_snr_gamma=config.min_snr_gamma, **options)
+        for name in names
+    }

@@ -57,20 +57,7 @@ WEIGHTS = ("ema", "raw")
 
 def noise_schedules(config, sigma_data: float) -> dict[str, dict]:
     """Every noise schedule of the config in the common form."""
-    options = {
-        "beta_start": config.beta_start,
-        "beta_end": config.beta_end,
-        "cosine_s": config.cosine_s,
-        "max_beta": config.max_beta,
-        "p_mean": config.edm_p_mean,
-        "p_std": config.edm_p_std,
-    }
-    return {
-        name: noise_lib.noise_schedule(
-            name, config.diffusion_steps, sigma_data, min_snr_gamma=config.min_snr_gamma, **options
-        )
-        for name in config.noise_schedules
-    }
+    return noise_lib.from_config(config, config.noise_schedules, sigma_data)
 
 
 def lr_of(config, family: str, peak: float, steps: int | None = None) -> osd.Schedule:
