@@ -27,7 +27,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..schedules._base import Constant, Schedule, StatefulSchedule
+from ..schedules import Constant, Schedule, StatefulSchedule
 
 # -- what the state holds --------------------------------------------------------------------
 

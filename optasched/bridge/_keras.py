@@ -12,7 +12,7 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from ..schedules._base import Schedule, StatefulSchedule
+from ..schedules import Schedule, StatefulSchedule
 
 
 @functools.cache
@@ -40,13 +40,13 @@ def _schedule_class():
             return self.schedule(keras.ops.convert_to_tensor(step))
 
         def get_config(self) -> dict[str, Any]:
-            from ..schedules._config import to_config
+            from ..schedules import to_config
 
             return {"schedule": to_config(self.schedule)}
 
         @classmethod
         def from_config(cls, config: dict[str, Any]) -> OptaschedSchedule:
-            from ..schedules._config import from_config
+            from ..schedules import from_config
 
             return cls(from_config(config["schedule"]))
 

@@ -18,8 +18,8 @@ import jax
 import jax.numpy as jnp
 import optax
 
-from ..schedules._base import Kind, Schedule, convert_leaf, describe_difference, is_traced
-from ..schedules._base import Constant as constant
+from ..schedules import Kind, Schedule, convert_leaf, describe_difference, is_traced
+from ..schedules import Constant as constant
 from ._inject import inject
 
 

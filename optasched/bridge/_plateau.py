@@ -18,7 +18,7 @@ import optax
 
 from jax.typing import ArrayLike
 
-from ..schedules._base import Schedule, StatefulSchedule, child, static, steps, value
+from ..schedules import Schedule, StatefulSchedule, child, static, steps, value
 from ._inject import inject
 
 MODES = ("min", "max")

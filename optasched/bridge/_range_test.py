@@ -13,7 +13,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..schedules._families import Exponential as exponential
+from ..schedules import Exponential as exponential
 
 
 class RangeTest(NamedTuple):

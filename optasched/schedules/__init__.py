@@ -13,6 +13,9 @@ from ._base import Schedule as Schedule
 from ._base import StatefulSchedule as StatefulSchedule
 from ._base import as_schedule as as_schedule
 from ._base import boundaries as boundaries
+from ._base import convert_leaf as convert_leaf
+from ._base import describe_difference as describe_difference
+from ._base import is_traced as is_traced
 from ._base import child as child
 from ._base import children as children
 from ._base import params as params

@@ -17,8 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..schedules._base import Schedule, describe_difference
-from ..schedules._switch import switch
+from ..schedules import Schedule, describe_difference, switch
 
 
 def stack(members: Sequence[Any]) -> Any:
