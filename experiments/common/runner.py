@@ -7,6 +7,12 @@ compilation), runs the study and writes ``DIR/results.json``: the config, the
 machine and package versions, ``seconds``, ``compile_seconds`` (tracing,
 lowering and XLA compilation, measured by JAX's own monitoring events),
 ``run_seconds`` (the rest), and every number the study reports.
+
+Provenance: ``results.json`` also records the exact command line, the git commit
+of the checkout the code ran from, whether its tree was dirty (and a SHA-256 of
+``git diff HEAD`` plus the untracked files' names when it was), and the machine
+(CPU model, accelerator name). A run from a dirty tree says so in the file and in
+what it prints, so no README number can silently come from uncommitted code.
 """
 
 from __future__ import annotations
@@ -14,11 +20,14 @@ from __future__ import annotations
 import argparse
 import ast
 import dataclasses
+import hashlib
 import importlib
 import json
 import math
 import os
 import platform
+import shlex
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Sequence
@@ -85,8 +94,10 @@ def machine() -> dict[str, Any]:
 
     import optasched
 
+    accelerator = jax.devices()[0].device_kind if jax.default_backend() != "cpu" else None
     return {
         "cpu": cpu_model(),
+        "accelerator": accelerator,
         "cpu_count": os.cpu_count(),
         "platform": platform.platform(),
         "backend": jax.default_backend(),
@@ -101,6 +112,45 @@ def machine() -> dict[str, Any]:
             "numpy": np.__version__,
             "optasched": optasched.__version__,
         },
+    }
+
+
+def _git(*args: str) -> str | None:
+    root = Path(__file__).resolve().parents[2]
+    try:
+        done = subprocess.run(["git", "-C", str(root), *args], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    return done.stdout if done.returncode == 0 else None
+
+
+def provenance(argv: Sequence[str] | None = None) -> dict[str, Any]:
+    """The code a run came from: git commit, dirty flag (with a hash of the diff), command line.
+
+    ``commit`` is None outside a git checkout (an installed copy); ``dirty`` is then None too,
+    which a README check treats as unreproducible, like a dirty tree.
+    """
+    commit = _git("rev-parse", "HEAD")
+    status = _git("status", "--porcelain", "--untracked-files=all")
+    dirty = None if status is None else bool(status.strip())
+    diff_sha256 = None
+    if dirty:
+        diff = (_git("diff", "HEAD") or "") + "\n".join(sorted(line for line in status.splitlines() if line.startswith("??")))
+        diff_sha256 = hashlib.sha256(diff.encode()).hexdigest()
+    words = list(sys.argv if argv is None else argv)
+    if words and words[0].endswith("__main__.py"):
+        # `python -m experiments.<name>` shows up as the package's __main__.py path
+        module = Path(words[0]).resolve().parent
+        root = Path(__file__).resolve().parents[2]
+        try:
+            words = ["python", "-m", ".".join(module.relative_to(root).parts), *words[1:]]
+        except ValueError:
+            pass
+    return {
+        "commit": commit.strip() if commit else None,
+        "dirty": dirty,
+        "diff_sha256": diff_sha256,
+        "command": shlex.join(words),
     }
 
 
@@ -181,8 +231,12 @@ def load_config(name: str, config_name: str, overrides: Sequence[str] = ()) -> A
 
 
 def run(name: str, study: Callable[[Any, Context], dict], config: Any, config_name: str, out: str | Path,
-        progress: bool = True) -> dict[str, Any]:
+        progress: bool = True, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run ``study(config, context) -> results`` and write ``out/results.json``; returns the report."""
+    source = provenance(argv)  # before the run: the code that runs is the code recorded
+    if source["dirty"] is not False:
+        print(f"{name}: WARNING: running from a {'dirty' if source['dirty'] else 'non-git'} tree "
+              f"(commit {source['commit']}); results.json marks it", file=sys.stderr, flush=True)
     _listen_to_compiles()
     enable_compilation_cache()
     out = Path(out)
@@ -196,6 +250,7 @@ def run(name: str, study: Callable[[Any, Context], dict], config: Any, config_na
     report = {
         "experiment": name,
         "config_name": config_name,
+        "provenance": source,
         "config": json_safe(config),
         "machine": machine(),
         "seconds": seconds,
@@ -225,11 +280,13 @@ def main(name: str, study: Callable[[Any, Context], dict], argv: Sequence[str] |
         return 2
     out = Path(args.out) if args.out else Path("results") / name / args.config
     report = run(name, study, config, args.config, out, progress=not args.no_progress)
+    source = report["provenance"]
     if describe is not None:
         print(describe(report))
     print(
         f"\n{name} ({args.config}): {report['seconds']:.1f} s "
         f"(compile {report['compile_seconds']:.1f} s, run {report['run_seconds']:.1f} s) on "
-        f"{report['machine']['device_kind']}; wrote {out / 'results.json'}"
+        f"{report['machine']['device_kind']}; wrote {out / 'results.json'}\n"
+        f"code: commit {source['commit']}{' (DIRTY tree, diff ' + str(source['diff_sha256'])[:12] + ')' if source['dirty'] else ''}"
     )
     return 0
