@@ -279,7 +279,8 @@ def main(name: str, study: Callable[[Any, Context], dict], argv: Sequence[str] |
         print(f"{parser.prog}: error: {err}", file=sys.stderr)
         return 2
     out = Path(args.out) if args.out else Path("results") / name / args.config
-    report = run(name, study, config, args.config, out, progress=not args.no_progress)
+    command = ["python", "-m", f"experiments.{name}", *(sys.argv[1:] if argv is None else argv)]
+    report = run(name, study, config, args.config, out, progress=not args.no_progress, argv=command)
     source = report["provenance"]
     if describe is not None:
         print(describe(report))
