@@ -21,7 +21,7 @@ import optasched as osd
 from experiments.common import plotting, stats
 from experiments.common.data import load_mnist1d, split_validation
 
-from .train import FAMILIES, family_schedule, make_train, member
+from .train import FAMILIES, family_schedule, make_train, member, warmup_steps
 
 BASELINES = ("constant", "cosine")
 
@@ -85,6 +85,8 @@ def summarise(config, metrics: dict) -> dict:
         families[family] = {
             "peak_lr": config.learning_rates[choice],
             "lr_index": choice,
+            # a choice on the grid's edge means the best peak may lie outside it: reported, never hidden
+            "at_grid_edge": len(config.learning_rates) > 1 and choice in (0, len(config.learning_rates) - 1),
             "validation_accuracy": float(mean_validation[f, choice]),
             "validation_accuracy_by_lr": mean_validation[f].tolist(),
             "test_accuracy": stats.mean_ci(test).as_dict(),
@@ -161,6 +163,7 @@ def describe(report: dict) -> str:
                 text = stats.format_interval(comparison["mean"], comparison["low"], comparison["high"], 100)
                 cells.append(f"{text:>21} p={comparison['p_holm']:.2f}{mark}")
             diverged = f"  ({row['diverged_seeds']} diverged)" if row["diverged_seeds"] else ""
+            diverged += "  (peak at the grid's edge)" if row.get("at_grid_edge") else ""
             lines.append(
                 f"{family:<14}{row['peak_lr']:>8g}{100 * row['validation_accuracy']:>7.1f}"
                 f"{stats.format_interval(test['mean'], test['low'], test['high'], 100):>22}"
@@ -190,7 +193,7 @@ def plot_learning_rates(config, results: dict, path) -> None:
     if drawn:  # every family's curve from one small program
         schedules = osd.stack(
             [
-                family_schedule(family, families[family]["peak_lr"], config.steps, config.eval_every)
+                family_schedule(family, families[family]["peak_lr"], config.steps, config.eval_every, warmup_steps(config))
                 for family in drawn
             ]
         )

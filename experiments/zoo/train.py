@@ -32,46 +32,59 @@ FAMILIES = (
 )  # fmt: skip
 
 
-def family_schedule(family: str, peak: float, steps: int, eval_every: int):
+def family_schedule(family: str, peak: float, steps: int, eval_every: int, warmup_steps: int = 0):
     """The learning-rate schedule of one zoo family at peak ``peak`` over ``steps`` steps.
 
+    Every family gets the same linear warmup of ``warmup_steps`` from 0 to the
+    peak, then its own shape over the remaining ``steps - warmup_steps`` steps, so
+    comparisons between families are not confounded with warmup (WSD and
+    schedule-free used to get a 5% warmup and cosine, linear and constant none).
     The shapes follow each family's usual recipe at this budget: step decay by
     10x every third of the run, multistep at 1/2 and 3/4, exponential to 1% of
     the peak, three SGDR cycles (T_mult = 2), triangular cycles of 1/4 of the
-    run, one-cycle with PyTorch's defaults, WSD with 5% warmup and a 20% (1 -
-    sqrt) cooldown (Hägele et al. 2024), reduce-on-plateau of the training loss
-    averaged over ``eval_every`` steps, and schedule-free AdamW with a 5%
-    warmup (its own recipe, the rest of its schedule is the averaging).
+    run, one-cycle with PyTorch's defaults, WSD with a 20% (1 - sqrt) cooldown
+    (Hägele et al. 2024), reduce-on-plateau of the training loss averaged over
+    ``eval_every`` steps (it scales the warmed-up constant), and schedule-free
+    AdamW at the constant peak (the rest of its schedule is the averaging).
     """
+    if not 0 <= warmup_steps < steps:
+        raise ValueError(f"zoo: warmup_steps must be in [0, steps={steps}), got {warmup_steps}")
+    n = steps - warmup_steps  # what each family's own shape spans
     builders = {
         "constant": lambda: osd.constant(peak),
-        "step": lambda: osd.step_decay(peak, step_size=steps // 3, gamma=0.1),
-        "multistep": lambda: osd.multistep(peak, milestones=[steps // 2, 3 * steps // 4], gamma=0.1),
-        "exponential": lambda: osd.exponential(peak, transition_steps=steps, decay_rate=0.01),
-        "inverse_time": lambda: osd.inverse_time(peak, decay_steps=steps // 20, decay_rate=1.0),
-        "linear": lambda: osd.linear(peak, 0.0, steps),
-        "cosine": lambda: osd.cosine(peak, steps),
-        "sgdr": lambda: osd.cosine_restarts(peak, first_period=-(-steps // 7), period_multiplier=2.0),
-        "cyclic": lambda: osd.cyclic(peak / 10, peak, step_size_up=steps // 8),
-        "one_cycle": lambda: osd.one_cycle(peak, total_steps=steps),
-        "wsd": lambda: osd.wsd(
-            peak, steps // 20, steps - steps // 20 - steps // 5, steps // 5, decay_shape="1-sqrt"
-        ),
-        "rex": lambda: osd.rex(peak, steps),
-        "plateau": lambda: osd.plateau(
-            peak, factor=0.5, patience=2, threshold=1e-3, accumulation_size=eval_every
-        ),
-        "schedule_free": lambda: osd.warmup(osd.constant(peak), steps // 20),
+        "step": lambda: osd.step_decay(peak, step_size=n // 3, gamma=0.1),
+        "multistep": lambda: osd.multistep(peak, milestones=[n // 2, 3 * n // 4], gamma=0.1),
+        "exponential": lambda: osd.exponential(peak, transition_steps=n, decay_rate=0.01),
+        "inverse_time": lambda: osd.inverse_time(peak, decay_steps=n // 20, decay_rate=1.0),
+        "linear": lambda: osd.linear(peak, 0.0, n),
+        "cosine": lambda: osd.cosine(peak, n),
+        "sgdr": lambda: osd.cosine_restarts(peak, first_period=-(-n // 7), period_multiplier=2.0),
+        "cyclic": lambda: osd.cyclic(peak / 10, peak, step_size_up=n // 8),
+        "one_cycle": lambda: osd.one_cycle(peak, total_steps=n),
+        "wsd": lambda: osd.wsd(peak, 0, n - n // 5, n // 5, decay_shape="1-sqrt"),
+        "rex": lambda: osd.rex(peak, n),
+        "plateau": lambda: osd.constant(peak),
+        "schedule_free": lambda: osd.constant(peak),
     }
     if family not in builders:
         raise ValueError(f"zoo: unknown family {family!r}; known: {', '.join(FAMILIES)}")
-    return builders[family]()
+    schedule = builders[family]()
+    if warmup_steps:
+        schedule = osd.warmup(schedule, warmup_steps)
+    if family == "plateau":  # stateful: it scales the (warmed-up) constant, so it wraps the warmup
+        schedule = osd.plateau(schedule, factor=0.5, patience=2, threshold=1e-3, accumulation_size=eval_every)
+    return schedule
+
+
+def warmup_steps(config) -> int:
+    """The warmup every family shares: ``warmup_fraction`` of the run, rounded down."""
+    return int(config.warmup_fraction * config.steps)
 
 
 def member(family: str, peak: float, seed: int, config) -> dict:
     """One configuration of the sweep: the family's schedule, the optimizer flag, the seed."""
     return {
-        "schedule": family_schedule(family, peak, config.steps, config.eval_every),
+        "schedule": family_schedule(family, peak, config.steps, config.eval_every, warmup_steps(config)),
         "schedule_free": np.bool_(family == "schedule_free"),
         "seed": np.int32(seed),
     }

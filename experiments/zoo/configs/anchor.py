@@ -10,4 +10,5 @@ def get_config() -> default.Config:
         default.get_config(),
         families=("constant", "cosine"),  # the paper's constant LR, and the usual decay beside it
         learning_rates=(1e-2,),  # the paper's LR: nothing is chosen
+        warmup_fraction=0.0,  # the paper's protocol has no warmup
     )

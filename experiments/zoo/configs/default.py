@@ -13,6 +13,7 @@ class Config:
         "cyclic", "one_cycle", "wsd", "rex", "plateau", "schedule_free",
     )  # schedule families compared (experiments/zoo/train.py:family_schedule)  # fmt: skip
     steps: int = 6000  # training steps per run: the paper's budget
+    warmup_fraction: float = 0.05  # linear warmup from 0 shared by EVERY family (the same for all: no confound)
     batch_size: int = 100  # minibatch (the paper's), drawn with replacement each step
     learning_rates: tuple[float, ...] = (
         1e-3,
