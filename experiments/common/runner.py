@@ -6,7 +6,9 @@ overrides, turns on JAX's persistent compilation cache (so a rerun skips
 compilation), runs the study and writes ``DIR/results.json``: the config, the
 machine and package versions, ``seconds``, ``compile_seconds`` (tracing,
 lowering and XLA compilation, measured by JAX's own monitoring events),
-``run_seconds`` (the rest), and every number the study reports.
+``run_seconds`` (the rest), and every number the study reports. A config with an
+``analyses`` field (``experiments.common.analysis.Question`` tuples, declared
+before the run) has them written under ``analysis_plan``.
 
 Provenance: ``results.json`` also records the exact command line, the git commit
 of the checkout the code ran from, whether its tree was dirty (and a SHA-256 of
@@ -230,10 +232,19 @@ def load_config(name: str, config_name: str, overrides: Sequence[str] = ()) -> A
     return dataclasses.replace(config, **changes)
 
 
+def analysis_plan(config: Any) -> list[dict] | None:
+    """The questions the config declared before the run (its ``analyses`` field), as dicts; None if none."""
+    from .analysis import plan
+
+    questions = getattr(config, "analyses", None)
+    return None if questions is None else plan(questions)
+
+
 def run(name: str, study: Callable[[Any, Context], dict], config: Any, config_name: str, out: str | Path,
         progress: bool = True, argv: Sequence[str] | None = None) -> dict[str, Any]:
     """Run ``study(config, context) -> results`` and write ``out/results.json``; returns the report."""
     source = provenance(argv)  # before the run: the code that runs is the code recorded
+    declared = analysis_plan(config)  # a malformed plan fails before the run, not after
     if source["dirty"] is not False:
         print(f"{name}: WARNING: running from a {'dirty' if source['dirty'] else 'non-git'} tree "
               f"(commit {source['commit']}); results.json marks it", file=sys.stderr, flush=True)
@@ -252,6 +263,7 @@ def run(name: str, study: Callable[[Any, Context], dict], config: Any, config_na
         "config_name": config_name,
         "provenance": source,
         "config": json_safe(config),
+        "analysis_plan": declared,
         "machine": machine(),
         "seconds": seconds,
         "compile_seconds": compile_seconds,
