@@ -9,7 +9,7 @@ import numpy as np
 from experiments.common import plotting
 
 from . import train as tr
-from .study import LABELS
+from .analysis import LABELS
 
 
 def _label(name: str) -> str:
@@ -175,7 +175,7 @@ def alignment(config, context, results) -> None:
             for arm in config.curriculum_arms:
                 if arm not in arms:
                     continue
-                d = arms[arm]["minus_uncoupled"]
+                d = arms[arm]
                 low, high = d["low"], d["high"]
                 err = (
                     None

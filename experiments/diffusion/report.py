@@ -16,7 +16,7 @@ from experiments.common import stats
 from experiments.common.stats import format_interval
 
 from . import compact
-from .study import LABELS
+from .analysis import LABELS
 
 
 def _l(name: str) -> str:

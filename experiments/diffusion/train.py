@@ -72,6 +72,25 @@ def lr_schedule(
     raise ValueError(f"lr family must be one of {LR_FAMILIES}, got {family!r}")
 
 
+def lr_of(config, family: str, peak: float, steps: int | None = None) -> osd.Schedule:
+    """``lr_schedule`` with the config's warmup, WSD and inverse-sqrt fractions.
+
+    Args:
+      config: the study config.
+      family: one of ``LR_FAMILIES``.
+      peak: the peak learning rate.
+      steps: the run's length (default ``config.steps``).
+    """
+    return lr_schedule(
+        family,
+        peak,
+        config.steps if steps is None else steps,
+        warmup_fraction=config.warmup_fraction,
+        wsd_decay_fraction=config.wsd_decay_fraction,
+        inverse_sqrt_ref_fraction=config.inverse_sqrt_ref_fraction,
+    )
+
+
 CURRICULA = {  # name -> (direction, importance correction)
     "uncoupled": (0.0, 0.0),
     "aligned": (1.0, 0.0),
@@ -114,6 +133,28 @@ def member(
         "noise": noise,
         "seed": jnp.int32(seed),
     }
+
+
+def stack_members(members: list[dict]) -> list[tuple[list[int], Any]]:
+    """Members grouped into as few stacked sweeps as the library allows.
+
+    One stack if optasched can stack schedules of different structure (its
+    switch over families); otherwise one stack per LR family.
+
+    Args:
+      members: the members (``member(...)``) in order.
+
+    Returns:
+      ``[(member indices, stacked pytree)]``.
+    """
+    try:
+        return [(list(range(len(members))), osd.stack(members))]
+    except ValueError:
+        pass
+    groups: dict[str, list[int]] = {}
+    for i, m in enumerate(members):
+        groups.setdefault(type(m["lr"]).__name__ + repr(jax.tree.structure(m)), []).append(i)
+    return [(indices, osd.stack([members[i] for i in indices])) for indices in groups.values()]
 
 
 def sample_timesteps(tilt, uniform, steps: int, correct):
@@ -343,11 +384,13 @@ __all__ = [
     "error_probe",
     "features",
     "init_mlp",
+    "lr_of",
     "lr_schedule",
     "make_train",
     "member",
     "mlp",
     "record_interval",
     "sample_timesteps",
+    "stack_members",
     "training_loop",
 ]

@@ -1,8 +1,40 @@
-"""The default study: 4 noise schedules x 4 LR families x 3 peaks x 2 seeds, 5k steps (about 30 min on 2 cores)."""
+"""The default study: 4 noise schedules x 4 LR families x 5 peaks x 2 seeds, 5k steps (about 40 min on 2 cores).
+
+The primary questions and their tests are declared here (``analyses``), before the run.
+"""
 
 from __future__ import annotations
 
 import dataclasses
+
+from ..analysis import Declared
+
+ANALYSES = (
+    Declared(
+        name="interaction",
+        question="Does the LR family's effect on test KL depend on the noise schedule?",
+        statistic=(
+            "the (N-1)(L-1) reference-coded interaction contrasts of test KL at each cell's validation-selected "
+            "peak: [Y(n, l) - Y(n, constant)] - [Y(ddpm_linear, l) - Y(ddpm_linear, constant)], one value per seed"
+        ),
+        unit="seeds (every arm of a seed shares its initialisation, data and noise draws)",
+        test="one-sample t over seeds per contrast, 95% t interval; 'yes' iff some Holm-adjusted p < 0.05",
+        error_model="per-seed contrast values (df = seeds - 1); no assumption that variances are equal across cells",
+        correction="Holm over the (N-1)(L-1) contrasts",
+        weights="ema",
+    ),
+    Declared(
+        name="alignment",
+        question="Does a timestep curriculum tied to the LR (each arm) change test KL against uniform sampling?",
+        statistic="per arm: test KL of the arm minus uniform sampling, averaged over the curriculum noise "
+        "schedules, one value per seed",
+        unit="seeds (paired: the arm and uniform sampling share a seed's initialisation, data and noise draws)",
+        test="one-sample t over seeds per arm, 95% t interval; an arm differs iff its Holm-adjusted p < 0.05",
+        error_model="per-seed differences (df = seeds - 1)",
+        correction="Holm over the curriculum arms",
+        weights="ema",
+    ),
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -33,7 +65,7 @@ class Config:
     min_snr_gamma: float = 5.0  # Min-SNR-gamma cap
     # learning-rate schedules
     lr_families: tuple = ("constant", "cosine", "wsd", "inverse_sqrt")  # see train.lr_schedule
-    peak_multipliers: tuple = (0.5, 1.0, 2.0)  # peaks = these x the best constant LR of the scan
+    peak_multipliers: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)  # peaks = these x the best constant LR of the scan
     warmup_fraction: float = 0.05  # linear warmup of every family
     wsd_decay_fraction: float = 0.2  # WSD 1-sqrt cooldown length
     inverse_sqrt_ref_fraction: float = 0.1  # EDM2 t_ref as a fraction of training
@@ -65,22 +97,18 @@ class Config:
     eval_seed: int = 12345  # key of the fixed evaluation sets (not a training seed)
     plot_points: int = 2000  # samples kept per plotted model
     figures: bool = True  # write the PNGs
-    # time budget and the second data set (gpu config)
-    deadline_s: float = (
-        0.0  # > 0: the whole run's budget; later seed blocks and MNIST-1D are skipped to keep it
-    )
-    post_seconds: float = 25.0  # time reserved after the seed blocks (samples, solver check, figures)
-    seed_block: int = 0  # > 0: run seeds in blocks of this size (each block reuses the compiled programs)
+    # sweeps and the second data set (gpu config)
     chunk_size: int = 0  # > 0: members per compiled chunk in every sweep (one shape: no recompiles); 0: the library's choice
-    mnist1d: bool = False  # also run MNIST-1D diffusion after the first seed block (gpu config)
-    mnist1d_seconds: float = 50.0  # time MNIST-1D needs (it is skipped when less is left)
+    mnist1d: bool = False  # also run MNIST-1D diffusion (gpu config)
     mnist1d_steps: int = 2000  # MNIST-1D training steps
     mnist1d_seeds: int = 3  # MNIST-1D seeds
     mnist1d_noise: tuple = ("cosine", "edm")  # MNIST-1D noise schedules
     mnist1d_lr: float = 1e-3  # MNIST-1D peak LR (every family)
     mnist1d_hidden: int = 256  # MNIST-1D denoiser width (depth - 1 hidden layers)
     mnist1d_generator_seeds: int = 2  # fresh MNIST-1D draws (5000 sequences each) in the training pool
-    mnist1d_samples: int = 2000  # generated sequences per model for the Frechet distance
+    mnist1d_samples: int = 2000  # generated sequences per model for each Frechet distance (validation, test: separate draws)
+    # the declared analysis of each primary question (fixed before the run; see ANALYSES above)
+    analyses: tuple = ANALYSES
 
 
 def get_config() -> Config:

@@ -10,7 +10,6 @@ def get_config():
         default_config(),
         steps=1000,  # short runs
         ema_decay=0.995,  # EMA half-life about 140 steps, in proportion to the run
-        peak_multipliers=(0.5, 1.0, 2.0),  # all three peaks
         lr_families=("constant", "cosine", "wsd", "inverse_sqrt"),  # all four families
         scan_steps=300,  # a shorter scan
         curriculum_noise=("cosine", "edm"),  # the arms on two noise schedules

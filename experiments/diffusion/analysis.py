@@ -1,0 +1,341 @@
+"""The diffusion study's statistics, from per-seed numbers only (NumPy and SciPy, no JAX).
+
+The declared analysis of each primary question lives in the config
+(``Config.analyses``, one :class:`Declared` per question, fixed before the
+run); :func:`declared_results` computes exactly that from a run's per-seed
+values, so the study, the report and a re-analysis of a stored results file
+give the same numbers. Everything else here (the interaction F-test,
+pooled-error intervals, per-noise-schedule comparisons) is exploratory and is
+labelled so wherever it is written.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from scipy import stats as scipy_stats
+
+from experiments.common import stats
+
+LABELS = {
+    "ddpm_linear": "DDPM linear",
+    "cosine": "cosine",
+    "edm": "EDM",
+    "min_snr5": "Min-SNR-5",
+    "constant": "constant",
+    "wsd": "WSD 1-sqrt",
+    "inverse_sqrt": "inverse-sqrt (EDM2)",
+    "uncoupled": "uniform",
+    "aligned": "aligned",
+    "aligned_ic": "aligned + IC",
+    "reversed": "reversed",
+    "reversed_ic": "reversed + IC",
+}
+WEIGHTS = ("ema", "raw")
+
+
+@dataclasses.dataclass(frozen=True)
+class Declared:
+    """One primary question's analysis, declared in the config before the run.
+
+    Args:
+      name: the key of the question in ``results["declared"]`` ("interaction" or "alignment").
+      question: the question in words.
+      statistic: what is computed per seed.
+      unit: the unit of replication.
+      test: the test and what makes the answer "yes".
+      error_model: where the test's variance comes from.
+      correction: the family the p-values are corrected over.
+      weights: which weights' test KL ("ema" or "raw").
+      level: two-sided confidence level of the intervals (1 - level is the family-wise error).
+    """
+
+    name: str
+    question: str
+    statistic: str
+    unit: str
+    test: str
+    error_model: str
+    correction: str
+    weights: str = "ema"
+    level: float = 0.95
+
+    def __post_init__(self):
+        if self.name not in ("interaction", "alignment"):
+            raise ValueError(f"Declared.name must be 'interaction' or 'alignment', got {self.name!r}")
+        if self.weights not in WEIGHTS:
+            raise ValueError(f"Declared.weights must be one of {WEIGHTS}, got {self.weights!r}")
+        if not 0 < self.level < 1:
+            raise ValueError(f"Declared.level must be in (0, 1), got {self.level!r}")
+
+
+# --------------------------------------------------------------------------- selection
+
+
+def select_peaks(
+    records: Sequence[dict], noise_names: Sequence[str], families: Sequence[str], multipliers: Sequence[float]
+) -> tuple[dict, list[dict]]:
+    """Per (weights, noise, family): the peak multiplier with the lowest mean validation KL.
+
+    A multiplier where any seed diverged is not eligible (a diverged run has no
+    score, and dropping only its seed would compare means over different
+    seeds); if every multiplier diverged the smallest is kept. Also returns the
+    selections on an edge of the grid (the optimum may lie outside it).
+
+    Args:
+      records: the grid members' records (``part``, ``noise``, ``family``, ``multiplier``,
+        ``diverged_at``, ``kl_val_<weights>``).
+      noise_names: the noise schedules.
+      families: the LR families.
+      multipliers: the grid of peak multipliers.
+    """
+    grid = sorted(multipliers)
+    selection: dict[str, dict] = {}
+    edges = []
+    for which in WEIGHTS:
+        selection[which] = {}
+        for name in noise_names:
+            selection[which][name] = {}
+            for family in families:
+                best, best_value = grid[0], np.inf
+                for multiplier in grid:
+                    rows = [
+                        r
+                        for r in records
+                        if r["part"] == "grid"
+                        and r["noise"] == name
+                        and r["family"] == family
+                        and r["multiplier"] == multiplier
+                    ]
+                    if not rows or any(r["diverged_at"] >= 0 for r in rows):
+                        continue
+                    value = float(np.mean([r[f"kl_val_{which}"] for r in rows]))
+                    if value < best_value:
+                        best, best_value = multiplier, value
+                selection[which][name][family] = best
+                if len(grid) > 1 and best in (grid[0], grid[-1]):
+                    edges.append({"weights": which, "noise": name, "family": family, "multiplier": best})
+    return selection, edges
+
+
+# --------------------------------------------------------------------------- question 1
+
+
+def interaction_analysis(
+    table: np.ndarray, noise_names: Sequence[str], family_names: Sequence[str], level: float = 0.95
+) -> dict:
+    """Interaction of noise schedule and LR family in ``table[seed, noise, family]``.
+
+    The reference-coded interaction contrasts
+    ``[Y(n, l) - Y(n, l0)] - [Y(n0, l) - Y(n0, l0)]`` (n0 = first noise
+    schedule, l0 = first family) span the whole interaction. Each gets a
+    one-sample t interval and test over its per-seed values (df = seeds - 1:
+    no assumption on how variances compare between cells), Holm-adjusted over
+    the contrasts: this is the declared test of question 1.
+
+    Exploratory, under ``"exploratory"``: the two-way interaction F-test with
+    seeds as blocks and the same contrasts with a pooled error (error = seed x
+    cell residual; both assume equal variance in every cell), and each cell's
+    interaction term.
+
+    Args:
+      table: test KL per seed, noise schedule and family; a seed with a non-finite value is dropped.
+      noise_names: the noise schedules (axis 1); the first is the reference.
+      family_names: the LR families (axis 2); the first is the reference.
+      level: two-sided confidence level.
+    """
+    table = np.asarray(table, np.float64)
+    seeds, num_noise, num_family = table.shape
+    finite = np.all(np.isfinite(table.reshape(seeds, -1)), axis=1)
+    y = table[finite]
+    s = y.shape[0]
+    out: dict[str, Any] = {"seeds_used": int(s)}
+    if s < 2 or num_noise < 2 or num_family < 2:
+        out["note"] = "needs at least 2 seeds, 2 noise schedules and 2 families"
+        return out
+    contrasts = []
+    for n in range(1, num_noise):
+        for l in range(1, num_family):
+            per_seed = (y[:, n, l] - y[:, n, 0]) - (y[:, 0, l] - y[:, 0, 0])
+            d = stats.paired(per_seed, np.zeros_like(per_seed), level)
+            contrasts.append(
+                {
+                    "noise": noise_names[n],
+                    "family": family_names[l],
+                    "definition": f"[{family_names[l]} - {family_names[0]}] under {noise_names[n]} "
+                    f"minus the same under {noise_names[0]}",
+                    "per_seed": per_seed.tolist(),
+                    "mean": d.mean,
+                    "low": d.low,
+                    "high": d.high,
+                    "p_value": d.p_value,
+                }
+            )
+    for c, p in zip(contrasts, stats.holm([c["p_value"] for c in contrasts])):
+        c["p_holm"] = float(p)
+        c["significant"] = bool(p < 1 - level)
+    out["contrasts"] = contrasts
+    out["any_significant"] = any(c["significant"] for c in contrasts)
+    out["smallest_p_holm"] = float(np.nanmin([c["p_holm"] for c in contrasts]))
+    out["largest_contrast"] = max(contrasts, key=lambda c: abs(c["mean"]))
+    out["exploratory"] = _pooled_interaction(y, noise_names, family_names, level)
+    return out
+
+
+def _pooled_interaction(y: np.ndarray, noise_names, family_names, level: float) -> dict:
+    """The two-way F-test with seeds as blocks and pooled-error contrast intervals (exploratory)."""
+    s, num_noise, num_family = y.shape
+    cell = y.mean(axis=0)
+    grand = cell.mean()
+    noise_mean = cell.mean(axis=1, keepdims=True)
+    family_mean = cell.mean(axis=0, keepdims=True)
+    interaction = cell - noise_mean - family_mean + grand
+    ss_int = s * float(np.sum(interaction**2))
+    residual = y - y.mean(axis=(1, 2), keepdims=True) - cell[None] + grand
+    ss_err = float(np.sum(residual**2))
+    df_int = (num_noise - 1) * (num_family - 1)
+    df_err = (s - 1) * (num_noise * num_family - 1)
+    ms_err = ss_err / df_err
+    f_value = (ss_int / df_int) / ms_err if ms_err > 0 else float("inf")
+    out: dict[str, Any] = {
+        "f_test": {
+            "f": f_value,
+            "df_interaction": df_int,
+            "df_error": df_err,
+            "p_value": float(scipy_stats.f.sf(f_value, df_int, df_err)) if np.isfinite(f_value) else 0.0,
+            "ss_interaction": ss_int,
+            "ss_family": num_noise * s * float(np.sum((family_mean - grand) ** 2)),
+            "ss_noise": num_family * s * float(np.sum((noise_mean - grand) ** 2)),
+            "ss_error": ss_err,
+            "ms_error": ms_err,
+        },
+        "cell_interaction": {
+            noise_names[n]: {family_names[l]: float(interaction[n, l]) for l in range(num_family)}
+            for n in range(num_noise)
+        },
+    }
+    quantile = float(scipy_stats.t.ppf(0.5 + level / 2, df_err))
+    se = math.sqrt(4 * ms_err / s)  # a contrast of four cell means, each with variance ms_err / s
+    pooled = []
+    for n in range(1, num_noise):
+        for l in range(1, num_family):
+            mean = float(cell[n, l] - cell[n, 0] - cell[0, l] + cell[0, 0])
+            p = float(2 * scipy_stats.t.sf(abs(mean) / se, df_err)) if se > 0 else 0.0
+            pooled.append(
+                {
+                    "noise": noise_names[n],
+                    "family": family_names[l],
+                    "mean": mean,
+                    "low": mean - quantile * se,
+                    "high": mean + quantile * se,
+                    "p_value": p,
+                }
+            )
+    for c, p in zip(pooled, stats.holm([c["p_value"] for c in pooled])):
+        c["p_holm"] = float(p)
+    out["pooled_contrasts"] = pooled
+    return out
+
+
+# --------------------------------------------------------------------------- question 2
+
+
+def alignment_analysis(differences: dict[str, dict[str, np.ndarray]], level: float = 0.95) -> dict:
+    """Curriculum arms against uniform sampling, from per-seed differences ``{noise: {arm: arm - uniform}}``.
+
+    Declared test of question 2 (``"averaged_over_noise"``): per arm, the
+    per-seed mean of the differences over the noise schedules, a one-sample t
+    interval and test over seeds (df = seeds - 1), Holm over the arms.
+
+    Exploratory: per noise schedule (Holm over every arm x noise schedule) and
+    the average with an error pooled over every (noise, arm) cell
+    (``"pooled_error"``: many more degrees of freedom, assumes equal variance
+    in every cell).
+
+    Args:
+      differences: per noise schedule and arm, the test KL of the arm minus uniform, one value per seed.
+      level: two-sided confidence level.
+    """
+    by_noise: dict[str, dict] = {}
+    keys, p_values = [], []
+    for name, arms in differences.items():
+        by_noise[name] = {}
+        for arm, d in arms.items():
+            result = stats.paired(d, np.zeros_like(np.asarray(d, np.float64)), level)
+            by_noise[name][arm] = result.as_dict()
+            keys.append((name, arm))
+            p_values.append(result.p_value)
+    for (name, arm), p in zip(keys, stats.holm(p_values)):
+        by_noise[name][arm]["p_holm"] = float(p)
+        by_noise[name][arm]["significant"] = bool(p < 1 - level)
+
+    arms = list(dict.fromkeys(arm for row in differences.values() for arm in row))
+    averaged, pooled = {}, {}
+    for arm in arms:
+        per_seed = np.mean(np.stack([np.asarray(row[arm], np.float64) for row in differences.values()]), axis=0)
+        averaged[arm] = {**stats.paired(per_seed, np.zeros_like(per_seed), level).as_dict(), "per_seed": per_seed.tolist()}
+    for arm, p in zip(arms, stats.holm([averaged[a]["p_value"] for a in arms])):
+        averaged[arm]["p_holm"] = float(p)
+        averaged[arm]["significant"] = bool(p < 1 - level)
+
+    # exploratory: the seed-to-seed variance of the differences pooled over every (noise, arm) cell
+    cells = [np.asarray(d, np.float64) for row in differences.values() for d in row.values()]
+    df = sum(len(c) - 1 for c in cells)
+    if df > 0:
+        variance = sum(float(np.sum((c - c.mean()) ** 2)) for c in cells) / df
+        quantile = float(scipy_stats.t.ppf(0.5 + level / 2, df))
+        for arm in arms:
+            mean = averaged[arm]["mean"]
+            se = math.sqrt(variance / (len(differences) * len(cells[0])))
+            p = float(2 * scipy_stats.t.sf(abs(mean) / se, df)) if se > 0 else 0.0
+            pooled[arm] = {"mean": mean, "low": mean - quantile * se, "high": mean + quantile * se, "p_value": p, "df": df}
+        for arm, p in zip(arms, stats.holm([pooled[a]["p_value"] for a in arms])):
+            pooled[arm]["p_holm"] = float(p)
+    return {"averaged_over_noise": averaged, "by_noise": by_noise, "exploratory_pooled_error": pooled}
+
+
+# --------------------------------------------------------------------------- declared answers
+
+
+def declared_results(analyses: Sequence[Declared | dict], question1: dict, question2: dict) -> dict:
+    """The declared test of each primary question, read from the computed analyses.
+
+    Args:
+      analyses: the config's ``analyses`` (dataclasses, or dicts from a results.json).
+      question1: ``results["question1"]`` (per weights: ``interaction``).
+      question2: ``results["question2"]`` (per weights: ``averaged_over_noise``).
+    """
+    out = {}
+    for a in analyses:
+        a = a if isinstance(a, dict) else dataclasses.asdict(a)
+        if a["name"] == "interaction":
+            result = question1[a["weights"]]["interaction"]
+            tests = [
+                {k: c[k] for k in ("noise", "family", "mean", "low", "high", "p_value", "p_holm", "significant")}
+                for c in result.get("contrasts", [])
+            ]
+            answer = result.get("any_significant")
+        else:
+            result = question2[a["weights"]]["averaged_over_noise"]
+            tests = [
+                {"arm": arm, **{k: d[k] for k in ("mean", "low", "high", "p_value", "p_holm", "significant")}}
+                for arm, d in result.items()
+            ]
+            answer = any(t["significant"] for t in tests) if tests else None
+        out[a["name"]] = {"declaration": a, "tests": tests, "any_significant": answer}
+    return out
+
+
+__all__ = [
+    "LABELS",
+    "WEIGHTS",
+    "Declared",
+    "alignment_analysis",
+    "declared_results",
+    "interaction_analysis",
+    "select_peaks",
+]
