@@ -1,17 +1,17 @@
 """The diffusion study's statistics, from per-seed numbers only (NumPy and SciPy, no JAX).
 
-The declared analysis of each primary question lives in the config
-(``Config.analyses``, one :class:`Declared` per question, fixed before the
-run); :func:`declared_results` computes exactly that from a run's per-seed
-values, so the study, the report and a re-analysis of a stored results file
-give the same numbers. Everything else here (the interaction F-test,
+The declared analysis of the primary questions lives in the config
+(``Config.analyses``: :func:`declared_questions`, fixed before the run, as
+``experiments.common.analysis.Question`` records); the study answers them with
+``experiments.common.analysis.answer_all`` on :func:`declared_values`, the
+per-seed values also stored in results.json, so the study, the report and a
+re-analysis of a stored results file give the same numbers. Everything else here (the interaction F-test,
 pooled-error intervals, per-noise-schedule comparisons) is exploratory and is
 labelled so wherever it is written.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from collections.abc import Sequence
 from typing import Any
@@ -20,6 +20,7 @@ import numpy as np
 from scipy import stats as scipy_stats
 
 from experiments.common import stats
+from experiments.common.analysis import Question
 
 LABELS = {
     "ddpm_linear": "DDPM linear",
@@ -36,41 +37,6 @@ LABELS = {
     "reversed_ic": "reversed + IC",
 }
 WEIGHTS = ("ema", "raw")
-
-
-@dataclasses.dataclass(frozen=True)
-class Declared:
-    """One primary question's analysis, declared in the config before the run.
-
-    Args:
-      name: the key of the question in ``results["declared"]`` ("interaction" or "alignment").
-      question: the question in words.
-      statistic: what is computed per seed.
-      unit: the unit of replication.
-      test: the test and what makes the answer "yes".
-      error_model: where the test's variance comes from.
-      correction: the family the p-values are corrected over.
-      weights: which weights' test KL ("ema" or "raw").
-      level: two-sided confidence level of the intervals (1 - level is the family-wise error).
-    """
-
-    name: str
-    question: str
-    statistic: str
-    unit: str
-    test: str
-    error_model: str
-    correction: str
-    weights: str = "ema"
-    level: float = 0.95
-
-    def __post_init__(self):
-        if self.name not in ("interaction", "alignment"):
-            raise ValueError(f"Declared.name must be 'interaction' or 'alignment', got {self.name!r}")
-        if self.weights not in WEIGHTS:
-            raise ValueError(f"Declared.weights must be one of {WEIGHTS}, got {self.weights!r}")
-        if not 0 < self.level < 1:
-            raise ValueError(f"Declared.level must be in (0, 1), got {self.level!r}")
 
 
 # --------------------------------------------------------------------------- selection
@@ -244,8 +210,10 @@ def _pooled_interaction(y: np.ndarray, noise_names, family_names, level: float) 
 # --------------------------------------------------------------------------- question 2
 
 
-def alignment_analysis(differences: dict[str, dict[str, np.ndarray]], level: float = 0.95) -> dict:
-    """Curriculum arms against uniform sampling, from per-seed differences ``{noise: {arm: arm - uniform}}``.
+def alignment_analysis(
+    arms_kl: dict[str, dict[str, np.ndarray]], uniform_kl: dict[str, np.ndarray], level: float = 0.95
+) -> dict:
+    """Curriculum arms against uniform sampling, from per-seed test KL ``{noise: {arm: values}}``.
 
     Declared test of question 2 (``"averaged_over_noise"``): per arm, the
     per-seed mean of the differences over the noise schedules, a one-sample t
@@ -257,9 +225,14 @@ def alignment_analysis(differences: dict[str, dict[str, np.ndarray]], level: flo
     in every cell).
 
     Args:
-      differences: per noise schedule and arm, the test KL of the arm minus uniform, one value per seed.
+      arms_kl: per noise schedule and arm, the arm's test KL, one value per seed.
+      uniform_kl: per noise schedule, uniform sampling's test KL, one value per seed (the same seeds).
       level: two-sided confidence level.
     """
+    differences = {
+        name: {arm: np.asarray(v, np.float64) - np.asarray(uniform_kl[name], np.float64) for arm, v in row.items()}
+        for name, row in arms_kl.items()
+    }
     by_noise: dict[str, dict] = {}
     keys, p_values = [], []
     for name, arms in differences.items():
@@ -276,8 +249,13 @@ def alignment_analysis(differences: dict[str, dict[str, np.ndarray]], level: flo
     arms = list(dict.fromkeys(arm for row in differences.values() for arm in row))
     averaged, pooled = {}, {}
     for arm in arms:
-        per_seed = np.mean(np.stack([np.asarray(row[arm], np.float64) for row in differences.values()]), axis=0)
-        averaged[arm] = {**stats.paired(per_seed, np.zeros_like(per_seed), level).as_dict(), "per_seed": per_seed.tolist()}
+        arm_mean = np.mean([np.asarray(row[arm], np.float64) for row in arms_kl.values()], axis=0)
+        uniform_mean = np.mean([np.asarray(uniform_kl[name], np.float64) for name in arms_kl], axis=0)
+        averaged[arm] = {
+            **stats.paired(arm_mean, uniform_mean, level).as_dict(),
+            "per_seed_arm": arm_mean.tolist(),
+            "per_seed_uniform": uniform_mean.tolist(),
+        }
     for arm, p in zip(arms, stats.holm([averaged[a]["p_value"] for a in arms])):
         averaged[arm]["p_holm"] = float(p)
         averaged[arm]["significant"] = bool(p < 1 - level)
@@ -298,44 +276,86 @@ def alignment_analysis(differences: dict[str, dict[str, np.ndarray]], level: flo
     return {"averaged_over_noise": averaged, "by_noise": by_noise, "exploratory_pooled_error": pooled}
 
 
-# --------------------------------------------------------------------------- declared answers
+# --------------------------------------------------------------------------- the declared analysis
+
+INTERACTION_FAMILY = "interaction contrasts (EMA test KL)"
+ALIGNMENT_FAMILY = "curriculum arms (EMA test KL)"
 
 
-def declared_results(analyses: Sequence[Declared | dict], question1: dict, question2: dict) -> dict:
-    """The declared test of each primary question, read from the computed analyses.
+def declared_questions(
+    noise_names: Sequence[str], families: Sequence[str], arms: Sequence[str]
+) -> tuple[Question, ...]:
+    """The primary questions of the study as declared analyses (``experiments.common.analysis``).
+
+    Question 1 (does the LR family's effect depend on the noise schedule?) is
+    the family of reference-coded interaction contrasts, one ``one_sample_t``
+    each on its per-seed values; the answer is "yes" iff one is significant
+    after Holm over the family. Question 2 (does a curriculum tied to the LR
+    change the test KL?) is one ``paired_t`` per arm on the per-seed mean over
+    the curriculum noise schedules, Holm over the arms. The seed is the unit
+    of replication in both (every arm of a seed shares its initialisation, data
+    and noise draws); no variance is pooled across cells.
 
     Args:
-      analyses: the config's ``analyses`` (dataclasses, or dicts from a results.json).
-      question1: ``results["question1"]`` (per weights: ``interaction``).
-      question2: ``results["question2"]`` (per weights: ``averaged_over_noise``).
+      noise_names: the noise schedules; the first is the reference of the contrasts.
+      families: the LR families; the first is the reference of the contrasts.
+      arms: the curriculum arms.
     """
-    out = {}
-    for a in analyses:
-        a = a if isinstance(a, dict) else dataclasses.asdict(a)
-        if a["name"] == "interaction":
-            result = question1[a["weights"]]["interaction"]
-            tests = [
-                {k: c[k] for k in ("noise", "family", "mean", "low", "high", "p_value", "p_holm", "significant")}
-                for c in result.get("contrasts", [])
-            ]
-            answer = result.get("any_significant")
-        else:
-            result = question2[a["weights"]]["averaged_over_noise"]
-            tests = [
-                {"arm": arm, **{k: d[k] for k in ("mean", "low", "high", "p_value", "p_holm", "significant")}}
-                for arm, d in result.items()
-            ]
-            answer = any(t["significant"] for t in tests) if tests else None
-        out[a["name"]] = {"declaration": a, "tests": tests, "any_significant": answer}
-    return out
+    questions = []
+    for noise in noise_names[1:]:
+        for family in families[1:]:
+            questions.append(
+                Question(
+                    name=f"interaction:{noise}:{family}",
+                    question="Does the LR family's effect on test KL depend on the noise schedule?",
+                    statistic=f"[{family} - {families[0]}] under {noise} minus the same under {noise_names[0]}: "
+                    "test KL (EMA weights) at each cell's validation-selected peak, one value per seed",
+                    test="one_sample_t",
+                    error_model="per-seed contrast values i.i.d. normal; Student t with seeds - 1 df "
+                    "(no variance pooled across cells)",
+                    correction_family=INTERACTION_FAMILY,
+                )
+            )
+    for arm in arms:
+        questions.append(
+            Question(
+                name=f"alignment:{arm}",
+                question="Does a timestep curriculum tied to the LR change test KL against uniform sampling?",
+                statistic=f"test KL (EMA weights) of the {arm} arm minus uniform sampling, each averaged over "
+                "the curriculum noise schedules, one value per seed",
+                test="paired_t",
+                error_model="per-seed differences i.i.d. normal; Student t with seeds - 1 df",
+                correction_family=ALIGNMENT_FAMILY,
+            )
+        )
+    return tuple(questions)
+
+
+def declared_values(question1: dict, question2: dict, weights: str = "ema") -> dict:
+    """The per-seed values each declared question is answered on, from ``question1``/``question2`` results.
+
+    Args:
+      question1: ``results["question1"]`` (per weights: ``interaction.contrasts`` with ``per_seed``).
+      question2: ``results["question2"]`` (per weights: ``averaged_over_noise`` with ``per_seed_arm`` and
+        ``per_seed_uniform``).
+      weights: "ema" (the declared weights) or "raw".
+    """
+    values = {}
+    for c in question1[weights]["interaction"].get("contrasts", []):
+        values[f"interaction:{c['noise']}:{c['family']}"] = c["per_seed"]
+    for arm, d in question2[weights]["averaged_over_noise"].items():
+        values[f"alignment:{arm}"] = (d["per_seed_arm"], d["per_seed_uniform"])
+    return values
 
 
 __all__ = [
     "LABELS",
     "WEIGHTS",
-    "Declared",
+    "ALIGNMENT_FAMILY",
+    "INTERACTION_FAMILY",
     "alignment_analysis",
-    "declared_results",
+    "declared_questions",
+    "declared_values",
     "interaction_analysis",
     "select_peaks",
 ]

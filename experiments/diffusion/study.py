@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from experiments.common import analysis as declared
 from experiments.common import stats
 
 from . import analysis
@@ -132,18 +133,20 @@ def question2(config, runner: sweeps.Runner, seeds: list[int]) -> dict:
     names = [n for n in config.curriculum_noise if n in config.noise_schedules]
     out = {}
     for which in WEIGHTS:
-        differences, uniform, arms_kl = {}, {}, {}
+        uniform, arms = {}, {}
         for name in names:
-            baseline = _test_kl(runner, _uniform_rows(config, runner, name, seeds), which)
-            uniform[name] = stats.mean_ci(baseline).as_dict()
-            differences[name], arms_kl[name] = {}, {}
-            for arm in config.curriculum_arms:
-                rows = [i for s in seeds for i in runner.find(part="curriculum", noise=name, arm=arm, seed=s)]
-                values = _test_kl(runner, rows, which)
-                differences[name][arm] = values - baseline
-                arms_kl[name][arm] = stats.mean_ci(values).as_dict()
-        result = analysis.alignment_analysis(differences)
-        out[which] = {**result, "uniform_kl_test": uniform, "arm_kl_test": arms_kl}
+            uniform[name] = _test_kl(runner, _uniform_rows(config, runner, name, seeds), which)
+            arms[name] = {
+                arm: _test_kl(
+                    runner, [i for s in seeds for i in runner.find(part="curriculum", noise=name, arm=arm, seed=s)], which
+                )
+                for arm in config.curriculum_arms
+            }
+        out[which] = {
+            **analysis.alignment_analysis(arms, uniform),
+            "uniform_kl_test": {n: stats.mean_ci(v).as_dict() for n, v in uniform.items()},
+            "arm_kl_test": {n: {a: stats.mean_ci(v).as_dict() for a, v in row.items()} for n, row in arms.items()},
+        }
     return out
 
 
@@ -247,6 +250,14 @@ def question3(config, runner: sweeps.Runner, selection: dict, seeds_done: list[i
 
 def study(config, context) -> dict:
     """The whole study: set-up, the sweeps, the three questions, the declared tests, samples and figures."""
+    expected = [q.name for q in analysis.declared_questions(
+        config.noise_schedules, config.lr_families, config.curriculum_arms
+    )]
+    if [q.name for q in config.analyses] != expected:
+        raise ValueError(
+            f"config.analyses: declares {[q.name for q in config.analyses]}, but this grid's questions are "
+            f"{expected} (rebuild them with configs.default.with_analyses)"
+        )
     clock = Stopwatch()
     mixture = tr.mixture_of(config)
     sigma_data = float(mixture.coordinate_std())
@@ -290,7 +301,9 @@ def study(config, context) -> dict:
     results["selection_on_edge"] = on_edge
     results["question1"] = question1(config, runner, selection, base_lr, seeds)
     results["question2"] = question2(config, runner, seeds)
-    results["declared"] = analysis.declared_results(config.analyses, results["question1"], results["question2"])
+    results["declared"] = declared.answer_all(
+        config.analyses, analysis.declared_values(results["question1"], results["question2"])
+    )
     clock.stage("statistics")
 
     runner.samples(reported_rows(config, runner, selection, seeds))
@@ -328,15 +341,12 @@ def describe(report: dict) -> str:
             ).ljust(28)
         lines.append(row)
     lines.append(f"best family per noise schedule (validation): {q1['best_family_by_validation']}")
-    for name, declared in r["declared"].items():
-        lines.append(f"declared test, {name} ({declared['declaration']['weights']} weights): "
-                     f"any Holm-significant: {declared['any_significant']}")
-        for t in declared["tests"]:
-            what = t.get("arm") or f"{t['family']} x {t['noise']}"
-            lines.append(
-                f"  {what}: {stats.format_interval(t['mean'], t['low'], t['high'], digits=3)} nats, "
-                f"p {t['p_value']:.3g}, p_holm {t['p_holm']:.3g}"
-            )
+    lines.append("declared tests (EMA test KL, per-seed t, Holm within each family):")
+    for name, t in r["declared"].items():
+        lines.append(
+            f"  {name}: {stats.format_interval(t['mean'], t['low'], t['high'], digits=3)} nats, "
+            f"p {t['p_value']:.3g}, p_holm {t['p_holm']:.3g}{' *' if t['significant'] else ''}"
+        )
     if r["selection_on_edge"]:
         lines.append(f"peaks chosen on an edge of the grid: {r['selection_on_edge']}")
     return "\n".join(lines)

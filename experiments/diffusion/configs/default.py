@@ -7,34 +7,11 @@ from __future__ import annotations
 
 import dataclasses
 
-from ..analysis import Declared
+from ..analysis import declared_questions
 
-ANALYSES = (
-    Declared(
-        name="interaction",
-        question="Does the LR family's effect on test KL depend on the noise schedule?",
-        statistic=(
-            "the (N-1)(L-1) reference-coded interaction contrasts of test KL at each cell's validation-selected "
-            "peak: [Y(n, l) - Y(n, constant)] - [Y(ddpm_linear, l) - Y(ddpm_linear, constant)], one value per seed"
-        ),
-        unit="seeds (every arm of a seed shares its initialisation, data and noise draws)",
-        test="one-sample t over seeds per contrast, 95% t interval; 'yes' iff some Holm-adjusted p < 0.05",
-        error_model="per-seed contrast values (df = seeds - 1); no assumption that variances are equal across cells",
-        correction="Holm over the (N-1)(L-1) contrasts",
-        weights="ema",
-    ),
-    Declared(
-        name="alignment",
-        question="Does a timestep curriculum tied to the LR (each arm) change test KL against uniform sampling?",
-        statistic="per arm: test KL of the arm minus uniform sampling, averaged over the curriculum noise "
-        "schedules, one value per seed",
-        unit="seeds (paired: the arm and uniform sampling share a seed's initialisation, data and noise draws)",
-        test="one-sample t over seeds per arm, 95% t interval; an arm differs iff its Holm-adjusted p < 0.05",
-        error_model="per-seed differences (df = seeds - 1)",
-        correction="Holm over the curriculum arms",
-        weights="ema",
-    ),
-)
+NOISE_SCHEDULES = ("ddpm_linear", "cosine", "edm", "min_snr5")
+LR_FAMILIES = ("constant", "cosine", "wsd", "inverse_sqrt")
+CURRICULUM_ARMS = ("aligned", "aligned_ic", "reversed", "reversed_ic")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -54,7 +31,7 @@ class Config:
     checkpoints: int = 10  # per-noise-level error probes during training
     seeds: int = 2  # seeds per configuration (paired over seeds)
     # noise schedules (diffusion time t = 1..T)
-    noise_schedules: tuple = ("ddpm_linear", "cosine", "edm", "min_snr5")  # see noise.py
+    noise_schedules: tuple = NOISE_SCHEDULES  # see noise.py
     diffusion_steps: int = 1000  # T
     beta_start: float = 1e-4  # DDPM linear betas, rescaled by 1000/T
     beta_end: float = 0.02  # DDPM linear betas, rescaled by 1000/T
@@ -64,7 +41,7 @@ class Config:
     edm_p_std: float = 1.2  # EDM ln sigma standard deviation
     min_snr_gamma: float = 5.0  # Min-SNR-gamma cap
     # learning-rate schedules
-    lr_families: tuple = ("constant", "cosine", "wsd", "inverse_sqrt")  # see train.lr_schedule
+    lr_families: tuple = LR_FAMILIES  # see train.lr_schedule
     peak_multipliers: tuple = (0.25, 0.5, 1.0, 2.0, 4.0)  # peaks = these x the best constant LR of the scan
     warmup_fraction: float = 0.05  # linear warmup of every family
     wsd_decay_fraction: float = 0.2  # WSD 1-sqrt cooldown length
@@ -73,7 +50,7 @@ class Config:
     scan_steps: int = 1000  # steps of the scan runs
     base_lr: float = 1e-3  # the 1x peak when the scan is skipped
     # the alignment curriculum (question 2), run with warmup+cosine at the 1x peak
-    curriculum_arms: tuple = ("aligned", "aligned_ic", "reversed", "reversed_ic")  # see train.CURRICULA
+    curriculum_arms: tuple = CURRICULUM_ARMS  # see train.CURRICULA
     curriculum_noise: tuple = (
         "ddpm_linear",
         "cosine",
@@ -107,8 +84,16 @@ class Config:
     mnist1d_hidden: int = 256  # MNIST-1D denoiser width (depth - 1 hidden layers)
     mnist1d_generator_seeds: int = 2  # fresh MNIST-1D draws (5000 sequences each) in the training pool
     mnist1d_samples: int = 2000  # generated sequences per model for each Frechet distance (validation, test: separate draws)
-    # the declared analysis of each primary question (fixed before the run; see ANALYSES above)
-    analyses: tuple = ANALYSES
+    # the declared analyses (analysis.declared_questions: question 1's interaction contrasts and question 2's
+    # arms, per-seed t tests on EMA test KL, Holm within each); a config that changes the grid rebuilds them
+    analyses: tuple = declared_questions(NOISE_SCHEDULES, LR_FAMILIES, CURRICULUM_ARMS)
+
+
+def with_analyses(config: Config) -> Config:
+    """``config`` with its declared analyses rebuilt for its own noise schedules, families and arms."""
+    return dataclasses.replace(
+        config, analyses=declared_questions(config.noise_schedules, config.lr_families, config.curriculum_arms)
+    )
 
 
 def get_config() -> Config:
