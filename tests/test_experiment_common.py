@@ -5,12 +5,23 @@ run on every experiment."""
 import dataclasses
 import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments.common import analysis, stats
+from experiments.common import analysis, check_readme, compact, stats
+
+# Studies whose README tables still print numbers that no stored file holds (their engineers are
+# fixing them; issue 16): the count is what `python -m experiments.common.check_readme NAME` lists.
+STUDIES_NOT_YET_PASSING = {
+    "coupled_schedules": "8 table numbers not in any stored results file",
+    "diffusion": "17 table numbers not in any stored results file",
+    "lottery_tickets": "1 table number not in any stored results file",
+    "transformer_warmup": "9 table numbers not in any stored results file",
+    "zoo": "14 table numbers not in any stored results file",
+}
 
 # -- intervals ---------------------------------------------------------------------------------
 
@@ -200,3 +211,119 @@ def test_answer_all_adjusts_within_families_and_refuses_undeclared_values():
         analysis.answer_all(qs, {"x": values["x"]})
     labelled = analysis.exploratory({"mean": 1.0}, "post hoc")
     assert labelled == {"exploratory": True, "note": "post hoc", "mean": 1.0}
+
+
+# -- compaction --------------------------------------------------------------------------------
+
+
+def test_compact_drops_curves_keeps_per_seed_values_and_provenance():
+    report = {
+        "provenance": {"commit": "abc", "dirty": False, "diff_sha256": None, "command": "python -m x"},
+        "config": {"seeds": 3, "lr": 0.123456789},
+        "results": {
+            "per_seed": [[0.123456789, 0.2, 0.3]] * 4,  # [configs, seeds]: kept, rounded
+            "history": {"loss": [[1.0] * 500] * 3},  # [seeds, steps]: dropped
+            "members": [{"lr": 0.1, "acc": 0.5}, {"lr": 0.2, "acc": None, "diverged": True}],
+            "big_but_kept": list(range(300)),
+        },
+    }
+    small = compact.compact(report, table=["members"], keep=["big_but_kept"], digits=4)
+    assert small["provenance"] == report["provenance"] and small["config"] == report["config"]
+    assert small["results"]["per_seed"][0] == [0.1235, 0.2, 0.3]
+    assert "history" in small["results"] and "loss" not in small["results"]["history"]
+    assert small["compacted"]["dropped"] == {"results.history.loss": [3, 500]}
+    members = [{"lr": 0.1, "acc": 0.5}, {"lr": 0.2, "diverged": True}]
+    assert compact.records(small["results"]["members"]) == members
+    assert small["results"]["big_but_kept"] == list(range(300))
+    assert json.loads(compact.dumps(small)) == small
+    assert "history" not in compact.compact(report, drop=["history"])["results"]
+
+
+def test_compact_command_writes_the_copy(tmp_path, capsys):
+    source = tmp_path / "results.json"
+    report = {"provenance": {"commit": "a", "dirty": False}, "results": {"c": [0.5] * 201}}
+    source.write_text(json.dumps(report))
+    assert compact.main([str(source), str(tmp_path / "results" / "quick.json")]) == 0
+    written = json.loads((tmp_path / "results" / "quick.json").read_text())
+    assert written["compacted"]["dropped"] == {"results.c": [201]}
+    assert len(written["compacted"]["source_sha256"]) == 64
+
+
+# -- the README-vs-results check ---------------------------------------------------------------
+
+README = """# study
+
+| arm | acc (%) | diff |
+|---|---|---|
+| `a` at `lr=3e-3` | 62.4 [61.0, 63.8] | −0.10 |
+| b | 12 of 20 seeds, 5.3 s, H100, 8x8, 3x | +2.50e-3 |
+
+Prose 99.99 is not checked.
+
+<!-- check_readme: skip (published anchors) -->
+
+| paper | acc |
+|---|---|
+| Ho et al. 2020 | 77.7 |
+
+<!-- check_readme: skip -->
+| x |
+|---|
+| 1 |
+"""
+
+
+def _study(tmp_path, results: dict, config_literals: str = "") -> Path:
+    directory = tmp_path / "experiments" / "study"
+    (directory / "results").mkdir(parents=True)
+    (directory / "configs").mkdir()
+    (directory / "README.md").write_text(README)
+    (directory / "results" / "default.json").write_text(json.dumps(results))
+    (directory / "configs" / "default.py").write_text(config_literals)
+    return tmp_path / "experiments"
+
+
+def test_table_numbers_reads_bodies_not_code_identifiers_or_skipped_tables():
+    printed, skipped, errors = check_readme.table_numbers(README)
+    expected = ["62.4", "61.0", "63.8", "−0.10", "12", "20", "5.3", "3", "+2.50e-3"]
+    assert [p.text for p in printed] == expected
+    assert [p.value for p in printed][3] == -0.1 and printed[-1].tolerance == pytest.approx(0.5e-5)
+    assert skipped == [(12, "published anchors")]
+    assert errors == ["line 16: check_readme skip marker without a (reason)"]
+
+
+def test_check_matches_at_printed_precision_with_percentages_and_signs(tmp_path):
+    results = {"provenance": {"commit": "a", "dirty": False},
+               "results": {"acc": 0.62449, "ci": [0.6096, 0.638], "diff": -0.00104, "ratio": 3.04,
+                           "seconds": 5.26, "runs": 12, "d": 0.0025}}  # fmt: skip
+    seeds = "seeds: int = 20  # seeds per arm\n"  # a config literal: the seed count matches it
+    root = _study(tmp_path, results, seeds)
+    report = check_readme.check("study", root=root)
+    assert report.checked == 9 and report.unmatched == [], report.unmatched
+    # strict: off by more than half a unit of the last printed digit, or the wrong sign
+    changed = {**results["results"], "acc": 0.6251, "diff": 0.001}
+    root = _study(tmp_path / "other", {**results, "results": changed}, seeds)
+    unmatched = check_readme.check("study", root=root).unmatched
+    assert [(u.line, u.number) for u in unmatched] == [(5, "62.4"), (5, "−0.10")]
+    assert str(unmatched[0]) == "experiments/study/README.md:5: 62.4 in '62.4 [61.0, 63.8]'"
+
+
+def test_strict_check_ignores_results_without_clean_provenance(tmp_path, capsys):
+    results = {"provenance": {"commit": "a", "dirty": True}, "results": {"acc": 0.624}}
+    root = _study(tmp_path, results)
+    notes = check_readme.check("study", root=root).notes
+    assert notes == ["experiments/study/results/default.json: dirty tree at a"]
+    strict = check_readme.check("study", root=root, strict=True)
+    assert "62.4" in [u.number for u in strict.unmatched]
+
+
+@pytest.mark.parametrize(
+    "name",
+    [pytest.param(name, marks=pytest.mark.xfail(strict=False, reason=STUDIES_NOT_YET_PASSING[name]))
+     if name in STUDIES_NOT_YET_PASSING else name for name in check_readme.experiments()],
+)  # fmt: skip
+def test_every_readme_table_number_is_in_the_stored_results(name):
+    report = check_readme.check(name)
+    assert report.checked > 0
+    assert not report.errors, report.errors
+    assert not report.unmatched, "\n".join(map(str, report.unmatched))

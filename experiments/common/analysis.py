@@ -75,7 +75,8 @@ class Question:
 
     def __post_init__(self):
         if self.test not in TESTS:
-            raise ValueError(f"Question {self.name!r}: test must be one of {sorted(TESTS)}, got {self.test!r}")
+            raise ValueError(f"Question {self.name!r}: test must be one of {sorted(TESTS)}, "
+                             f"got {self.test!r}")
         if not 0 < self.level < 1:
             raise ValueError(f"Question {self.name!r}: level must be in (0, 1), got {self.level!r}")
         if not self.name:
