@@ -216,7 +216,7 @@ def test_sweep_split_over_two_processes(tmp_path):
 
 # -- the CPU chunk size, chosen by measurement (timings faked: the logic, not the machine) ---------
 
-from optasched.sweeps import _engine  # noqa: E402
+from optasched.sweeps import _executor, _tuner  # noqa: E402
 
 # Seconds per member for each chunk size of a made-up machine: 16 is fastest.
 FAKE_SECONDS_PER_MEMBER = {1: 5.0, 2: 4.0, 4: 3.0, 8: 2.0, 16: 1.0, 32: 1.5, 64: 3.0}
@@ -227,7 +227,7 @@ def fake_timer(monkeypatch, tmp_path):
     """Chunks run for real; their wall time comes from FAKE_SECONDS_PER_MEMBER. The chunk cache
     lives in tmp_path, and no choice of an earlier test is remembered."""
     monkeypatch.setenv("OPTASCHED_CACHE", str(tmp_path))
-    monkeypatch.setattr(_engine, "_TUNED", {})
+    monkeypatch.setattr(_tuner, "_TUNED", {})
     timed = []
 
     def run_timed(executable, arguments):
@@ -236,14 +236,14 @@ def fake_timer(monkeypatch, tmp_path):
         timed.append(size)
         return out, size * FAKE_SECONDS_PER_MEMBER[size]
 
-    monkeypatch.setattr(_engine, "_run_timed", run_timed)
+    monkeypatch.setattr(_executor, "run_timed", run_timed)
     return timed
 
 
 def test_chunk_search_climbs_to_the_fastest_size():
     for fastest in (1, 2, 4, 8, 16, 32, 64):
         cost = {c: 1.0 + abs(np.log2(c) - np.log2(fastest)) for c in FAKE_SECONDS_PER_MEMBER}  # unimodal
-        search = _engine._ChunkSearch(start=8, unit=1, largest=64)
+        search = _tuner.ChunkSearch(start=8, unit=1, largest=64)
         search.record(8, 8 * cost[8])
         tried = [8]
         while (proposal := search.proposal()) is not None:
@@ -255,7 +255,7 @@ def test_chunk_search_climbs_to_the_fastest_size():
 
 
 def test_chunk_search_respects_devices_and_the_largest_size():
-    search = _engine._ChunkSearch(start=8, unit=4, largest=16)
+    search = _tuner.ChunkSearch(start=8, unit=4, largest=16)
     search.record(8, 8.0)
     assert search.proposal() == 16
     search.record(16, 16.0 * 0.97)  # 3% faster per member: noise, the start stays
@@ -266,13 +266,13 @@ def test_chunk_search_respects_devices_and_the_largest_size():
 
 def test_a_trial_must_pay_for_itself():
     # one compilation (2 s) plus redoing 16 members at 0.1 s against 10% of what is left
-    assert _engine._worth_trying(16, remaining=1000, seconds_per_member=0.1, compile_seconds=2.0)
-    assert not _engine._worth_trying(16, remaining=100, seconds_per_member=0.1, compile_seconds=2.0)
-    assert not _engine._worth_trying(16, remaining=10, seconds_per_member=1e3, compile_seconds=0.0)  # too few
+    assert _tuner.worth_trying(16, remaining=1000, seconds_per_member=0.1, compile_seconds=2.0)
+    assert not _tuner.worth_trying(16, remaining=100, seconds_per_member=0.1, compile_seconds=2.0)
+    assert not _tuner.worth_trying(16, remaining=10, seconds_per_member=1e3, compile_seconds=0.0)  # too few
 
 
 def test_sweep_finds_the_fastest_chunk_and_remembers_it(fake_timer, monkeypatch, tmp_path):
-    monkeypatch.setattr(_engine, "TUNE_BUDGET", 1.0)
+    monkeypatch.setattr(_tuner, "TUNE_BUDGET", 1.0)
     peaks = list(np.linspace(0.05, 0.5, 20))
     batch = osd.grid(make, peak_value=peaks, warmup_steps=[0, 2, 4, 6, 8])  # 100 members
     devices = jax.devices()[:1]
@@ -283,11 +283,11 @@ def test_sweep_finds_the_fastest_chunk_and_remembers_it(fake_timer, monkeypatch,
     for name in ("loss", "curve"):  # members timed at 8 and 32 were run again at 16
         np.testing.assert_array_equal(tuned.metric(name), fixed.metric(name))
     saved = json.loads((tmp_path / "sweep_chunks.json").read_text())
-    (entry,) = saved[_engine._machine()].values()
+    (entry,) = saved[_tuner.machine()].values()
     assert entry["chunk"] == 16 and set(entry["seconds_per_member"]) == {"8", "16", "32"}
 
     fake_timer.clear()
-    monkeypatch.setattr(_engine, "_TUNED", {})  # a new process: the choice comes from disk
+    monkeypatch.setattr(_tuner, "_TUNED", {})  # a new process: the choice comes from disk
     again = osd.sweep(train, osd.grid(make, peak_value=[0.1, 0.2, 0.3], warmup_steps=list(range(10))),
                       devices=devices)  # fmt: skip
     assert again.chunk_size == 16 and fake_timer == []
@@ -297,7 +297,7 @@ def test_no_search_when_it_cannot_pay_or_is_not_asked_for(fake_timer, monkeypatc
     devices = jax.devices()[:1]
     batch = osd.grid(make, peak_value=list(np.linspace(0.05, 0.5, 10)), warmup_steps=[0, 5])  # 20 members
     result = osd.sweep(train, batch, devices=devices)  # 20 members: a trial could never pay for itself
-    assert result.chunk_size == _engine.CPU_CHUNK and fake_timer == [8, 8]
+    assert result.chunk_size == _tuner.CPU_CHUNK and fake_timer == [8, 8]
     assert not (tmp_path / "sweep_chunks.json").exists()
     fake_timer.clear()
     for options in ({"chunk_size": 4}, {"strategy": "chunked"}, {"strategy": "vmap"}, {"strategy": "map"}):
@@ -308,12 +308,10 @@ def test_no_search_when_it_cannot_pay_or_is_not_asked_for(fake_timer, monkeypatc
 def test_cpu_chunks_side_by_side_equal_chunks_one_at_a_time():
     # On one CPU device the chunks run one per core at once; a memory budget keeps them one at a
     # time. Both run the same compiled chunk program, so the results are identical to the bit.
-    from optasched.sweeps._engine import _cpu_workers
-
     devices = jax.devices()[:1]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    assert _cpu_workers(devices, None, None, 5) == min(cores, 5)
-    assert _cpu_workers(devices, None, 10**12, 5) == 1
+    assert _executor.cpu_workers(devices, None, None, 5) == min(cores, 5)
+    assert _executor.cpu_workers(devices, None, 10**12, 5) == 1
     side = osd.sweep(train, BATCH, strategy="chunked", chunk_size=2, devices=devices)
     alone = osd.sweep(train, BATCH, strategy="chunked", chunk_size=2, devices=devices, memory_budget=2**40)
     assert side.chunk_size == alone.chunk_size == 2

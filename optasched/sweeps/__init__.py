@@ -1,0 +1,44 @@
+"""sweeps: many configurations in one compiled program.
+
+Build a sweep (:func:`stack`, :func:`grid`, :func:`sample`), run a training
+function written for ONE configuration over all its members (:func:`sweep`,
+with :func:`train_loop` isolating divergent members), and read the results
+(:class:`SweepResult`). Other layers and the top-level package import from
+here only, never from the private modules.
+"""
+
+from ._engine import sweep as sweep
+from ._loop import LoopResult as LoopResult
+from ._loop import all_finite as all_finite
+from ._loop import stayed_finite as stayed_finite
+from ._loop import train_loop as train_loop
+from ._results import Best as Best
+from ._results import SweepResult as SweepResult
+from ._stack import Batch as Batch
+from ._stack import Distribution as Distribution
+from ._stack import choice as choice
+from ._stack import grid as grid
+from ._stack import int_uniform as int_uniform
+from ._stack import log_uniform as log_uniform
+from ._stack import sample as sample
+from ._stack import stack as stack
+from ._stack import uniform as uniform
+
+__all__ = [
+    "Batch",
+    "Best",
+    "Distribution",
+    "LoopResult",
+    "SweepResult",
+    "all_finite",
+    "choice",
+    "grid",
+    "int_uniform",
+    "log_uniform",
+    "sample",
+    "stack",
+    "stayed_finite",
+    "sweep",
+    "train_loop",
+    "uniform",
+]
