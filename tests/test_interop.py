@@ -1,4 +1,4 @@
-"""Specification of interop (issue 9): what optax, Flax, Hugging Face, PyTorch,
+"""Specification of interop: what optax, Flax, Hugging Face, PyTorch,
 timm, fastai and Keras users already do works unchanged.
 
 Every code block of docs/interop.md (the README's interop section) runs as
@@ -6,7 +6,8 @@ written and its results are checked; then each item has its own tests:
 optax's tree utilities, swapping schedules on resume (orbax), logging every
 hyperparameter (Flax NNX too), functions of the step, names users know
 (against Hugging Face's documented formulas, PyTorch's real schedulers and
-timm's formulas), the quick look, sweep results, and Keras 3.
+timm's formulas; tests/test_names_agree_with_timm_and_hf.py checks them against
+timm's real classes and HF's own expected values), the quick look, sweep results, and Keras 3.
 """
 
 import bisect
@@ -325,6 +326,7 @@ def test_names_example(tmp_path, monkeypatch):
     ns = run_block(NAMES, tmp_path, monkeypatch)
     assert len(ns["sweep"]) == 3
     assert float(ns["lr"](0)) == pytest.approx(1e-6, rel=1e-5)  # timm's warmup_lr_init
+    assert float(ns["wsd"](10_000)) == pytest.approx(3e-5, rel=1e-5)  # min_lr_ratio * peak after the decay
 
 
 def hf_factor(name, step, warmup, total, peak, **kw):
@@ -528,14 +530,21 @@ def test_one_cycle_takes_pytorchs_epochs_and_steps_per_epoch():
 def timm_lr(name, t, base, **kw):
     """timm.scheduler's _get_lr for one parameter group, from its documented code."""
     warmup_t, warmup_lr_init = kw.get("warmup_t", 0), kw.get("warmup_lr_init", 0.0)
+    # The step schedulers default warmup_prefix=True; the others False.
+    prefix = kw.get("warmup_prefix", name in ("StepLRScheduler", "MultiStepLRScheduler"))
     if t < warmup_t:
-        return warmup_lr_init + t * (base - warmup_lr_init) / warmup_t
-    if kw.get("warmup_prefix", False):
+        # The tanh scheduler without the prefix warms up to its own value at warmup_t, not to the peak.
+        if name == "TanhLRScheduler" and not prefix:
+            target = timm_lr(name, warmup_t, base, **kw)
+        else:
+            target = base
+        return warmup_lr_init + t * (target - warmup_lr_init) / warmup_t
+    if prefix:
         t = t - warmup_t
     if name == "StepLRScheduler":
         return base * kw.get("decay_rate", 1.0) ** (t // kw["decay_t"])
-    if name == "MultiStepLRScheduler":
-        return base * kw.get("decay_rate", 1.0) ** bisect.bisect_right(kw["decay_t"], t)
+    if name == "MultiStepLRScheduler":  # milestones compared with t + 1
+        return base * kw.get("decay_rate", 1.0) ** bisect.bisect_right(kw["decay_t"], t + 1)
     t_initial, lr_min = kw["t_initial"], kw.get("lr_min", 0.0)
     cycle_mul, cycle_decay, cycle_limit = (
         kw.get("cycle_mul", 1.0),
@@ -575,6 +584,8 @@ TIMM_CASES = [
     ("CosineLRScheduler", {"t_initial": 15, "cycle_decay": 0.7, "cycle_limit": 4}),
     ("PolyLRScheduler", {"t_initial": 60, "power": 0.9, "lr_min": 1e-3, "warmup_t": 4}),
     ("TanhLRScheduler", {"t_initial": 60, "lr_min": 1e-3, "warmup_t": 4, "warmup_prefix": True}),
+    ("TanhLRScheduler", {"t_initial": 60, "lb": -2.0, "ub": 2.0, "warmup_t": 10, "warmup_lr_init": 1e-4}),
+    ("StepLRScheduler", {"decay_t": 15, "decay_rate": 0.5, "warmup_t": 5}),
     ("StepLRScheduler", {"decay_t": 9, "decay_rate": 0.5, "warmup_t": 3, "warmup_lr_init": 0.0}),
     ("MultiStepLRScheduler", {"decay_t": [10, 25, 60], "decay_rate": 0.3}),
 ]
