@@ -1,6 +1,10 @@
 """The coupled-schedules study end to end on its smoke config (twice: the same
 seed gives the same numbers), its declared analyses, and what its schedules promise."""
 
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from experiments.common.testing import numbers, run_smoke
@@ -52,6 +56,17 @@ def test_the_declared_analyses_are_exactly_what_is_computed(smoke):
         assert record["mean"] == pytest.approx(sum(differences) / len(differences))
     assert report["provenance"]["commit"] and report["provenance"]["command"].startswith(
         "python -m experiments.coupled_schedules --config smoke")
+
+
+def test_the_report_prints_the_readme_tables_without_jax(smoke):
+    out, report = smoke
+    done = subprocess.run(
+        [sys.executable, "-c", "import sys, experiments.coupled_schedules.report as r; "
+         f"r.main([{str(out / 'results.json')!r}]); print('jax' in sys.modules)"],
+        capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
+    )  # fmt: skip
+    assert done.stdout.rstrip().endswith("False")
+    assert "| `coupled_vs_lr_schedule` |" in done.stdout and "| `smoke` | 3 x 2 x 3 = 18 |" in done.stdout
 
 
 def test_a_config_without_reported_seeds_is_refused(tmp_path):

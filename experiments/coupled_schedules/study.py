@@ -162,49 +162,6 @@ def trace_of(config, metrics: dict, arms: dict, arm: str) -> dict:
     return {name: np.asarray(values[a, p, 0]).tolist() for name, values in metrics["steps"].items()}
 
 
-# -- the report -----------------------------------------------------------------------------
-
-
-def describe(report: dict) -> str:
-    config, results = report["config"], report["results"]
-    grid = results["grid"]
-    lines = [
-        (
-            f"digits MLP, {results['total_steps']} steps "
-            f"({config['epochs']} epochs of {results['steps_per_epoch']}); peak LR chosen on the validation "
-            f"accuracy of the first {grid['selection_seeds']} seed(s); test accuracy on the other "
-            f"{grid['reported_seeds']} seeds, mean [95% CI]"
-        ),
-        f"{'arm':<17}{'peak lr':>8}{'val %':>7}{'test acc %':>22}",
-    ]
-    for arm, row in results["arms"].items():
-        test = row["test_accuracy"]
-        peak = "failed" if row["peak_lr"] is None else f"{row['peak_lr']:g}"
-        validation = "" if row["validation_accuracy"] is None else f"{100 * row['validation_accuracy']:.1f}"
-        lines.append(
-            f"{arm:<17}{peak:>8}{validation:>7}"
-            f"{stats.format_interval(test['mean'], test['low'], test['high'], 100, 2):>22}"
-        )
-    lines.append("\ndeclared analyses (config.analyses), differences in points:")
-    for name, record in results["analyses"].items():
-        interval = stats.format_interval(record["mean"], record["low"], record["high"], 100, 2)
-        lines.append(
-            f"  {name:<32}{interval:>24}  {record['test']}, p={record['p_value']:.3f}, "
-            f"Holm over {record['family_size']}: p={record['p_holm']:.3f}"
-        )
-    lines.append("\nwhat the schedules promise (all runs of each arm):")
-    for arm, p in results["promises"].items():
-        low, high = p["base_lr_x_wd_over_value_at_peak_min_max"]
-        lines.append(
-            f"  {arm:<16} b1 at the peak {p['b1_at_peak']:.3f}, last step {p['b1_last_step']:.3f}; "
-            f"lr x wd / its peak value in [{low:.4f}, {high:.4f}] after warmup; "
-            f"{p['reductions_per_run']:.2f} plateau reductions per run, "
-            f"final scale {p['final_scale_mean']:.3f}"
-            + (", all at epoch ends" if p["runs_with_a_reduction"] and p["reductions_at_epoch_ends"] else "")
-        )
-    return "\n".join(lines)
-
-
 # -- plots ----------------------------------------------------------------------------------
 
 
