@@ -1,99 +1,66 @@
-"""Recompute a finished run's schedule statistics from its stored per-seed accuracies, without retraining.
+"""Recompute a finished run's statistics from its stored named records, without retraining (no jax).
 
 ``python -m experiments.lottery_tickets.reanalyse IN/results.json OUT/results.json``
 
-Every accuracy interval in ``results.json`` keeps its ``per_seed`` values, so the
-statistics built on top of the crossed matrices (the home advantage, the
-schedule-matching interaction AA + BB - AB - BA, the answer) can be recomputed
-with the current ``study.home_advantage`` and ``study.answer`` when only the
-analysis changed. Why: a `default` run costs 30 minutes of the shared CPU, and the
-training and its numbers do not depend on the analysis code.
-
-The families the old code also computed (the home advantages) are recomputed and
-checked against the stored ones before anything is replaced, so a mismatch
-between the stored per-seed values and the stored statistics stops the script.
+A run's ``results.json`` keeps every member's per-seed metrics (``results.raw``:
+one record per pruning chain and seed, one per retraining run and seed) beside
+the config it ran with. This reruns ``analysis.analyse`` (the current code) on
+them: every accuracy is the source run's; the statistics, the declared answers
+and the tables are the current analysis code's. The source's provenance stays
+(``provenance``); the analysis code's commit is recorded under ``reanalysis``.
+Why: a ``default`` or ``anchor`` run costs half an hour of two cores, and its
+training does not depend on the analysis code.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
-import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from experiments.common import runner
+from experiments.common.analysis import Question
 
-from . import study
+from . import analysis, report
+from .configs import default
 
-
-def _runner(matrix: dict[str, Any]):
-    """run(arm, a, b) -> the per-seed accuracies of one crossed cell, as ``study.home_advantage`` expects."""
-
-    def run(arm: str, a: int, b: int) -> np.ndarray:
-        return np.asarray(matrix[arm][a][b]["per_seed"], dtype=np.float64)
-
-    return run
+__all__ = ["config_from", "reanalyse", "main"]
 
 
-def _check_same(old: dict[str, Any], new: dict[str, Any]) -> None:
-    """The families both versions compute must agree: the stored per-seed values are what the statistics used."""
-    for family in ("ticket", "reinit", "difference"):
-        for key in (family, f"{family}_mean"):
-            olds, news = (old[key], new[key]) if isinstance(old[key], list) else ([old[key]], [new[key]])
-            for o, n in zip(olds, news, strict=True):
-                for field in ("mean", "low", "high"):
-                    if not np.isclose(o[field], n[field], rtol=0, atol=1e-9):
-                        raise ValueError(
-                            f"{key}.{field}: stored {o[field]} but per-seed values give {n[field]}"
-                        )
-    if old["pairs"] != new["pairs"]:
-        raise ValueError(f"pairs differ: {old['pairs']} vs {new['pairs']}")
+def _tuples(x):
+    return tuple(_tuples(v) for v in x) if isinstance(x, list) else x
 
 
-def _git_commit() -> str | None:
-    try:
-        here = Path(__file__).resolve().parent
-        commit = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=here, capture_output=True, text=True, check=True
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--", "study.py", "reanalyse.py"],
-            cwd=here,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return commit + ("+dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return None
+def config_from(stored: Mapping[str, Any]) -> default.Config:
+    """The run's config from its JSON form (lists back to tuples, the declared questions back to Questions)."""
+    fields = {f.name for f in dataclasses.fields(default.Config)}
+    unknown = sorted(set(stored) - fields)
+    if unknown:
+        raise ValueError(f"config_from: fields {unknown} are not fields of the study's Config")
+    values = {k: _tuples(v) for k, v in stored.items() if k != "analyses"}
+    values["analyses"] = tuple(Question(**q) for q in stored.get("analyses", ()))
+    return dataclasses.replace(default.Config(), **values)
 
 
-def reanalyse(report: dict[str, Any], source: str = "") -> dict[str, Any]:
-    """A copy of ``report`` with every home advantage, interaction and the answer recomputed."""
-    report = json.loads(json.dumps(report))  # a deep copy
-    r = report["results"]
-    names = r["schedules"]
-    if len(names) < 2 or "crossed" not in r:
-        raise ValueError("nothing to reanalyse: the run has no crossed study")
-    for cell in r["crossed"].values():
-        new = study.home_advantage(_runner(cell), len(names), names)
-        _check_same(cell["home_advantage"], new)
-        cell["home_advantage"] = new
-    if r.get("transfer") and r["transfer"].get("home_advantage"):
-        t = r["transfer"]
-        new = study.home_advantage(_runner(t), len(names), names)
-        _check_same(t["home_advantage"], new)
-        t["home_advantage"] = new
-    r["answer"] = study.answer(r, config=None)
-    report["reanalysis"] = {
-        "source": source,
-        "analysis_commit": _git_commit(),
-        "what": "home advantages, schedule-matching interactions and the answer recomputed from the stored "
-        "per-seed accuracies by experiments.lottery_tickets.reanalyse; every accuracy is the source run's",
+def reanalyse(source: Mapping[str, Any], source_path: str = "") -> dict[str, Any]:
+    """A copy of ``source`` whose ``results`` are recomputed from ``source['results']['raw']``."""
+    if "raw" not in source.get("results", {}):
+        raise ValueError("reanalyse: the results have no 'raw' records (a run from before they were stored)")
+    config = config_from(source["config"])
+    raw = source["results"]["raw"]
+    out = {k: v for k, v in source.items() if k != "results"}
+    out["results"] = runner.json_safe({**analysis.analyse(config, raw), "raw": raw})
+    out["reanalysis"] = {
+        "source": source_path,
+        "analysis_provenance": runner.provenance(["python", "-m", "experiments.lottery_tickets.reanalyse",
+                                                   *sys.argv[1:]]),  # fmt: skip
+        "what": "every statistic recomputed from the source run's stored per-seed records by the analysis code "
+        "at analysis_provenance.commit; every accuracy is the source run's",
     }
-    return report
+    return out
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -102,10 +69,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(__doc__.splitlines()[2], file=sys.stderr)
         return 2
     source, target = Path(argv[0]), Path(argv[1])
-    report = reanalyse(json.loads(source.read_text()), source=str(source))
+    out = reanalyse(json.loads(source.read_text()), str(source))
     target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(json.dumps(report, indent=1))
-    print(study.describe(report))
+    target.write_text(json.dumps(out, indent=1))
+    print(report.markdown(out))
     print(f"wrote {target}")
     return 0
 
