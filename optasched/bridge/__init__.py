@@ -1,0 +1,31 @@
+"""The optax side: :func:`inject` (schedule any hyperparameter, the values in the
+optimizer state), logging and swapping them, reduce on plateau as a
+transformation, per-layer and per-group schedules, the learning-rate range
+test, and Keras. Other layers and the top-level package import from here only.
+"""
+
+from ._hyperparams import hyperparams as hyperparams
+from ._inject import inject as inject
+from ._keras import to_keras as to_keras
+from ._layerwise import layerwise_decay as layerwise_decay
+from ._layerwise import param_groups as param_groups
+from ._range_test import RangeTest as RangeTest
+from ._range_test import lr_range_test as lr_range_test
+from ._range_test import plot_range_test as plot_range_test
+from ._reduce_on_plateau import reduce_on_plateau as reduce_on_plateau
+from ._replace import replace_schedules as replace_schedules
+from ._state import InjectState as InjectState
+
+__all__ = [
+    "InjectState",
+    "RangeTest",
+    "hyperparams",
+    "inject",
+    "layerwise_decay",
+    "lr_range_test",
+    "param_groups",
+    "plot_range_test",
+    "reduce_on_plateau",
+    "replace_schedules",
+    "to_keras",
+]

@@ -14,6 +14,8 @@ from typing import Any
 
 from ..schedules import Schedule, StatefulSchedule
 
+__all__ = ["to_keras"]
+
 
 @functools.cache
 def _schedule_class():

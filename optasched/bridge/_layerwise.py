@@ -22,9 +22,18 @@ from ..schedules import Kind, Schedule, convert_leaf, describe_difference, is_tr
 from ..schedules import Constant as constant
 from ._inject import inject
 
+__all__ = ["layerwise_decay", "param_groups", "path_name"]
+
 
 def path_name(path) -> str:
-    """``"encoder/layers_3/kernel"`` for a pytree key path."""
+    """``"encoder/layers_3/kernel"`` for a pytree key path.
+
+    Args:
+        path: a key path, as ``jax.tree_util.tree_flatten_with_path`` gives it.
+
+    Returns:
+        The keys' names (dict key, attribute name or index) joined by ``/``.
+    """
     parts = []
     for key in path:
         for attribute in ("key", "name", "idx"):
@@ -36,7 +45,7 @@ def path_name(path) -> str:
     return "/".join(parts)
 
 
-def _per_leaf(rule: Any, params: Any, what: str, family: str) -> Any:
+def _per_leaf(rule: Any, params: Any, what: str, where: str) -> Any:
     """Applies a labelling rule to a parameter tree.
 
     ``rule`` is a pytree with the parameters' structure, a function of the
@@ -57,7 +66,7 @@ def _per_leaf(rule: Any, params: Any, what: str, family: str) -> Any:
     except (ValueError, TypeError):
         difference = describe_difference(params, rule) or "the top level"
         raise ValueError(
-            f"{family}: {what} must have the structure of the parameters; they differ at {difference}"
+            f"{where}: {what} must have the structure of the parameters; they differ at {difference}"
         ) from None
     return jax.tree.unflatten(params_structure, labels)
 
@@ -97,6 +106,9 @@ def layerwise_decay(
             ``depth(path, leaf)`` of each leaf's ``"a/b/c"`` path.
         num_layers: the top depth :math:`D`.
 
+    Returns:
+        ``optax.chain(optimizer, scaling)``; the scaling's state logs ``"layer_decay"``.
+
     Raises:
         ValueError: depths that do not match the parameters' structure, or
             that are not integers in ``[0, num_layers]`` (named by path).
@@ -112,21 +124,21 @@ def layerwise_decay(
 
     Reference: Clark et al., "ELECTRA", ICLR 2020; Bao et al., "BEiT", ICLR 2022.
     """
-    family = "layerwise_decay"
+    where = "layerwise_decay"
     if num_layers is not None and (
         isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0
     ):
-        raise ValueError(f"{family}: num_layers must be a non-negative integer, got {num_layers!r}")
+        raise ValueError(f"{where}: num_layers must be a non-negative integer, got {num_layers!r}")
 
     def depth_tree(params):
-        tree = _per_leaf(depths, params, "depths", family)
+        tree = _per_leaf(depths, params, "depths", where)
         paths, values = _leaf_paths(params), jax.tree.leaves(tree)
         for path, depth in zip(paths, values):
             if isinstance(depth, bool) or not isinstance(depth, int):
-                raise ValueError(f"{family}: the depth of {path} must be an integer, got {depth!r}")
+                raise ValueError(f"{where}: the depth of {path} must be an integer, got {depth!r}")
             if depth < 0 or (num_layers is not None and depth > num_layers):
                 raise ValueError(
-                    f"{family}: the depth of {path} must be in [0, num_layers={num_layers}], got {depth!r}"
+                    f"{where}: the depth of {path} must be in [0, num_layers={num_layers}], got {depth!r}"
                 )
         return tree
 
@@ -145,16 +157,16 @@ def layerwise_decay(
 
         return optax.GradientTransformation(init_fn, update_fn)
 
-    return optax.chain(optimizer, inject(scale_by_depth)(layer_decay=_as_state_value(decay, family)))
+    return optax.chain(optimizer, inject(scale_by_depth)(layer_decay=_as_state_value(decay, where)))
 
 
-def _as_state_value(x, family: str):
+def _as_state_value(x, where: str):
     """Numbers go into the state too (as constants), so decay is always logged and swept."""
     if isinstance(x, Schedule):
         return x
-    value = convert_leaf(family, "decay", Kind.VALUE, x)
+    value = convert_leaf(where, "decay", Kind.REAL, x)
     if not is_traced(value) and not bool(jnp.all(value > 0)):
-        raise ValueError(f"{family}: decay must be > 0, got {x!r}")
+        raise ValueError(f"{where}: decay must be > 0, got {x!r}")
     return constant(value)
 
 
@@ -185,6 +197,9 @@ def param_groups(
         groups: group name -> hyperparameters of that group.
         **shared: hyperparameters of every group.
 
+    Returns:
+        The ``optax.partition`` of one :func:`inject` optimizer per group.
+
     Raises:
         ValueError: a parameter labelled with a group that ``groups`` lacks, a
             group no parameter is labelled with (both named with the paths),
@@ -204,25 +219,25 @@ def param_groups(
     Reference: PyTorch ``torch.optim.Optimizer`` parameter groups;
     ``optax.partition``.
     """
-    family = "param_groups"
+    where = "param_groups"
     if not isinstance(groups, Mapping) or not groups:
         raise ValueError(
-            f"{family}: groups must be a non-empty dict of group name -> hyperparameters, got {groups!r}"
+            f"{where}: groups must be a non-empty dict of group name -> hyperparameters, got {groups!r}"
         )
     build = inject(factory)
     transforms = {}
     for name, hyperparameters in groups.items():
         if not isinstance(hyperparameters, Mapping):
             raise ValueError(
-                f"{family}: groups[{name!r}] must be a dict of hyperparameters, got {hyperparameters!r}"
+                f"{where}: groups[{name!r}] must be a dict of hyperparameters, got {hyperparameters!r}"
             )
         try:
             transforms[name] = build(**{**shared, **hyperparameters})
         except ValueError as err:
-            raise ValueError(f"{family}: group {name!r}: {err}") from None
+            raise ValueError(f"{where}: group {name!r}: {err}") from None
 
     def label_tree(params):
-        tree = _per_leaf(labels, params, "labels", family)
+        tree = _per_leaf(labels, params, "labels", where)
         paths, values = _leaf_paths(params), jax.tree.leaves(tree)
         unknown = {}
         for path, label in zip(paths, values):
@@ -233,11 +248,11 @@ def param_groups(
                 f"{label!r} (at {', '.join(p[:3])}{' ...' if len(p) > 3 else ''})"
                 for label, p in unknown.items()
             )
-            raise ValueError(f"{family}: labels {described} name no group; groups are {sorted(transforms)}")
+            raise ValueError(f"{where}: labels {described} name no group; groups are {sorted(transforms)}")
         unused = sorted(set(transforms) - set(values))
         if unused:
             raise ValueError(
-                f"{family}: groups {unused} label no parameter; labels used: {sorted(set(values))}"
+                f"{where}: groups {unused} label no parameter; labels used: {sorted(set(values))}"
             )
         return tree
 

@@ -15,6 +15,8 @@ import optax
 
 from ..schedules import Exponential as exponential
 
+__all__ = ["RangeTest", "lr_range_test", "plot_range_test", "suggestions"]
+
 
 class RangeTest(NamedTuple):
     """Result of :func:`lr_range_test` (a pytree: vmapped over seeds, every
@@ -192,8 +194,15 @@ def lr_range_test(
 def suggestions(learning_rates, smoothed, num_run, num_steps: int):
     """fastai's three suggestions over the recorded window ``[num_steps // 10, num_run - 5)``.
 
-    Returns ``(steepest, valley, minimum / 10)``, NaN where the window holds
-    fewer than two steps.
+    Args:
+        learning_rates: the ramp, ``[num_steps]``.
+        smoothed: the debiased smoothed losses, NaN after the stop.
+        num_run: steps run (a traced integer).
+        num_steps: the ramp's length (static).
+
+    Returns:
+        ``(steepest, valley, minimum / 10)``, NaN where the window holds
+        fewer than two steps.
     """
     n = learning_rates.shape[0]
     index = jnp.arange(n)
@@ -248,6 +257,14 @@ def plot_range_test(result: RangeTest, ax=None, show_suggestions: bool = True):
     """Plot a :class:`RangeTest`: smoothed loss (and raw loss, faint) against
     the learning rate on a log axis, with the suggestions marked. A vmapped
     result draws one curve per member. Needs matplotlib.
+
+    Args:
+        result: what :func:`lr_range_test` returned (vmapped or not).
+        ax: the matplotlib axes to draw on; a new figure's if None.
+        show_suggestions: mark the steepest, valley and minimum / 10 suggestions.
+
+    Returns:
+        The matplotlib axes.
 
     Example:
         >>> import jax.numpy as jnp, optax, optasched as osd
