@@ -2,12 +2,18 @@
 pieces its conclusions rest on: noise schedules reach pure noise, the exact
 denoiser is exact, the curriculum's importance weights restore uniform
 sampling, the likelihood ODE reads KL = 0 for a perfect model, and the
-interaction analysis finds an interaction that is there (and none that is not).
+interaction analysis finds an interaction that is there (and none that is not),
+the declared tests are the ones the config declares and a re-analysis of the
+stored members gives the same answers, the report needs no jax, and the
+MNIST-1D validation and test samples are separate draws.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import json
+import subprocess
+import sys
 
 import jax
 import jax.numpy as jnp
@@ -15,12 +21,14 @@ import numpy as np
 import pytest
 
 import optasched as osd
-from experiments.common import testing, toy2d
+from experiments.common import runner, testing, toy2d
+from experiments.diffusion import analysis as an
 from experiments.diffusion import evaluate as ev
+from experiments.diffusion import mnist1d, reanalyse, report
 from experiments.diffusion import noise as noise_lib
-from experiments.diffusion import study as st
 from experiments.diffusion import train as tr
 from experiments.diffusion.configs import default as default_config
+from experiments.diffusion.configs import gpu as gpu_config
 from experiments.diffusion.configs import smoke as smoke_config
 
 
@@ -29,9 +37,20 @@ def test_smoke_twice_same_numbers(tmp_path):
     second = testing.run_smoke("diffusion", tmp_path / "b", overrides=["figures=False"])
     results = testing.numbers(first)
     assert results["seeds_completed"] == [0, 1]
-    for name in ("question1", "question2", "question3", "metric_validation", "solver_check", "members"):
+    for name in ("question1", "question2", "question3", "declared", "metric_validation", "solver_check", "members"):
         assert name in results, name
-    assert "f_test" in results["question1"]["ema"]["interaction"]  # 2 noise x 2 families x 2 seeds
+    assert "commit" in first["provenance"]
+    # the declared questions are written before the run and answered, each of them, whatever they say
+    declared = [q["name"] for q in first["analysis_plan"]]
+    assert declared == ["interaction:edm:cosine", "alignment:aligned", "alignment:reversed_ic"]
+    assert list(results["declared"]) == declared
+    assert all(r["declared"] and r["n"] == 2 for r in results["declared"].values())
+    assert "f_test" in results["question1"]["ema"]["interaction"]["exploratory"]  # 2 noise x 2 families x 2 seeds
+    # a re-analysis of the stored members gives the study's own answers
+    again = json.loads(json.dumps(runner.json_safe(reanalyse.reanalyse(first)["results"])))
+    for key in ("selected_multiplier", "question1", "question2", "declared"):
+        assert again[key] == results[key], key
+    assert "Declared tests" in report.report(str(tmp_path / "a" / "results.json"))
     for member in results["members"]:
         assert np.isfinite(member["kl_test_ema"]) and np.isfinite(member["kl_test_raw"])
     for figure in ("kl_table", "per_level", "samples", "alignment", "schedules"):
@@ -147,9 +166,9 @@ def test_lr_families_group_into_one_sweep_each():
     config = default_config.get_config()
     noise = noise_lib.noise_schedule("cosine", 100, 0.7)
     members = [
-        tr.member(st.lr_of(config, f, 1e-3), 1e-3, noise, seed) for f in config.lr_families for seed in (0, 1)
+        tr.member(tr.lr_of(config, f, 1e-3), 1e-3, noise, seed) for f in config.lr_families for seed in (0, 1)
     ]
-    groups = st.stack_members(members)
+    groups = tr.stack_members(members)
     if hasattr(osd, "switch"):
         assert len(groups) <= len(config.lr_families)
     else:
@@ -165,9 +184,102 @@ def test_interaction_analysis_sees_an_interaction_that_is_there():
     crossed = null.copy()
     crossed[:, 2, 2] += 1.0  # one cell responds differently
     names_n, names_f = ["a", "b", "c"], ["x", "y", "z"]
-    no = st.interaction_analysis(null, names_n, names_f)
-    yes = st.interaction_analysis(crossed, names_n, names_f)
-    assert no["f_test"]["p_value"] > 0.01
-    assert yes["f_test"]["p_value"] < 1e-6
+    no = an.interaction_analysis(null, names_n, names_f)
+    yes = an.interaction_analysis(crossed, names_n, names_f)
+    assert no["exploratory"]["f_test"]["p_value"] > 0.01 and not no["any_significant"]
+    assert yes["exploratory"]["f_test"]["p_value"] < 1e-6
     assert yes["largest_contrast"]["noise"] == "c" and yes["largest_contrast"]["family"] == "z"
     assert yes["largest_contrast"]["mean"] == pytest.approx(1.0, abs=0.1)
+    # the declared test (per-seed t, Holm over the 4 contrasts) finds the crossed cell, with the smallest p
+    strongest = min(yes["contrasts"], key=lambda c: c["p_holm"])
+    assert (strongest["noise"], strongest["family"]) == ("c", "z") and strongest["significant"]
+
+
+def test_interaction_contrast_per_seed_t_by_hand():
+    """One contrast from 3 seeds: its per-seed values, t interval and p against a hand computation."""
+    table = np.zeros((3, 2, 2))
+    table[:, 1, 1] = [0.1, 0.3, 0.2]  # contrast per seed = these values
+    c = an.interaction_analysis(table, ["n0", "n1"], ["f0", "f1"])["contrasts"][0]
+    assert c["per_seed"] == pytest.approx([0.1, 0.3, 0.2])
+    half = 4.302652729911275 * 0.1 / np.sqrt(3)  # t(2) 97.5% quantile x sd / sqrt(n)
+    assert (c["low"], c["high"]) == (pytest.approx(0.2 - half), pytest.approx(0.2 + half))
+    assert c["p_value"] == pytest.approx(0.07418, abs=1e-4)  # t = 2 sqrt(3) = 3.464 on 2 df
+
+
+def test_alignment_declared_average_is_paired_over_seeds():
+    arms = {"a": {"x": np.array([1.0, 2.0, 4.0])}, "b": {"x": np.array([2.0, 2.0, 5.0])}}
+    uniform = {"a": np.array([0.5, 1.5, 3.0]), "b": np.array([1.0, 2.5, 4.0])}
+    result = an.alignment_analysis(arms, uniform)["averaged_over_noise"]["x"]
+    # per seed: mean over noise of arm minus uniform = (0.5 + 1)/2, (0.5 - 0.5)/2, (1 + 1)/2
+    assert result["mean"] == pytest.approx(np.mean([0.75, 0.0, 1.0]))
+    assert result["n"] == 3 and result["p_holm"] == result["p_value"]  # one arm: Holm changes nothing
+
+
+def test_select_peaks_skips_diverged_and_flags_edges():
+    def record(multiplier, seed, val, diverged=-1):
+        return {"part": "grid", "noise": "n", "family": "f", "multiplier": multiplier, "seed": seed,
+                "diverged_at": diverged, "kl_val_ema": val, "kl_val_raw": val}  # fmt: skip
+
+    records = [record(0.5, 0, 1.0), record(0.5, 1, 1.0), record(1.0, 0, 0.5), record(1.0, 1, 0.6),
+               record(2.0, 0, 0.1), record(2.0, 1, 0.1, diverged=300)]  # fmt: skip
+    selection, edges = an.select_peaks(records, ["n"], ["f"], [0.5, 1.0, 2.0])
+    assert selection["ema"]["n"]["f"] == 1.0 and not edges  # 2.0 diverged on seed 1: not eligible
+    records[-1] = record(2.0, 1, 0.1)
+    selection, edges = an.select_peaks(records, ["n"], ["f"], [0.5, 1.0, 2.0])
+    assert selection["ema"]["n"]["f"] == 2.0 and {e["weights"] for e in edges} == {"ema", "raw"}
+
+
+def test_declared_questions_follow_the_grid_and_a_stale_plan_is_refused(tmp_path):
+    config = default_config.get_config()
+    names = [q.name for q in config.analyses]
+    assert len(names) == 3 * 3 + 4 and names[0] == "interaction:cosine:cosine" and names[-1] == "alignment:reversed_ic"
+    assert {q.correction_family for q in config.analyses} == {an.INTERACTION_FAMILY, an.ALIGNMENT_FAMILY}
+    assert all(q.unit == "seed" for q in config.analyses)
+    stale = dataclasses.replace(smoke_config.get_config(), lr_families=("constant", "cosine", "wsd"))
+    from experiments.diffusion import study
+
+    with pytest.raises(ValueError, match="config.analyses"):
+        study.study(stale, None)
+
+
+def test_gpu_config_is_defined_by_the_config_alone():
+    config = gpu_config.get_config()
+    fields = {f.name for f in dataclasses.fields(config)}
+    assert not fields & {"deadline_s", "post_seconds", "seed_block", "mnist1d_seconds"}
+    assert config.seeds == 10 and config.mnist1d
+    assert [q.name for q in config.analyses] == [q.name for q in default_config.get_config().analyses]
+
+
+def test_default_peak_grid_has_room_on_both_sides_of_the_old_choices():
+    """The old grid's choices sat at 0.5x (constant, raw) and 2x (cosine, inverse-sqrt): both are inside now."""
+    grid = default_config.get_config().peak_multipliers
+    assert min(grid) < 0.5 and max(grid) > 2.0
+
+
+def test_mnist1d_validation_and_test_samples_are_separate_draws(monkeypatch):
+    monkeypatch.setattr(mnist1d.ev, "generate", lambda config, denoiser, draws, steps: draws)
+    config = dataclasses.replace(smoke_config.get_config(), mnist1d_samples=16)
+    mnist1d._make_sampler.cache_clear()
+    out = mnist1d._make_sampler(config, 4)({"weights": None, "noise": None}, None)
+    mnist1d._make_sampler.cache_clear()
+    assert out["val"].shape == out["test"].shape == (16, 4)
+    assert not np.allclose(out["val"], out["test"])
+
+
+def test_report_tools_do_not_import_jax():
+    code = (
+        "import sys; import experiments.diffusion.report, experiments.diffusion.reanalyse, "
+        "experiments.diffusion.analysis; print('jax' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.strip() == "False"
+
+
+def test_stored_gpu_reanalysis_matches_its_source():
+    """The historical gpu file's declared tests recompute from its stored members to the committed numbers."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "experiments" / "diffusion" / "results"
+    stored = json.loads((folder / "gpu_historical_reanalysis.json").read_text())
+    again = reanalyse.reanalyse(json.loads((folder / "gpu_historical.json").read_text()), stored["reanalysis"]["source"])
+    assert json.loads(json.dumps(runner.json_safe(again["results"]))) == stored["results"]

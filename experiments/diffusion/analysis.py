@@ -276,6 +276,112 @@ def alignment_analysis(
     return {"averaged_over_noise": averaged, "by_noise": by_noise, "exploratory_pooled_error": pooled}
 
 
+# --------------------------------------------------------------------------- the questions, from records
+
+
+def _field(config, key: str):
+    """A config field from the dataclass or from results.json's dict."""
+    return config[key] if isinstance(config, dict) else getattr(config, key)
+
+
+def find(records: Sequence[dict], **match) -> list[int]:
+    """Indices of the records whose fields equal ``match``."""
+    return [i for i, r in enumerate(records) if all(r.get(k) == v for k, v in match.items())]
+
+
+def cell_rows(records: Sequence[dict], name: str, family: str, multiplier: float, seeds: Sequence[int]) -> list[int]:
+    """The grid records of one cell (noise, family, peak multiplier), in the order of ``seeds``."""
+    rows = {records[i]["seed"]: i for i in find(records, part="grid", noise=name, family=family, multiplier=multiplier)}
+    return [rows[s] for s in seeds if s in rows]
+
+
+def uniform_rows(records: Sequence[dict], name: str, seeds: Sequence[int]) -> list[int]:
+    """Uniform sampling at the arms' settings: its own curriculum runs, or the grid's cosine 1x cell."""
+    rows = [i for s in seeds for i in find(records, part="curriculum", noise=name, arm="uncoupled", seed=s)]
+    return rows or cell_rows(records, name, "cosine", 1.0, seeds)
+
+
+def _values(records: Sequence[dict], rows: Sequence[int], key: str) -> np.ndarray:
+    return np.array([records[i][key] for i in rows], np.float64)
+
+
+def question1(records: Sequence[dict], config, selection: dict, base_lr: dict, seeds: Sequence[int]) -> dict:
+    """Question 1 from the members' records: test KL per cell at the selected peak, the interaction.
+
+    Per weights: the cells (mean and t interval over seeds, the multiplier,
+    per-seed values), the best family per noise schedule on validation, every
+    family against that best one (exploratory, Holm within a noise schedule)
+    and :func:`interaction_analysis`.
+
+    Args:
+      records: the members' records (a Runner's, or results.json's ``members``).
+      config: the study config (dataclass or results.json's dict).
+      selection: :func:`select_peaks`'s multipliers.
+      base_lr: the 1x peak per noise schedule.
+      seeds: the seeds of the grid.
+    """
+    noise_names, families = list(_field(config, "noise_schedules")), list(_field(config, "lr_families"))
+    out = {}
+    for which in WEIGHTS:
+        table = np.full((len(seeds), len(noise_names), len(families)), np.nan)
+        cells, per_seed, best_family = {}, {}, {}
+        for n, name in enumerate(noise_names):
+            cells[name], per_seed[name], val_means = {}, {}, {}
+            for l, family in enumerate(families):
+                multiplier = selection[which][name][family]
+                rows = cell_rows(records, name, family, multiplier, seeds)
+                test = _values(records, rows, f"kl_test_{which}")
+                table[: len(test), n, l] = test
+                per_seed[name][family] = test
+                val_means[family] = float(np.mean(_values(records, rows, f"kl_val_{which}")))
+                cells[name][family] = {
+                    "kl_test": stats.mean_ci(test).as_dict(),
+                    "multiplier": multiplier,
+                    "peak": multiplier * base_lr[name],
+                    "kl_val_mean": val_means[family],
+                    "per_seed": test.tolist(),
+                }
+            best_family[name] = min(val_means, key=val_means.get)
+        out[which] = {
+            "cells": cells,
+            "best_family_by_validation": best_family,
+            "same_best_for_all": len(set(best_family.values())) == 1,
+            "vs_best_exploratory": {n: stats.compare_to(a, best_family[n]) for n, a in per_seed.items()},
+            "interaction": interaction_analysis(table, noise_names, families),
+        }
+    return out
+
+
+def question2(records: Sequence[dict], config, seeds: Sequence[int]) -> dict:
+    """Question 2 from the members' records: every curriculum arm against uniform sampling.
+
+    Args:
+      records: the members' records.
+      config: the study config (dataclass or results.json's dict).
+      seeds: the seeds of the arms.
+    """
+    names = [n for n in _field(config, "curriculum_noise") if n in _field(config, "noise_schedules")]
+    out = {}
+    for which in WEIGHTS:
+        key = f"kl_test_{which}"
+        uniform = {name: _values(records, uniform_rows(records, name, seeds), key) for name in names}
+        arms = {
+            name: {
+                arm: _values(
+                    records, [i for s in seeds for i in find(records, part="curriculum", noise=name, arm=arm, seed=s)], key
+                )
+                for arm in _field(config, "curriculum_arms")
+            }
+            for name in names
+        }
+        out[which] = {
+            **alignment_analysis(arms, uniform),
+            "uniform_kl_test": {n: stats.mean_ci(v).as_dict() for n, v in uniform.items()},
+            "arm_kl_test": {n: {a: stats.mean_ci(v).as_dict() for a, v in row.items()} for n, row in arms.items()},
+        }
+    return out
+
+
 # --------------------------------------------------------------------------- the declared analysis
 
 INTERACTION_FAMILY = "interaction contrasts (EMA test KL)"
@@ -354,6 +460,11 @@ __all__ = [
     "ALIGNMENT_FAMILY",
     "INTERACTION_FAMILY",
     "alignment_analysis",
+    "cell_rows",
+    "find",
+    "question1",
+    "question2",
+    "uniform_rows",
     "declared_questions",
     "declared_values",
     "interaction_analysis",

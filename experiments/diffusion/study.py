@@ -69,10 +69,6 @@ def noise_schedules(config, sigma_data: float) -> dict[str, dict]:
     return noises
 
 
-def _test_kl(runner: sweeps.Runner, rows: list[int], which: str) -> np.ndarray:
-    return np.array([runner.records[i][f"kl_test_{which}"] for i in rows])
-
-
 def question1(config, runner: sweeps.Runner, selection: dict, base_lr: dict, seeds: list[int]) -> dict:
     """Noise x LR family: test KL at the selected peaks, the interaction analysis, every family vs the best.
 
@@ -83,71 +79,18 @@ def question1(config, runner: sweeps.Runner, selection: dict, base_lr: dict, see
       base_lr: the 1x peak per noise schedule.
       seeds: the seeds of the grid.
     """
-    out = {}
-    for which in WEIGHTS:
-        table = np.full((len(seeds), len(config.noise_schedules), len(config.lr_families)), np.nan)
-        cells, per_seed, best_family = {}, {}, {}
-        for n, name in enumerate(config.noise_schedules):
-            cells[name], per_seed[name], val_means = {}, {}, {}
-            for l, family in enumerate(config.lr_families):
-                multiplier = selection[which][name][family]
-                rows = sweeps.cell_rows(runner, name, family, multiplier, seeds)
-                test = _test_kl(runner, rows, which)
-                table[: len(test), n, l] = test
-                per_seed[name][family] = test
-                val_means[family] = float(np.mean([runner.records[i][f"kl_val_{which}"] for i in rows]))
-                cells[name][family] = {
-                    "kl_test": stats.mean_ci(test).as_dict(),
-                    "multiplier": multiplier,
-                    "peak": multiplier * base_lr[name],
-                    "kl_val_mean": val_means[family],
-                    "per_seed": test.tolist(),
-                }
-            best_family[name] = min(val_means, key=val_means.get)
-        out[which] = {
-            "cells": cells,
-            "best_family_by_validation": best_family,
-            "same_best_for_all": len(set(best_family.values())) == 1,
-            "vs_best_exploratory": {n: stats.compare_to(a, best_family[n]) for n, a in per_seed.items()},
-            "interaction": analysis.interaction_analysis(
-                table, list(config.noise_schedules), list(config.lr_families)
-            ),
-        }
-    return out
-
-
-def _uniform_rows(config, runner: sweeps.Runner, name: str, seeds: list[int]) -> list[int]:
-    """Uniform sampling at the arms' settings: its own curriculum runs, or the grid's cosine 1x cell."""
-    rows = [i for s in seeds for i in runner.find(part="curriculum", noise=name, arm="uncoupled", seed=s)]
-    return rows or sweeps.cell_rows(runner, name, "cosine", 1.0, seeds)
+    return analysis.question1(runner.records, config, selection, base_lr, seeds)
 
 
 def question2(config, runner: sweeps.Runner, seeds: list[int]) -> dict:
-    """The curriculum arms against uniform sampling, paired over seeds (``analysis.alignment_analysis``).
+    """The curriculum arms against uniform sampling, paired over seeds (``analysis.question2``).
 
     Args:
       config: the study config.
       runner: the runner holding the arms' records.
       seeds: the seeds of the arms.
     """
-    names = [n for n in config.curriculum_noise if n in config.noise_schedules]
-    out = {}
-    for which in WEIGHTS:
-        uniform, arms = {}, {}
-        for name in names:
-            uniform[name] = _test_kl(runner, _uniform_rows(config, runner, name, seeds), which)
-            arms[name] = {
-                arm: _test_kl(
-                    runner, [i for s in seeds for i in runner.find(part="curriculum", noise=name, arm=arm, seed=s)], which
-                )
-                for arm in config.curriculum_arms
-            }
-        out[which] = {
-            **analysis.alignment_analysis(arms, uniform),
-            "uniform_kl_test": {n: stats.mean_ci(v).as_dict() for n, v in uniform.items()},
-            "arm_kl_test": {n: {a: stats.mean_ci(v).as_dict() for a, v in row.items()} for n, row in arms.items()},
-        }
-    return out
+    return analysis.question2(runner.records, config, seeds)
 
 
 def reported_rows(config, runner: sweeps.Runner, selection: dict, seeds: list[int]) -> list[int]:
@@ -161,7 +104,7 @@ def reported_rows(config, runner: sweeps.Runner, selection: dict, seeds: list[in
     }
     for name in config.curriculum_noise:
         if name in config.noise_schedules:
-            rows.update(_uniform_rows(config, runner, name, seeds))
+            rows.update(analysis.uniform_rows(runner.records, name, seeds))
             rows.update(i for s in seeds for i in runner.find(part="curriculum", noise=name, seed=s))
     return sorted(rows)
 
@@ -181,7 +124,7 @@ def solver_check(config, runner: sweeps.Runner, selection: dict, seeds: list[int
         stacked = runner.stacked(rows, which)
         log_p = runner.likelihood(stacked["weights"], stacked["noise"], 2 * config.ode_steps)
         double, _ = sweeps.kl_values(log_p[:, config.kl_val_points :], runner.test_log_q)
-        gap = np.abs(_test_kl(runner, rows, which) - double)
+        gap = np.abs(np.array([runner.records[i][f"kl_test_{which}"] for i in rows]) - double)
         out[which] = {
             "models": len(rows),
             "steps": [config.ode_steps, 2 * config.ode_steps],

@@ -20,6 +20,7 @@ from experiments.common import toy2d
 
 from . import evaluate as ev
 from . import train as tr
+from . import analysis
 from .analysis import WEIGHTS
 
 
@@ -116,7 +117,8 @@ class Runner:
                 self.records[i].setdefault("_samples", {})[which] = metrics["samples"][j]
 
     def find(self, **match) -> list[int]:
-        return [i for i, r in enumerate(self.records) if all(r.get(k) == v for k, v in match.items())]
+        """Indices of the records whose fields equal ``match``."""
+        return analysis.find(self.records, **match)
 
 
 def scan(config, runner: Runner, noises: dict) -> tuple[dict[str, float], dict]:
@@ -196,11 +198,7 @@ def main_members(config, noises, base_lr, seeds) -> tuple[list[dict], list[dict]
 
 def cell_rows(runner: Runner, name: str, family: str, multiplier: float, seeds: list[int]) -> list[int]:
     """The grid members of one cell (noise, family, peak multiplier), in the order of ``seeds``."""
-    rows = {}
-    for i in runner.find(part="grid", noise=name, family=family, multiplier=multiplier):
-        if runner.records[i]["seed"] in seeds:
-            rows[runner.records[i]["seed"]] = i
-    return [rows[s] for s in seeds if s in rows]
+    return analysis.cell_rows(runner.records, name, family, multiplier, seeds)
 
 
 __all__ = ["Runner", "cell_rows", "kl_values", "main_members", "scan"]
