@@ -78,7 +78,9 @@ def rewind_steps(config) -> list[int]:
     """The distinct rewind points k (updates of the dense round); 0 must be among them."""
     ks = sorted({round(k * config.steps) for k in config.rewind_fractions})
     if 0 not in ks:
-        raise ValueError(f"rewind_fractions must include 0 (the original init), got {config.rewind_fractions}")
+        raise ValueError(
+            f"rewind_fractions must include 0 (the original init), got {config.rewind_fractions}"
+        )
     return ks
 
 
@@ -285,22 +287,24 @@ def crossed(record: Record, config) -> dict[str, Any]:
     out = {}
     for s in config.report_sparsities:
         for draw in draws(config, s):
+            ticket = [[record.ticket(a, b, s, draw=draw) for b in range(n)] for a in range(n)]
+            reinit = [[record.reinit(a, b, s, draw=draw) for b in range(n)] for a in range(n)]
+            random = [record.random(b, s, draw=draw) for b in range(n)]
             h = home_advantages(record, config, s, draw)
+            note = "H alone mixes the mask's tie to its schedule with the init's; the declared statistic is D"
             out[f"{s}/{DRAWS[draw]}"] = {
                 "sparsity": s,
                 "draw": DRAWS[draw],
-                "ticket": [[interval(record.ticket(a, b, s, draw=draw)) for b in range(n)] for a in range(n)],
-                "reinit": [[interval(record.reinit(a, b, s, draw=draw)) for b in range(n)] for a in range(n)],
-                "random": [interval(record.random(b, s, draw=draw)) for b in range(n)],
+                "ticket": [[interval(x) for x in row] for row in ticket],
+                "reinit": [[interval(x) for x in row] for row in reinit],
+                "random": [interval(x) for x in random],
                 "dense": [interval(record.dense(b, draw=draw)) for b in range(n)],
-                "ticket_minus_reinit": [paired(record.ticket(b, b, s, draw=draw), record.reinit(b, b, s, draw=draw))
-                                        for b in range(n)],
-                "reinit_minus_random": [paired(record.reinit(b, b, s, draw=draw), record.random(b, s, draw=draw))
-                                        for b in range(n)],
+                "ticket_minus_reinit": [paired(ticket[b][b], reinit[b][b]) for b in range(n)],
+                "reinit_minus_random": [paired(reinit[b][b], random[b]) for b in range(n)],
                 "home_advantage": declared_analysis.exploratory(
-                    {"ticket": h["ticket"], "reinit": h["reinit"], "per_pair": h["per_pair"]},
-                    "H alone mixes the mask's tie to its schedule with the init's; the declared statistic is D"),
-            }  # fmt: skip
+                    {"ticket": h["ticket"], "reinit": h["reinit"], "per_pair": h["per_pair"]}, note
+                ),
+            }
     return out
 
 
@@ -315,7 +319,10 @@ def declared_values(record: Record, config) -> dict[str, Any]:
             for draw in draws(config, s):
                 values[f"tied_to_schedule_{round(100 * s)}_{DRAWS[draw]}"] = home_advantages(
                     record, config, s, draw)["D"]  # fmt: skip
-    for s in set(config.report_sparsities) | (set(config.transfer_sparsities) if not config.crossed else set()):
+    anchor_sparsities = set(config.report_sparsities)
+    if not config.crossed:
+        anchor_sparsities |= set(config.transfer_sparsities)
+    for s in anchor_sparsities:
         values[f"ticket_beats_random_{round(100 * s)}"] = (record.ticket(0, 0, s), record.random(0, s))
     return values
 
@@ -326,14 +333,16 @@ def declared(record: Record, config) -> dict[str, dict]:
     available = declared_values(record, config)
     missing = [q.name for q in questions if q.name not in available]
     if missing:
-        raise ValueError(f"declared questions {missing} cannot be computed from this run; it has {sorted(available)}")
+        raise ValueError(
+            f"declared questions {missing} cannot be computed from this run; it has {sorted(available)}"
+        )
     return declared_analysis.answer_all(questions, {q.name: available[q.name] for q in questions})
 
 
 # ----------------------------------------------------------------------------- Q3: retraining variants
 
 
-def choose(record: Record, config, validation: np.ndarray, report: np.ndarray, labels) -> tuple[dict, np.ndarray]:
+def choose(config, validation: np.ndarray, report: np.ndarray, labels) -> tuple[dict, np.ndarray]:
     """``stats.held_out`` on ``[choices, seeds]``: choose on the first ``selection_seeds``, report the rest.
 
     Returns the selection (as a dict) and the reported per-seed values of the chosen
@@ -356,11 +365,13 @@ def variants(record: Record, config) -> dict[str, Any]:
         r = nearest_round(config.targets, s)
         finetune = [ChainKey("finetune", v, 0, lr) for lr in config.finetune_lrs]
         lr_choice, lr_values = choose(
-            record, config,
+            config,
             np.array([record.chain(c, s, "val_acc") for c in finetune]),
-            np.array([record.chain(c, s) for c in finetune]), [f"{lr:g}" for lr in config.finetune_lrs])  # fmt: skip
+            np.array([record.chain(c, s) for c in finetune]),
+            [f"{lr:g}" for lr in config.finetune_lrs],
+        )
         b_choice, b_values = choose(
-            record, config,
+            config,
             np.array([record.random(b, s, metric="val_acc") for b in range(len(names))]),
             np.array([record.random(b, s) for b in range(len(names))]), names)  # fmt: skip
         arms = {
@@ -405,7 +416,8 @@ def transfer(record: Record, config) -> dict[str, Any]:
                 tk, ri = record.ticket(b, b, s, draw=draw), record.reinit(b, b, s, draw=draw)
                 rd, dn = record.random(b, s, draw=draw), record.dense(b, draw=draw)
                 row[DRAWS[draw]] = {
-                    "ticket": interval(tk), "reinit": interval(ri), "random": interval(rd), "dense": interval(dn),
+                    "ticket": interval(tk), "reinit": interval(ri),
+                    "random": interval(rd), "dense": interval(dn),
                     "ticket_minus_dense": paired(tk, dn), "init_part": paired(tk, ri),
                     "mask_part": paired(ri, rd), "random_minus_dense": paired(rd, dn),
                 }  # fmt: skip

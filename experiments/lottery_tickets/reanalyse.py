@@ -35,7 +35,7 @@ def _tuples(x):
 
 
 def config_from(stored: Mapping[str, Any]) -> default.Config:
-    """The run's config from its JSON form (lists back to tuples, the declared questions back to Questions)."""
+    """The run's config from its JSON form (lists back to tuples, declared questions back to Questions)."""
     fields = {f.name for f in dataclasses.fields(default.Config)}
     unknown = sorted(set(stored) - fields)
     if unknown:
@@ -57,8 +57,8 @@ def reanalyse(source: Mapping[str, Any], source_path: str = "") -> dict[str, Any
         "source": source_path,
         "analysis_provenance": runner.provenance(["python", "-m", "experiments.lottery_tickets.reanalyse",
                                                    *sys.argv[1:]]),  # fmt: skip
-        "what": "every statistic recomputed from the source run's stored per-seed records by the analysis code "
-        "at analysis_provenance.commit; every accuracy is the source run's",
+        "what": "every statistic recomputed from the source run's stored per-seed records by the analysis "
+        "code at analysis_provenance.commit; every accuracy is the source run's",
     }
     return out
 

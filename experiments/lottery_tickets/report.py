@@ -53,16 +53,18 @@ def anchor(r: Mapping[str, Any]) -> list[str]:
     rows = []
     for row in a["rows"]:
         pt = row["notebook_ticket"]
-        rows.append([f"{row['sparsity']:.0%} ({row['round_sparsity']:.1%})", row["rewind_step"], fmt(row["ticket"]),
-                     fmt(row["random"]), fmt(row["ticket_minus_random"]),
+        rows.append([f"{row['sparsity']:.0%} ({row['round_sparsity']:.1%})", row["rewind_step"],
+                     fmt(row["ticket"]), fmt(row["random"]), fmt(row["ticket_minus_random"]),
                      fmt(pt["prediction_interval"]) if pt else "—", trials(pt),
                      fmt(row["notebook_random"]["prediction_interval"]) if row["notebook_random"] else "—",
                      trials(row["notebook_random"])])  # fmt: skip
     d = a["notebook_dense"]
-    rows.append(["dense (0%)", 0, fmt(a["dense"]), "—", "—", fmt(d["prediction_interval"]), trials(d), "—", "—"])
+    rows.append(["dense (0%)", 0, fmt(a["dense"]), "—", "—", fmt(d["prediction_interval"]), trials(d),
+                 "—", "—"])  # fmt: skip
     header = ["sparsity (round)", "k", "ticket", "random", "ticket − random (paired)",
               "ticket 95% PI", "notebook ticket", "random 95% PI", "notebook random"]  # fmt: skip
-    return [f"Q1 under {a['schedule']}: mean [95% CI over seeds]; PI = 95% prediction interval for one trial:", "",
+    return [f"Q1 under {a['schedule']}: mean [95% CI over seeds]; PI = 95% prediction interval for one "
+            "trial:", "",
             *table(header, rows)]  # fmt: skip
 
 
@@ -79,7 +81,8 @@ def crossed(r: Mapping[str, Any]) -> list[str]:
         rows = [["random (layer-matched)", *(fmt(c) for c in cell["random"])],
                 ["dense", *(fmt(c) for c in cell["dense"])],
                 ["ticket − reinit (B→B, paired)", *(fmt(c) for c in cell["ticket_minus_reinit"])],
-                ["reinit − random (B→B, paired)", *(fmt(c) for c in cell["reinit_minus_random"])]]  # fmt: skip
+                ["reinit − random (B→B, paired)",
+                 *(fmt(c) for c in cell["reinit_minus_random"])]]  # fmt: skip
         lines += ["", *table(["control under B", *names], rows)]
         h = cell["home_advantage"]
         rows = [[p["pair"], fmt(p), p_value(p["p_holm"]), fmt(q), p_value(q["p_holm"]), fmt(x)]
@@ -87,7 +90,8 @@ def crossed(r: Mapping[str, Any]) -> list[str]:
                                    h["per_pair"]["ticket_minus_reinit"])]  # fmt: skip
         rows.append(["**H (mean over pairs)**", fmt(h["ticket"]), p_value(h["ticket"]["p_value"]),
                      fmt(h["reinit"]), p_value(h["reinit"]["p_value"]), "see D above"])  # fmt: skip
-        lines += ["", "Home advantage X(B→B) − X(A'→B), exploratory (Holm over the pairs of each arm):", "",
+        lines += ["", "Home advantage X(B→B) − X(A'→B), exploratory (Holm over the pairs of each arm):",
+                  "",
                   *table(["A' → B", "ticket", "Holm p", "reinit", "Holm p", "ticket − reinit"], rows)]
     return lines
 
@@ -103,7 +107,8 @@ def variants(r: Mapping[str, Any]) -> list[str]:
             rows.append([name, fmt(arm), arm["steps_to_produce"], fmt(vs) if vs else "—",
                          p_value(vs["p_holm"]) if vs else "—"])  # fmt: skip
         ft, rs = v["finetune_choice"], v["random_schedule_choice"]
-        lines += ["", f"Q3 at {float(s):.0%} ({v['schedule']}), seeds {v['report_seeds']} (choices on the first "
+        lines += ["", f"Q3 at {float(s):.0%} ({v['schedule']}), seeds {v['report_seeds']} (choices on the "
+                  f"first "
                   f"{ft['selection_seeds']}: fine-tuning LR {ft['label']}, validation means "
                   f"{', '.join(f'{m:.1f}' for m in ft['means'])}; random arm's schedule {rs['label']}, "
                   f"validation means {', '.join(f'{m:.1f}' for m in rs['means'])}):", "",
@@ -126,7 +131,8 @@ def transfer(r: Mapping[str, Any]) -> list[str]:
                                  fmt(d["mask_part"]), fmt(d["random_minus_dense"])])  # fmt: skip
         lines += ["", f"Q4 at {float(s):.0%}: A = B, fresh draw = MNIST-1D seed {t['data_seed']}:", "",
                   *table(["schedule", "draw", "ticket", "reinit", "random", "dense", "ticket − dense",
-                          "init part (ticket − reinit)", "mask part (reinit − random)", "random − dense"], rows)]
+                          "init part (ticket − reinit)", "mask part (reinit − random)",
+                          "random − dense"], rows)]
         nb = t["notebook"]
         rows = [[arm, fmt(c["prediction_interval"]), trials(c)] for arm, c in nb.items()]
         lines += ["", f"Notebook transfer trials against our fresh-draw 95% prediction interval "

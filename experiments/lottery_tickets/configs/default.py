@@ -17,8 +17,8 @@ from experiments.common.analysis import Question
 TIED_STATISTIC = (
     "D = H(ticket) - H(reinit), test accuracy in points, one value per seed, where H(X) is the home "
     "advantage of a crossed matrix X(A -> B) (mask found under schedule A, retrained under B): the mean "
-    "over the ordered pairs A' != B of X(B -> B) - X(A' -> B) = mean diagonal - mean off-diagonal. The ticket keeps "
-    "the original init, the reinit control the same mask with a fresh init"
+    "over the ordered pairs A' != B of X(B -> B) - X(A' -> B) = mean diagonal - mean off-diagonal. The "
+    "ticket keeps the original init, the reinit control the same mask with a fresh init"
 )
 TIED_QUESTION = (
     "Is the mask tied to the schedule it was found with, beyond what a fresh init with the same mask gets?"
