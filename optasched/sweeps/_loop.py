@@ -14,6 +14,8 @@ from typing import Any, NamedTuple
 import jax
 import jax.numpy as jnp
 
+__all__ = ["LoopResult", "all_finite", "stayed_finite", "train_loop"]
+
 
 class LoopResult(NamedTuple):
     """What :func:`train_loop` returns.
@@ -36,7 +38,14 @@ def _floating(tree: Any) -> list[jax.Array]:
 
 
 def all_finite(tree: Any) -> jax.Array:
-    """True if every floating-point leaf of ``tree`` is finite."""
+    """True if every floating-point leaf of ``tree`` is finite.
+
+    Args:
+        tree: any pytree; integer and boolean leaves are ignored.
+
+    Returns:
+        A boolean scalar array (True for a tree without floating-point leaves).
+    """
     leaves = [jnp.all(jnp.isfinite(x)) for x in _floating(tree)]
     return jnp.all(jnp.stack(leaves)) if leaves else jnp.asarray(True)
 
@@ -46,6 +55,13 @@ def stayed_finite(old: Any, new: Any) -> jax.Array:
 
     Entries that start infinite on purpose (a plateau's best-so-far loss) are
     not divergence; a parameter turning into inf or NaN is.
+
+    Args:
+        old: a pytree before a step.
+        new: the same pytree after it (same structure).
+
+    Returns:
+        A boolean scalar array.
     """
     checks = [jnp.all(jnp.isfinite(b) | ~jnp.isfinite(a)) for a, b in zip(_floating(old), _floating(new))]
     return jnp.all(jnp.stack(checks)) if checks else jnp.asarray(True)
@@ -69,6 +85,20 @@ def train_loop(
     ``evaluate(state) -> metrics`` runs once per block on the block's final
     state (say, test accuracy) and its metrics join the history under
     ``"evaluation"``.
+
+    Args:
+        step_fn: ``step_fn(state, step) -> (state, metrics)`` for one step
+            (``step`` an int32 scalar from 0).
+        state: the initial state, any pytree.
+        num_steps: steps to run, a positive int.
+        record_every: record metrics every this many steps; a positive
+            divisor of ``num_steps``.
+        evaluate: ``evaluate(state) -> metrics``, run once per recorded block,
+            or None.
+
+    Returns:
+        A :class:`LoopResult`: the final (or last finite) state, the recorded
+        history, and the step that diverged (-1 if none).
 
     Example:
         >>> import jax.numpy as jnp, optasched as osd

@@ -11,9 +11,17 @@ from typing import Any, NamedTuple
 import jax
 import numpy as np
 
+__all__ = ["Best", "SweepResult"]
+
 
 class Best(NamedTuple):
-    """The best member of a sweep for one metric."""
+    """The best member of a sweep for one metric.
+
+    Attributes:
+        index: the member's index in the sweep.
+        label: its label.
+        value: its value of the metric.
+    """
 
     index: int
     label: str
@@ -61,7 +69,17 @@ class SweepResult:
         return {k: v for k, v in _flatten_metrics(self.metrics).items() if v.ndim == 1}
 
     def metric(self, name: str) -> np.ndarray:
-        """One metric (a key path such as ``"loss"`` or ``"eval/accuracy"``) for every member."""
+        """One metric for every member.
+
+        Args:
+            name: the metric's key path, such as ``"loss"`` or ``"eval/accuracy"``.
+
+        Returns:
+            Its values, leading axis = members.
+
+        Raises:
+            ValueError: if there is no such metric, naming those there are.
+        """
         flat = _flatten_metrics(self.metrics)
         if name not in flat:
             raise ValueError(f"SweepResult: no metric {name!r}; has {sorted(flat)}")
@@ -74,7 +92,15 @@ class SweepResult:
         return (hits[0] >= 0) if hits else np.zeros(len(self), dtype=bool)
 
     def best(self, name: str, mode: str = "min") -> Best:
-        """The best member by a scalar metric (``mode`` "min" or "max"); NaN never wins."""
+        """The best member by a scalar metric; NaN never wins.
+
+        Args:
+            name: a metric with one number per member.
+            mode: ``"min"`` or ``"max"``.
+
+        Returns:
+            The :class:`Best` member.
+        """
         if mode not in ("min", "max"):
             raise ValueError(f"SweepResult.best: mode must be 'min' or 'max', got {mode!r}")
         values = self.metric(name).astype(np.float64)
@@ -101,7 +127,17 @@ class SweepResult:
 
     def table(self, sort_by: str | None = None, mode: str = "min", max_rows: int | None = None) -> str:
         """A plain-text table, one row per member: its index, one column per
-        swept axis and one per scalar metric; optionally sorted by a metric."""
+        swept axis and one per scalar metric.
+
+        Args:
+            sort_by: a scalar metric to sort the rows by (NaN last), or None
+                for member order.
+            mode: ``"min"`` (best first when sorting) or ``"max"``.
+            max_rows: keep only this many rows, or None for all.
+
+        Returns:
+            The table as text.
+        """
         columns = self.columns()
         order = np.arange(len(self))
         if sort_by is not None:
@@ -146,6 +182,13 @@ class SweepResult:
         ``(members, records)``, as :func:`optasched.train_loop`'s history):
         long format, one row per member and record, with the swept axes,
         ``record`` and the metric's value, ready for ``seaborn.lineplot``.
+
+        Args:
+            curve: the name of a metric recorded over training, or None for
+                one row per member.
+
+        Returns:
+            A ``pandas.DataFrame``.
         """
         try:
             import pandas as pd
@@ -165,7 +208,14 @@ class SweepResult:
         return pd.DataFrame(data)
 
     def to_json(self, path: str | None = None) -> str:
-        """The :meth:`to_dict` as JSON text (NaN written as null); also written to ``path`` if given."""
+        """The :meth:`to_dict` as JSON text (NaN written as null).
+
+        Args:
+            path: also write the text to this file, if given.
+
+        Returns:
+            The JSON text.
+        """
         text = json.dumps(self.to_dict(), indent=1)
         if path is not None:
             with open(path, "w") as f:
@@ -191,6 +241,16 @@ class SweepResult:
         two with more than one value), a line over one, else a bar per member.
         Cells and points average the members that share their values (over
         seeds, say), ignoring NaN; an axis with one value is not drawn.
+
+        Args:
+            name: a metric with one number per member.
+            path: where to save the figure, if given.
+            mode: ``"min"`` or ``"max"``: which end is best (colour map, title).
+            x: the swept axis along x (default: the first that varies).
+            y: the swept axis along y (default: the next that varies).
+
+        Returns:
+            The matplotlib figure.
         """
         import matplotlib.pyplot as plt
 

@@ -19,6 +19,18 @@ import numpy as np
 
 from ..schedules import Schedule, describe_difference, switch
 
+__all__ = [
+    "Batch",
+    "Distribution",
+    "choice",
+    "grid",
+    "int_uniform",
+    "log_uniform",
+    "sample",
+    "stack",
+    "uniform",
+]
+
 
 def stack(members: Sequence[Any]) -> Any:
     """Stack schedules (or pytrees holding schedules) into one sweep.
@@ -32,6 +44,13 @@ def stack(members: Sequence[Any]) -> Any:
     :func:`switch`: each member holds every structure's hyperparameters and a
     traced index choosing its own, so the sweep over families is still ONE
     pytree, evaluated (and trained) by one compiled program.
+
+    Args:
+        members: the schedules, or pytrees holding schedules, one per member
+            (at least one).
+
+    Returns:
+        One pytree of the members' structure, leading axis = members.
 
     Raises:
         ValueError: if members differ in anything but their schedules (say,
@@ -158,6 +177,10 @@ def grid(build: Callable[..., Any] | Schedule, **axes: Sequence[Any]) -> Batch:
             in :meth:`Schedule.replace`) are swept.
         **axes: argument name -> the values to try.
 
+    Returns:
+        A :class:`Batch`, one member per combination (the last axis varying
+        fastest).
+
     Example:
         >>> import optasched as osd
         >>> make = lambda peak_value, warmup_steps: osd.warmup(
@@ -177,7 +200,17 @@ def grid(build: Callable[..., Any] | Schedule, **axes: Sequence[Any]) -> Batch:
 
 
 class Distribution(NamedTuple):
-    """A distribution to draw one hyperparameter from in :func:`sample`."""
+    """A distribution to draw one hyperparameter from in :func:`sample`.
+
+    Made by :func:`uniform`, :func:`log_uniform`, :func:`int_uniform` or
+    :func:`choice`.
+
+    Attributes:
+        kind: ``"uniform"``, ``"log_uniform"``, ``"int_uniform"`` or ``"choice"``.
+        low: the lower bound (not used by ``choice``).
+        high: the upper bound (not used by ``choice``).
+        choices: the values of ``choice``.
+    """
 
     kind: str
     low: float
@@ -185,6 +218,15 @@ class Distribution(NamedTuple):
     choices: tuple = ()
 
     def draw(self, key: jax.Array, num: int) -> np.ndarray:
+        """Draw ``num`` values.
+
+        Args:
+            key: the PRNG key to draw with.
+            num: how many values.
+
+        Returns:
+            A NumPy array of ``num`` values (an object array for ``choice``).
+        """
         if self.kind == "uniform":
             return np.asarray(jax.random.uniform(key, (num,), minval=self.low, maxval=self.high))
         if self.kind == "log_uniform":
@@ -207,19 +249,43 @@ def _finite_range(kind: str, low, high, positive: bool = False) -> None:
 
 
 def uniform(low: float, high: float) -> Distribution:
-    """Uniform on [low, high)."""
+    """Uniform on [low, high).
+
+    Args:
+        low: the lower bound, finite.
+        high: the upper bound, finite, at least ``low``.
+
+    Returns:
+        The :class:`Distribution`.
+    """
     _finite_range("uniform", low, high)
     return Distribution("uniform", float(low), float(high))
 
 
 def log_uniform(low: float, high: float) -> Distribution:
-    """Log-uniform on [low, high), 0 < low: the usual prior for learning rates."""
+    """Log-uniform on [low, high): the usual prior for learning rates.
+
+    Args:
+        low: the lower bound, finite and positive.
+        high: the upper bound, finite, at least ``low``.
+
+    Returns:
+        The :class:`Distribution`.
+    """
     _finite_range("log_uniform", low, high, positive=True)
     return Distribution("log_uniform", float(low), float(high))
 
 
 def int_uniform(low: int, high: int) -> Distribution:
-    """Uniform over the integers low..high inclusive (step counts)."""
+    """Uniform over the integers low..high inclusive (step counts).
+
+    Args:
+        low: the smallest value, an integer.
+        high: the largest value, an integer at least ``low``.
+
+    Returns:
+        The :class:`Distribution`.
+    """
     for name, bound in (("low", low), ("high", high)):
         if isinstance(bound, bool) or not isinstance(bound, (int, np.integer)):
             raise ValueError(f"int_uniform: {name} must be an integer, got {bound!r}")
@@ -228,7 +294,15 @@ def int_uniform(low: int, high: int) -> Distribution:
 
 
 def choice(options: Sequence[Any]) -> Distribution:
-    """Uniform over a list of values."""
+    """Uniform over a list of values.
+
+    Args:
+        options: a non-empty list of values (numbers, strings, lists such as
+            boundaries).
+
+    Returns:
+        The :class:`Distribution`.
+    """
     if isinstance(options, (str, bytes)) or not isinstance(options, (Sequence, np.ndarray)) or len(options) == 0:
         raise ValueError(f"choice: options must be a non-empty list of values, got {options!r}")
     return Distribution("choice", 0.0, 0.0, tuple(options))
@@ -236,6 +310,17 @@ def choice(options: Sequence[Any]) -> Distribution:
 
 def sample(build: Callable[..., Any] | Schedule, key: jax.Array, num_samples: int, **distributions) -> Batch:
     """Random search: ``num_samples`` members with hyperparameters drawn from a key.
+
+    Args:
+        build: a function of the sampled arguments returning a schedule (or
+            any pytree holding schedules); or a schedule, whose
+            hyperparameters (dotted paths) are sampled.
+        key: the PRNG key to draw with.
+        num_samples: members to draw, a positive integer.
+        **distributions: argument name -> a :class:`Distribution`.
+
+    Returns:
+        A :class:`Batch` of ``num_samples`` members.
 
     Example:
         >>> import jax, optasched as osd
