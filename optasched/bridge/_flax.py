@@ -17,7 +17,7 @@ import numpy as np
 
 from ._state import InjectState, Slots
 
-__all__ = ["is_state_dict", "loaded_nnx", "replace_in_nnx_optimizer", "unwrap"]
+__all__ = ["is_state_dict", "loaded_nnx", "replace_in_nnx_optimizer", "to_opt_state", "unwrap"]
 
 
 def unwrap(x):
@@ -59,6 +59,20 @@ def loaded_nnx():
     return sys.modules.get("flax.nnx")
 
 
+def to_opt_state():
+    """Flax's function that wraps an optax state's arrays in NNX variables.
+
+    Not exported by ``flax.nnx``; ``tests/test_optax_internals.py`` fails,
+    naming it, if Flax moves it.
+
+    Returns:
+        ``flax.nnx.training.optimizer.to_opt_state``.
+    """
+    from flax.nnx.training.optimizer import to_opt_state as wrap_in_variables
+
+    return wrap_in_variables
+
+
 def replace_in_nnx_optimizer(nnx, optimizer, replace: Callable[..., Any], schedules: Mapping[str, Any]):
     """``replace_schedules`` on an ``nnx.Optimizer``: its ``opt_state`` is replaced in place.
 
@@ -75,8 +89,6 @@ def replace_in_nnx_optimizer(nnx, optimizer, replace: Callable[..., Any], schedu
     Returns:
         ``optimizer``, its state replaced.
     """
-    from flax.nnx.training.optimizer import to_opt_state  # Flax's own wrapping of an optax state
-
     is_variable = lambda x: isinstance(x, nnx.Variable)  # noqa: E731
     current = optimizer.opt_state
     replaced = replace(jax.tree.map(unwrap, current, is_leaf=is_variable), **schedules)
@@ -90,5 +102,5 @@ def replace_in_nnx_optimizer(nnx, optimizer, replace: Callable[..., Any], schedu
         return node._replace(count=original.count, inner_state=original.inner_state)
 
     mixed = jax.tree.map(keep_variables, replaced, is_leaf=is_inject)
-    optimizer.opt_state = nnx.data(to_opt_state(mixed))
+    optimizer.opt_state = nnx.data(to_opt_state()(mixed))
     return optimizer

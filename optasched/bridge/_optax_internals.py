@@ -57,19 +57,21 @@ def _nested_code(code: types.CodeType) -> set[types.CodeType]:
 def stateless_combinator_code() -> frozenset[types.CodeType]:
     """The code objects that run while a stateless optax combinator initialises its inner one.
 
+    A combinator optax no longer builds as assumed is left out: a stacked
+    init inside it is then refused (the safe side), and the internals test
+    fails naming it.
+
     Returns:
         The code of each ``init`` of :data:`STATELESS_COMBINATORS` and of the
         comprehensions inside it.
-
-    Raises:
-        AttributeError / TypeError: if optax no longer builds one of them (the
-            internals test names which).
     """
     code: set[types.CodeType] = set()
     for build in STATELESS_COMBINATORS.values():
-        code |= _nested_code(build().init.__code__)
+        try:
+            code |= _nested_code(build().init.__code__)
+        except (AttributeError, TypeError):
+            continue
     return frozenset(code)
-
 
 def _public_name(frame: types.FrameType) -> str:
     """``optax.MultiSteps`` for ``MultiSteps.init``, ``optax.apply_if_finite`` for its inner ``init``."""
