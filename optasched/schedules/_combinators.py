@@ -16,7 +16,7 @@ from jax.typing import ArrayLike
 
 from ._base import Schedule, bound, boundaries, child, children, params, static, steps, value
 from ._cyclic import GeometricCycles
-from ._kernels import decay_fraction, floor_div, is_integer, progress, to_float
+from ._kernels import as_steps, decay_fraction, floor_div, is_integer, progress, step_dtype, to_float
 from ._piecewise import sorted_constraint
 
 # -- warmup -----------------------------------------------------------------------------
@@ -64,9 +64,10 @@ class Warmup(Schedule, family="warmup"):
 
     def _value(self, step):
         dtype = self.dtype
-        after = self.schedule(jnp.maximum(step - self.warmup_steps, 0))
+        step, warmup = as_steps(step), as_steps(self.warmup_steps)
+        after = self.schedule(jnp.maximum(step - warmup, 0))
         target = self.schedule(jnp.zeros((), jnp.result_type(step)))
-        p = progress(step, self.warmup_steps, dtype)
+        p = progress(step, warmup, dtype)
         if self.shape == "linear":
             rising = self.init_value + (target - self.init_value) * p
         elif self.shape == "cosine":
@@ -76,10 +77,10 @@ class Warmup(Schedule, family="warmup"):
             rising = self.init_value * ratio**p
         else:
             rising = jnp.broadcast_to(self.init_value, jnp.shape(p))
-        return jnp.where(step < self.warmup_steps, rising, after)
+        return jnp.where(step < warmup, rising, after)
 
     def value_range(self, step):
-        inner = self.schedule.value_range(jnp.maximum(step - self.warmup_steps, 0))
+        inner = self.schedule.value_range(jnp.maximum(as_steps(step) - as_steps(self.warmup_steps), 0))
         if inner is None:
             return None
         return jnp.minimum(inner[0], self.init_value), jnp.maximum(inner[1], self.init_value)
@@ -125,14 +126,16 @@ class Join(Schedule, family="join"):
         yield sorted_constraint("boundaries", self.boundaries)
 
     def _local_steps(self, step):
-        starts = [0] + [self.boundaries[i] for i in range(len(self.schedules) - 1)]
+        step, bounds = as_steps(step), as_steps(self.boundaries)
+        starts = [0] + [bounds[i] for i in range(len(self.schedules) - 1)]
         return [jnp.maximum(step - start, 0) for start in starts]
 
     def _value(self, step):
         local = self._local_steps(step)
+        step, bounds = as_steps(step), as_steps(self.boundaries)
         result = self.schedules[0](local[0])
         for i, schedule in enumerate(self.schedules[1:], start=1):
-            result = jnp.where(step >= self.boundaries[i - 1], schedule(local[i]), result)
+            result = jnp.where(step >= bounds[i - 1], schedule(local[i]), result)
         return result
 
     def value_range(self, step):
@@ -237,12 +240,12 @@ class Restarts(GeometricCycles, family="restarts"):
         stretched = jnp.where(
             self.period_multiplier == 1,
             position,
-            position * to_float(self.first_period, self.dtype) / period,
+            position * to_float(self.first_period, step_dtype(self.dtype)) / period,
         )
         return amplitude * self.schedule(stretched)
 
     def value_range(self, step):
-        inner = self.schedule.value_range(self.first_period)
+        inner = self.schedule.value_range(as_steps(self.first_period))
         if inner is None:
             return None
         low, high = self._amplitudes_so_far(step)
@@ -297,7 +300,8 @@ class Shift(Schedule, family="shift"):
     offset: ArrayLike = steps()
 
     def _shifted(self, step):
-        shifted = step - self.offset
+        step = as_steps(step)
+        shifted = step - as_steps(self.offset)
         if is_integer(shifted):  # a negative offset must not wrap a large integer step around
             shifted = jnp.where((self.offset < 0) & (shifted < step), jnp.iinfo(shifted.dtype).max, shifted)
         return jnp.maximum(shifted, 0)
@@ -329,10 +333,10 @@ class Staircase(Schedule, family="staircase"):
     step_size: ArrayLike = steps(gt=0)
 
     def _value(self, step):
-        return self.schedule(floor_div(step, self.step_size) * self.step_size)
+        return self.schedule(floor_div(step, self.step_size) * as_steps(self.step_size))
 
     def value_range(self, step):
-        return self.schedule.value_range(floor_div(step, self.step_size) * self.step_size)
+        return self.schedule.value_range(floor_div(step, self.step_size) * as_steps(self.step_size))
 
 
 # -- escape hatch ------------------------------------------------------------------------

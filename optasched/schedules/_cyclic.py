@@ -6,7 +6,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._base import Constraint, Schedule, ordered, static, steps, value
-from ._kernels import cycle_position, decay_fraction, floor_div, safe_divide, to_float
+from ._kernels import as_steps, cycle_position, decay_fraction, floor_div, safe_divide, step_dtype, to_float
 
 
 class GeometricCycles(Schedule):
@@ -16,11 +16,12 @@ class GeometricCycles(Schedule):
     ``peak_multiplier`` (>= 0) fields."""
 
     def _cycle(self, step):
-        """(index, position, period) of ``step``, and the amplitude factor mu**index."""
+        """(index, position, period) of ``step`` (steps: at least float32), and the
+        amplitude factor mu**index (a value: in the schedule's dtype)."""
         index, position, period = cycle_position(
-            jnp.maximum(step, 0), self.first_period, self.period_multiplier, self.dtype
+            jnp.maximum(as_steps(step), 0), self.first_period, self.period_multiplier, self.dtype
         )
-        return index, position, period, self.peak_multiplier**index
+        return index, position, period, (self.peak_multiplier**index).astype(self.dtype)
 
     def _amplitudes_so_far(self, step):
         """The range of amplitude factors mu**j over the cycles j up to the one of ``step``."""
@@ -73,7 +74,7 @@ class CosineRestarts(GeometricCycles, family="cosine_restarts"):
     def _value(self, step):
         _, position, period, amplitude = self._cycle(step)
         return self.end_value + (self.init_value - self.end_value) * amplitude * decay_fraction(
-            position / period, "cosine"
+            (position / period).astype(self.dtype), "cosine"
         )
 
     def value_range(self, step):
@@ -125,26 +126,26 @@ class Cyclic(Schedule, family="cyclic"):
             yield Constraint("gamma", self.gamma <= 1, "<= 1 in exp_range mode", self.gamma)
 
     def _value(self, step):
-        dtype = self.dtype
-        step = jnp.maximum(step, 0)
-        up = self.step_size_up
-        down = up if self.step_size_down is None else self.step_size_down
+        dtype, wide = self.dtype, step_dtype(self.dtype)  # steps in at least float32, the value in dtype
+        step = jnp.maximum(as_steps(step), 0)
+        up = as_steps(self.step_size_up)
+        down = up if self.step_size_down is None else as_steps(self.step_size_down)
         total = up + down
         completed = floor_div(step, total)
         position = step - completed * total  # exact for integer steps
         rising = position <= up
         scale = jnp.where(
             rising,
-            safe_divide(to_float(position, dtype), to_float(up, dtype), 1.0),
-            safe_divide(to_float(total - position, dtype), to_float(down, dtype), 1.0),
+            safe_divide(to_float(position, wide), to_float(up, wide), 1.0),
+            safe_divide(to_float(total - position, wide), to_float(down, wide), 1.0),
         )
         if self.mode == "triangular":
-            factor = 1.0
+            factor = jnp.ones((), wide)
         elif self.mode == "triangular2":
-            factor = 0.5 ** to_float(completed, dtype)
+            factor = 0.5 ** to_float(completed, wide)
         else:
-            factor = self.gamma ** to_float(step, dtype)
-        return self.base_value + (self.max_value - self.base_value) * scale * factor
+            factor = self.gamma ** to_float(step, wide)
+        return self.base_value + (self.max_value - self.base_value) * (scale * factor).astype(dtype)
 
     def value_range(self, step):
         return ordered(self.base_value, self.max_value)

@@ -15,7 +15,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._base import Constraint, Schedule, ordered, static, steps, value
-from ._kernels import decay_fraction, floor_div, progress, safe_power, to_float
+from ._kernels import as_steps, decay_fraction, floor_div, progress, safe_power, step_dtype, to_float
 
 # -- polynomial / linear --------------------------------------------------------
 
@@ -56,14 +56,14 @@ class Polynomial(Schedule, family="polynomial"):
 
     def _value(self, step):
         dtype = self.dtype
-        elapsed = jnp.maximum(step - self.transition_begin, 0)
-        length = self.transition_steps
+        step, begin, length = as_steps(step), as_steps(self.transition_begin), as_steps(self.transition_steps)
+        elapsed = jnp.maximum(step - begin, 0)
         if self.cycle:
             # Keras: the horizon grows to the next multiple of transition_steps.
             cycles = jnp.maximum(-floor_div(-elapsed, length), 1)
-            length = to_float(length, dtype) * to_float(cycles, dtype)
+            length = to_float(length, step_dtype(dtype)) * to_float(cycles, step_dtype(dtype))
         frac = progress(elapsed, length, dtype)
-        frac = jnp.where(step < self.transition_begin, 0.0, frac)  # T = 0 jumps at B, not before
+        frac = jnp.where(step < begin, 0.0, frac)  # T = 0 jumps at B, not before
         return (self.init_value - self.end_value) * safe_power(1.0 - frac, self.power) + self.end_value
 
     def value_range(self, step):
@@ -148,13 +148,13 @@ class Exponential(Schedule, family="exponential"):
         return jnp.where(self.decay_rate < 1, jnp.maximum(x, self.end_value), jnp.minimum(x, self.end_value))
 
     def _value(self, step):
-        dtype = self.dtype
-        elapsed = jnp.maximum(step - self.transition_begin, 0)
+        dtype, wide = self.dtype, step_dtype(self.dtype)
+        elapsed = jnp.maximum(as_steps(step) - as_steps(self.transition_begin), 0)
         if self.staircase:
-            exponent = to_float(floor_div(elapsed, self.transition_steps), dtype)
+            exponent = to_float(floor_div(elapsed, self.transition_steps), wide)
         else:
-            exponent = to_float(elapsed, dtype) / to_float(self.transition_steps, dtype)
-        return self._bounded(self.init_value * self.decay_rate**exponent)
+            exponent = to_float(elapsed, wide) / to_float(self.transition_steps, wide)
+        return self._bounded(self.init_value * (self.decay_rate**exponent).astype(dtype))
 
     def value_range(self, step):
         start, rate = self.init_value, self.decay_rate
@@ -226,13 +226,13 @@ class InverseTime(Schedule, family="inverse_time"):
     staircase: bool = static(default=False, choices=(False, True))
 
     def _value(self, step):
-        dtype = self.dtype
-        step = jnp.maximum(step, 0)
+        dtype, wide = self.dtype, step_dtype(self.dtype)
+        step = jnp.maximum(as_steps(step), 0)
         if self.staircase:
-            p = to_float(floor_div(step, self.decay_steps), dtype)
+            p = to_float(floor_div(step, self.decay_steps), wide)
         else:
-            p = to_float(step, dtype) / to_float(self.decay_steps, dtype)
-        return self.init_value / (1.0 + self.decay_rate * p)
+            p = to_float(step, wide) / to_float(self.decay_steps, wide)
+        return (self.init_value / (1.0 + self.decay_rate * p)).astype(dtype)
 
     def value_range(self, step):
         return ordered(self.init_value, 0.0 * self.init_value)
@@ -278,14 +278,14 @@ class InverseSqrt(Schedule, family="inverse_sqrt"):
             )
 
     def _value(self, step):
-        dtype = self.dtype
-        warmup = to_float(self.warmup_steps, dtype)
-        timescale = warmup if self.timescale is None else to_float(self.timescale, dtype)
+        dtype, wide = self.dtype, step_dtype(self.dtype)
+        warmup = to_float(self.warmup_steps, wide)
+        timescale = warmup if self.timescale is None else to_float(self.timescale, wide)
         timescale = jnp.maximum(timescale, 1.0)
-        t = to_float(jnp.maximum(step, 0), dtype)
+        t = to_float(jnp.maximum(as_steps(step), 0), wide)
         rising = t / jnp.maximum(warmup, 1.0)
         decaying = 1.0 / jnp.sqrt((jnp.maximum(t, warmup) - warmup + timescale) / timescale)
-        return self.peak_value * jnp.where(t < warmup, rising, decaying)
+        return self.peak_value * jnp.where(t < warmup, rising, decaying).astype(dtype)
 
     def value_range(self, step):
         return ordered(0.0 * self.peak_value, self.peak_value)
@@ -318,7 +318,8 @@ class Noam(Schedule, family="noam"):
 
     def _general(self) -> InverseSqrt:
         dtype = self.dtype
-        peak = self.scale * self.d_model**-0.5 * to_float(self.warmup_steps, dtype) ** -0.5
+        warmup = to_float(self.warmup_steps, step_dtype(dtype))  # a step count: at least float32
+        peak = self.scale * self.d_model**-0.5 * (warmup**-0.5).astype(dtype)
         return InverseSqrt._build(peak_value=peak, warmup_steps=self.warmup_steps, timescale=None)
 
 
@@ -435,7 +436,7 @@ class TanhDecay(Schedule, family="tanh_decay"):
         argument = self.lower_bound * (1.0 - frac) + self.upper_bound * frac
         shape = 0.5 * (1.0 - jnp.tanh(argument))
         # timm: the decay ends exactly at end_value once the cycle is over.
-        shape = jnp.where(step >= self.decay_steps, 0.0, shape)
+        shape = jnp.where(as_steps(step) >= as_steps(self.decay_steps), 0.0, shape)
         return self.end_value + (self.init_value - self.end_value) * shape
 
     def value_range(self, step):

@@ -20,8 +20,28 @@ def to_float(x, dtype):
     return jnp.asarray(x).astype(dtype)
 
 
+def step_dtype(dtype):
+    """The float dtype of step arithmetic for values of ``dtype``: at least float32.
+
+    float16 overflows at step 65,504 and bfloat16 cannot count past 256 one by
+    one, so the step, boundary and cycle-index arithmetic of a float16 or
+    bfloat16 schedule runs in float32; only the value is in the value dtype.
+    """
+    return jnp.promote_types(dtype, jnp.float32)
+
+
+def as_steps(x):
+    """A step or step-valued leaf ready for step arithmetic: integers as they
+    are (exact), floats at least float32 (see :func:`step_dtype`)."""
+    x = jnp.asarray(x)
+    if jnp.issubdtype(x.dtype, jnp.floating):
+        return x.astype(step_dtype(x.dtype))
+    return x
+
+
 def floor_div(a, b):
     """floor(a / b): exact integer division when both are integers."""
+    a, b = as_steps(a), as_steps(b)
     if is_integer(a) and is_integer(b):
         return jnp.floor_divide(a, jnp.maximum(b, 1))
     # Not floor(a / b): XLA:CPU divides by a broadcast scalar through its reciprocal,
@@ -74,12 +94,14 @@ def _safe_power_jvp(primals, tangents):
 def progress(step, length, dtype):
     """Fraction of a segment of ``length`` steps completed at ``step``, in [0, 1].
 
-    A zero-length segment is already complete: the fraction is 1.
+    A zero-length segment is already complete: the fraction is 1. The
+    division runs in :func:`step_dtype`; the fraction is returned in ``dtype``.
     """
-    step = to_float(step, dtype)
-    length = to_float(length, dtype)
+    step = to_float(step, step_dtype(dtype))
+    length = to_float(length, step_dtype(dtype))
     # Exactly 1 from the end on: XLA may divide by a reciprocal (996 / 996 -> 0.99999994).
-    return jnp.where(step >= length, 1.0, jnp.clip(safe_divide(step, length, 1.0), 0.0, 1.0))
+    fraction = jnp.where(step >= length, 1.0, jnp.clip(safe_divide(step, length, 1.0), 0.0, 1.0))
+    return fraction.astype(dtype)
 
 
 DECAY_SHAPES = ("linear", "cosine", "1-sqrt")
@@ -106,7 +128,7 @@ def interpolate(step, knots, values, interpolation: str, dtype):
     Knots are sorted; at a repeated knot the value jumps (the later segment is
     active from the knot on). ``interpolation`` is "linear" or "cosine".
     """
-    step = jnp.asarray(step)
+    step, knots = as_steps(step), as_steps(knots)
     if knots.shape[-1] == 1:
         return jnp.broadcast_to(values[0], step.shape).astype(dtype)
     common = jnp.promote_types(step.dtype, knots.dtype)
@@ -126,12 +148,15 @@ def interpolate(step, knots, values, interpolation: str, dtype):
 def cycle_position(step, first_period, multiplier, dtype):
     """Where ``step`` falls in cycles of lengths T0, T0 m, T0 m^2, ... (SGDR).
 
-    Returns ``(index, position, period)`` as floats: the cycle index, the step
-    within the cycle and the cycle's length. With m = 1 the index comes from
-    exact integer division (integer steps and T0); otherwise from the closed
-    form i = floor(log(1 + t (m - 1) / T0) / log m), corrected by one where
+    Returns ``(index, position, period)`` as floats of :func:`step_dtype`
+    (steps, not values): the cycle index, the step within the cycle and the
+    cycle's length. With m = 1 the index comes from exact integer division
+    (integer steps and T0); otherwise from the closed form
+    i = floor(log(1 + t (m - 1) / T0) / log m), corrected by one where
     rounding put t on the wrong side of a cycle start.
     """
+    dtype = step_dtype(dtype)
+    step, first_period = as_steps(step), as_steps(first_period)
     period0 = to_float(first_period, dtype)
     m = to_float(multiplier, dtype)
     t = to_float(step, dtype)

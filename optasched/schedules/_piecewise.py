@@ -11,7 +11,7 @@ import jax.numpy as jnp
 from jax.typing import ArrayLike
 
 from ._base import Constraint, Schedule, boundaries, ordered, static, steps, value, values
-from ._kernels import DECAY_SHAPES, decay_fraction, interpolate, progress
+from ._kernels import DECAY_SHAPES, as_steps, decay_fraction, interpolate, progress, step_dtype
 
 
 def sorted_constraint(name: str, x) -> Constraint:
@@ -63,8 +63,8 @@ class PiecewiseConstant(Schedule, family="piecewise_constant"):
         yield sorted_constraint("boundaries", self.boundaries)
 
     def _value(self, step):
-        step = jnp.asarray(step)
-        passed = step[..., None] >= self.boundaries.reshape((1,) * step.ndim + (-1,))
+        step = as_steps(step)
+        passed = step[..., None] >= as_steps(self.boundaries).reshape((1,) * step.ndim + (-1,))
         factors = jnp.where(passed, self.scales.reshape((1,) * step.ndim + (-1,)), 1.0)
         return self.init_value * jnp.prod(factors, axis=-1)
 
@@ -219,7 +219,7 @@ class OneCycle(Schedule, family="one_cycle"):
             )
 
     def _knots(self, dtype, initial, peak, minimum):
-        total = self.total_steps.astype(dtype)
+        total = self.total_steps.astype(step_dtype(dtype))  # knots are steps: at least float32
         peak_at = self.pct_start * total - 1.0  # PyTorch's phase end steps
         if self.three_phase:
             return jnp.stack([0.0 * total, peak_at, 2.0 * peak_at, total - 1.0]), jnp.stack(
@@ -297,16 +297,15 @@ class Wsd(Schedule, family="wsd"):
 
     def _value(self, step):
         dtype = self.dtype
-        decay_begin = self.warmup_steps + self.stable_steps
+        step, warmup, decay = as_steps(step), as_steps(self.warmup_steps), as_steps(self.decay_steps)
+        decay_begin = warmup + as_steps(self.stable_steps)
         # HF divides by max(1, length): a zero-length phase is skipped.
-        rising = decay_fraction(1.0 - progress(step, jnp.maximum(self.warmup_steps, 1), dtype), self.warmup_shape)
-        falling = decay_fraction(
-            progress(step - decay_begin, jnp.maximum(self.decay_steps, 1), dtype), self.decay_shape
-        )
+        rising = decay_fraction(1.0 - progress(step, jnp.maximum(warmup, 1), dtype), self.warmup_shape)
+        falling = decay_fraction(progress(step - decay_begin, jnp.maximum(decay, 1), dtype), self.decay_shape)
         fraction = jnp.where(
-            step < self.warmup_steps,
+            step < warmup,
             rising,
-            jnp.where(step < decay_begin, 1.0, jnp.where(step < decay_begin + self.decay_steps, falling, 0.0)),
+            jnp.where(step < decay_begin, 1.0, jnp.where(step < decay_begin + decay, falling, 0.0)),
         )
         return self.end_value + (self.peak_value - self.end_value) * jnp.maximum(fraction, 0.0)
 
