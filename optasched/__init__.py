@@ -51,7 +51,7 @@ from .schedules import Warmup as warmup
 from .schedules import Wsd as wsd
 
 # -- names users know (Hugging Face, PyTorch, timm) --
-from .schedules._names import get_schedule as get_schedule
+from .schedules import get_schedule as get_schedule
 
 # -- sweeps --
 from .sweeps import Batch as Batch
@@ -66,9 +66,9 @@ from .bridge import InjectState as InjectState
 from .bridge import hyperparams as hyperparams
 from .bridge import inject as inject
 from .bridge import replace_schedules as replace_schedules
-from .bridge._plateau import PlateauState as PlateauState
-from .bridge._plateau import Plateau as plateau
-from .bridge._plateau import reduce_on_plateau as reduce_on_plateau
+from .schedules import PlateauState as PlateauState
+from .schedules import Plateau as plateau
+from .bridge import reduce_on_plateau as reduce_on_plateau
 from .bridge import layerwise_decay as layerwise_decay
 from .bridge import param_groups as param_groups
 from .bridge import RangeTest as RangeTest

@@ -12,7 +12,7 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from .schedules._base import Schedule, StatefulSchedule
+from .schedules import Schedule, StatefulSchedule
 
 
 def _curves(label: str, schedule: Any, steps: np.ndarray) -> list[tuple[str, np.ndarray]]:

@@ -39,7 +39,7 @@ def _plot(args: argparse.Namespace) -> int:
     matplotlib.use("Agg")
 
     from ._plot import plot
-    from .schedules._config import from_config
+    from .schedules import from_config
 
     schedule = from_config(_load_spec(args.spec))
     if args.steps < 1:
@@ -60,7 +60,7 @@ def families() -> dict[str, object]:
     the list follows the library)."""
     import optasched
 
-    from .schedules._base import Schedule
+    from .schedules import Schedule
 
     found = {}
     for name in dir(optasched):
@@ -79,7 +79,7 @@ def _summary(obj) -> str:
 
 def _list(args: argparse.Namespace) -> int:
     if args.names:
-        from .schedules._names import NAMES
+        from .schedules import NAMES
 
         width = max(map(len, NAMES))
         for name, entry in NAMES.items():

@@ -181,7 +181,7 @@ OPERATORS = {
     "div": (lambda left, right: left / right, dict(left=cos(), right=4.0), dict(right=2.0)),
 }
 
-NUMERIC = osd.schedules.Kind.VALUE, osd.schedules.Kind.STEPS, osd.schedules.Kind.VALUES, osd.schedules.Kind.BOUNDARIES
+NUMERIC = osd.schedules.Kind.REAL, osd.schedules.Kind.STEPS, osd.schedules.Kind.REALS, osd.schedules.Kind.BOUNDARIES
 
 
 def _cases():

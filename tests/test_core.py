@@ -63,7 +63,7 @@ def _all_subclasses(cls):
 def _nested_classes():
     found = set()
     for name in CASES:
-        for _, node in osd.schedules._base.schedule_nodes(CASES[name]()):
+        for _, node in osd.schedules.schedule_nodes(CASES[name]()):
             found.add(type(node).__name__)
     return found
 

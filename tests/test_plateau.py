@@ -1,10 +1,13 @@
 """Specification of reduce-on-plateau: PyTorch ReduceLROnPlateau semantics
 (driven against the real torch scheduler on random metric sequences), every
 hyperparameter traced and vmappable, correct for negative losses, composable
-with a warmup."""
+with a warmup, and sharing the machinery of every schedule (checked mode, configs,
+sweeps)."""
 
 import itertools
+import json
 
+import chex
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -38,7 +41,7 @@ def run_plateau(plateau, metrics):
     def step(state, inputs):
         t, metric = inputs
         state = plateau.update_state(state, t, value=metric)
-        return state, plateau.value(state, t)
+        return state, plateau.evaluate(state, t)
 
     _, values = jax.lax.scan(step, plateau.init_state(metrics.dtype), (jnp.arange(metrics.shape[0]), metrics))
     return values
@@ -231,3 +234,32 @@ def test_bad_plateau_arguments_raise():
         ValueError, match=r"plateau: the update needs the monitored value; call update\(.*value=loss\)"
     ):
         opt.update(jnp.ones(1), opt.init(jnp.zeros(1)), jnp.zeros(1))
+
+
+# -- a stateful schedule shares the machinery of the others ----------------------------------------
+
+
+def test_checked_mode_sees_a_traced_plateau_factor():
+    checked = osd.checked(jax.jit(lambda plateau: plateau.factor * 1.0))
+    with pytest.raises(ValueError, match=r"plateau at argument 0: factor must be in \[0, 1\), got 2.0"):
+        checked(_plateau_with_factor(2.0))
+    assert float(checked(_plateau_with_factor(0.5))) == 0.5
+
+
+def _plateau_with_factor(factor):
+    """A plateau whose factor was set by editing its leaves (as a traced sweep would), unvalidated."""
+    plateau = osd.plateau(osd.cosine(0.1, 10))
+    leaves, treedef = jax.tree.flatten(plateau)
+    names = [jax.tree_util.keystr(p) for p, _ in jax.tree_util.tree_leaves_with_path(plateau)]
+    leaves[names.index(".factor")] = jnp.float32(factor)
+    return jax.tree.unflatten(treedef, leaves)
+
+
+def test_plateau_round_trips_through_a_config_and_sweeps():
+    plateau = osd.plateau(osd.warmup(osd.constant(1e-3), 10), factor=0.5, patience=3, accumulation_size=5)
+    config = osd.to_config(plateau)
+    assert config["family"] == "plateau" and config["factor"] == 0.5 and config["patience"] == 3
+    rebuilt = osd.from_config(json.loads(json.dumps(config)))
+    chex.assert_trees_all_equal(rebuilt, plateau)
+    swept = osd.grid(plateau, patience=[1, 2, 5])
+    assert swept.config.patience.tolist() == [1, 2, 5]

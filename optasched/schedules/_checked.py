@@ -16,7 +16,7 @@ from typing import Any
 import jax.numpy as jnp
 from jax.experimental import checkify
 
-from ._base import schedule_nodes
+from ._trees import schedule_nodes
 
 
 def check(tree: Any, path: str = "") -> None:
@@ -80,3 +80,6 @@ def checked(function: Callable[..., Any]) -> Callable[..., Any]:
         return out
 
     return wrapper
+
+
+__all__ = ["check", "checked"]

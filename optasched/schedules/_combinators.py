@@ -14,7 +14,9 @@ from typing import Any
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._base import Schedule, bound, boundaries, child, children, params, static, steps, value
+from ._constraints import bound
+from ._fields import boundaries, child, children, params, real, static, steps
+from ._schedule import Schedule
 from ._cyclic import GeometricCycles
 from ._kernels import as_steps, decay_fraction, floor_div, is_integer, progress, step_dtype, to_float
 from ._piecewise import sorted_constraint
@@ -55,7 +57,7 @@ class Warmup(Schedule, family="warmup"):
 
     schedule: Schedule | ArrayLike = child()
     warmup_steps: ArrayLike = steps(ge=0)
-    init_value: ArrayLike = value(default=0.0)
+    init_value: ArrayLike = real(default=0.0)
     shape: str = static(default="linear", choices=WARMUP_SHAPES)
 
     def _constraints(self):
@@ -231,8 +233,8 @@ class Restarts(GeometricCycles, family="restarts"):
 
     schedule: Schedule | ArrayLike = child()
     first_period: ArrayLike = steps(gt=0)
-    period_multiplier: ArrayLike = value(default=1.0, ge=1)
-    peak_multiplier: ArrayLike = value(default=1.0, ge=0)
+    period_multiplier: ArrayLike = real(default=1.0, ge=1)
+    peak_multiplier: ArrayLike = real(default=1.0, ge=0)
 
     def _value(self, step):
         _, position, period, amplitude = self._cycle(step)
@@ -375,3 +377,16 @@ class FromFunction(Schedule, family="from_function"):
 
     def _value(self, step):
         return jnp.asarray(self.function(step, self.params))
+
+
+__all__ = [
+    "WARMUP_SHAPES",
+    "Clip",
+    "Cycle",
+    "FromFunction",
+    "Join",
+    "Restarts",
+    "Shift",
+    "Staircase",
+    "Warmup",
+]

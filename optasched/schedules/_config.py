@@ -15,19 +15,11 @@ from typing import Any
 import jax
 import numpy as np
 
-from ._base import Kind, Schedule, is_traced, plain_number
-
-
-def families() -> dict[str, type[Schedule]]:
-    """Every schedule family by its public name (user-defined subclasses included)."""
-    found: dict[str, type[Schedule]] = {}
-    pending = list(Schedule.__subclasses__())
-    while pending:
-        cls = pending.pop()
-        pending.extend(cls.__subclasses__())
-        if cls.fields and cls.family != "schedule" and not cls.__name__.startswith("_"):
-            found.setdefault(cls.family, cls)
-    return dict(sorted(found.items()))
+from ._constraints import plain_number
+from ._convert import is_traced
+from ._fields import Kind
+from ._registry import families
+from ._schedule import Schedule
 
 
 def _numbers(x: Any) -> Any:
@@ -119,9 +111,12 @@ def from_config(config: dict[str, Any]) -> Schedule:
                     f"from_config: {family}.{name} must be a list of schedule configs, got {field_value!r}"
                 )
             field_value = [from_config(c) if isinstance(c, dict) else c for c in field_value]
-        elif kind in (Kind.VALUES, Kind.BOUNDARIES):
+        elif kind in (Kind.REALS, Kind.BOUNDARIES):
             field_value = np.asarray(field_value)
         elif kind is Kind.STATIC and isinstance(field_value, list):
             field_value = tuple(field_value)
         arguments[name] = field_value
     return cls(**arguments)
+
+
+__all__ = ["from_config", "to_config"]

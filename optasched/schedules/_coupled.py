@@ -23,7 +23,11 @@ import jax.numpy as jnp
 import numpy as np
 from jax.typing import ArrayLike
 
-from ._base import Constraint, Schedule, bound, child, is_traced, ordered, static, value
+from ._algebra import ordered
+from ._constraints import Constraint, bound
+from ._convert import is_traced
+from ._fields import child, real, static
+from ._schedule import Schedule
 from ._kernels import safe_divide
 
 
@@ -102,10 +106,10 @@ class Coupled(_CoupledFields, family="coupled"):
     """
 
     schedule: Schedule | ArrayLike = child()
-    low: ArrayLike = value()
-    high: ArrayLike = value()
-    base_min: ArrayLike | None = value(default=None)
-    base_max: ArrayLike | None = value(default=None)
+    low: ArrayLike = real()
+    high: ArrayLike = real()
+    base_min: ArrayLike | None = real(default=None)
+    base_max: ArrayLike | None = real(default=None)
     inverse: bool = static(default=False, choices=(False, True))
 
     def _value(self, step):
@@ -163,10 +167,10 @@ class CycledMomentum(_Reparameterised, family="cycled_momentum"):
     """
 
     schedule: Schedule | ArrayLike = child()
-    base_momentum: ArrayLike = value(default=0.85)
-    max_momentum: ArrayLike = value(default=0.95)
-    base_min: ArrayLike | None = value(default=None)
-    base_max: ArrayLike | None = value(default=None)
+    base_momentum: ArrayLike = real(default=0.85)
+    max_momentum: ArrayLike = real(default=0.95)
+    base_min: ArrayLike | None = real(default=None)
+    base_max: ArrayLike | None = real(default=None)
     _names = ("base_momentum", "max_momentum")
     _inverse = True
 
@@ -203,10 +207,10 @@ class CoupledEmaDecay(_Reparameterised, family="coupled_ema_decay"):
     """
 
     schedule: Schedule | ArrayLike = child()
-    min_decay: ArrayLike = value(default=0.9)
-    max_decay: ArrayLike = value(default=0.99)
-    base_min: ArrayLike | None = value(default=None)
-    base_max: ArrayLike | None = value(default=None)
+    min_decay: ArrayLike = real(default=0.9)
+    max_decay: ArrayLike = real(default=0.99)
+    base_min: ArrayLike | None = real(default=None)
+    base_max: ArrayLike | None = real(default=None)
     _names = ("min_decay", "max_decay")
     _inverse = True
 
@@ -241,10 +245,10 @@ class CoupledTemperature(_Reparameterised, family="coupled_temperature"):
     """
 
     schedule: Schedule | ArrayLike = child()
-    min_temperature: ArrayLike = value(default=0.05)
-    max_temperature: ArrayLike = value(default=0.2)
-    base_min: ArrayLike | None = value(default=None)
-    base_max: ArrayLike | None = value(default=None)
+    min_temperature: ArrayLike = real(default=0.05)
+    max_temperature: ArrayLike = real(default=0.2)
+    base_min: ArrayLike | None = real(default=None)
+    base_max: ArrayLike | None = real(default=None)
     _names = ("min_temperature", "max_temperature")
     _inverse = False
 
@@ -296,10 +300,10 @@ class CoupledWeightDecay(Schedule, family="coupled_weight_decay"):
     """
 
     schedule: Schedule | ArrayLike = child()
-    weight_decay: ArrayLike = value(ge=0)
+    weight_decay: ArrayLike = real(ge=0)
     mode: str = static(default="constant_product", choices=WEIGHT_DECAY_MODES)
-    max_value: ArrayLike | None = value(default=None, ge=0)
-    reference: ArrayLike | None = value(default=None, gt=0)
+    max_value: ArrayLike | None = real(default=None, ge=0)
+    reference: ArrayLike | None = real(default=None, gt=0)
 
     def _check_structure(self):
         if self.reference is None and self.schedule.value_range(jnp.zeros((), jnp.int32)) is None:

@@ -5,7 +5,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._base import Constraint, Schedule, ordered, static, steps, value
+from ._algebra import ordered
+from ._constraints import Constraint
+from ._fields import real, static, steps
+from ._schedule import Schedule
 from ._kernels import as_steps, cycle_position, decay_fraction, floor_div, safe_divide, step_dtype, to_float
 
 
@@ -65,11 +68,11 @@ class CosineRestarts(GeometricCycles, family="cosine_restarts"):
         [0.5, 1.0, 0.5]
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     first_period: ArrayLike = steps(gt=0)
-    period_multiplier: ArrayLike = value(default=1.0, ge=1)
-    peak_multiplier: ArrayLike = value(default=1.0, ge=0)
-    end_value: ArrayLike = value(default=0.0)
+    period_multiplier: ArrayLike = real(default=1.0, ge=1)
+    peak_multiplier: ArrayLike = real(default=1.0, ge=0)
+    end_value: ArrayLike = real(default=0.0)
 
     def _value(self, step):
         _, position, period, amplitude = self._cycle(step)
@@ -114,12 +117,12 @@ class Cyclic(Schedule, family="cyclic"):
         (0.55, 1.0, 0.1)
     """
 
-    base_value: ArrayLike = value()
-    max_value: ArrayLike = value()
+    base_value: ArrayLike = real()
+    max_value: ArrayLike = real()
     step_size_up: ArrayLike = steps(default=2000, gt=0)
     step_size_down: ArrayLike | None = steps(default=None, ge=0)
     mode: str = static(default="triangular", choices=CYCLIC_MODES)
-    gamma: ArrayLike = value(default=1.0, gt=0)
+    gamma: ArrayLike = real(default=1.0, gt=0)
 
     def _constraints(self):
         if self.mode == "exp_range":  # gamma**step must not overflow over the int32 step range
@@ -149,3 +152,6 @@ class Cyclic(Schedule, family="cyclic"):
 
     def value_range(self, step):
         return ordered(self.base_value, self.max_value)
+
+
+__all__ = ["CYCLIC_MODES", "CosineRestarts", "Cyclic", "GeometricCycles"]

@@ -14,7 +14,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._base import Constraint, Schedule, ordered, static, steps, value
+from ._algebra import ordered
+from ._constraints import Constraint
+from ._fields import real, static, steps
+from ._schedule import Schedule
 from ._kernels import as_steps, decay_fraction, floor_div, progress, safe_power, step_dtype, to_float
 
 # -- polynomial / linear --------------------------------------------------------
@@ -47,9 +50,9 @@ class Polynomial(Schedule, family="polynomial"):
         0.25
     """
 
-    init_value: ArrayLike = value()
-    end_value: ArrayLike = value()
-    power: ArrayLike = value(gt=0)
+    init_value: ArrayLike = real()
+    end_value: ArrayLike = real()
+    power: ArrayLike = real(gt=0)
     transition_steps: ArrayLike = steps(ge=0)
     transition_begin: ArrayLike = steps(default=0, ge=0)
     cycle: bool = static(default=False, choices=(False, True))
@@ -87,8 +90,8 @@ class Linear(Schedule, family="linear"):
         0.75
     """
 
-    init_value: ArrayLike = value()
-    end_value: ArrayLike = value()
+    init_value: ArrayLike = real()
+    end_value: ArrayLike = real()
     transition_steps: ArrayLike = steps(ge=0)
     transition_begin: ArrayLike = steps(default=0, ge=0)
 
@@ -135,12 +138,12 @@ class Exponential(Schedule, family="exponential"):
         0.25
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     transition_steps: ArrayLike = steps(gt=0)
-    decay_rate: ArrayLike = value(ge=0)
+    decay_rate: ArrayLike = real(ge=0)
     transition_begin: ArrayLike = steps(default=0, ge=0)
     staircase: bool = static(default=False, choices=(False, True))
-    end_value: ArrayLike | None = value(default=None)
+    end_value: ArrayLike | None = real(default=None)
 
     def _bounded(self, x):
         if self.end_value is None:
@@ -183,9 +186,9 @@ class StepDecay(Schedule, family="step_decay"):
         0.01
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     step_size: ArrayLike = steps(gt=0)
-    gamma: ArrayLike = value(ge=0)
+    gamma: ArrayLike = real(ge=0)
 
     def _general(self) -> Exponential:
         return Exponential._build(
@@ -220,9 +223,9 @@ class InverseTime(Schedule, family="inverse_time"):
         0.5
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     decay_steps: ArrayLike = steps(gt=0)
-    decay_rate: ArrayLike = value(ge=0)
+    decay_rate: ArrayLike = real(ge=0)
     staircase: bool = static(default=False, choices=(False, True))
 
     def _value(self, step):
@@ -267,7 +270,7 @@ class InverseSqrt(Schedule, family="inverse_sqrt"):
         (0.5, 0.5)
     """
 
-    peak_value: ArrayLike = value()
+    peak_value: ArrayLike = real()
     warmup_steps: ArrayLike = steps(ge=0)
     timescale: ArrayLike | None = steps(default=None, gt=0)
 
@@ -312,9 +315,9 @@ class Noam(Schedule, family="noam"):
         0.0006988
     """
 
-    d_model: ArrayLike = value(gt=0)
+    d_model: ArrayLike = real(gt=0)
     warmup_steps: ArrayLike = steps(gt=0)
-    scale: ArrayLike = value(default=1.0)
+    scale: ArrayLike = real(default=1.0)
 
     def _general(self) -> InverseSqrt:
         dtype = self.dtype
@@ -350,10 +353,10 @@ class Cosine(Schedule, family="cosine"):
         0.5
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     decay_steps: ArrayLike = steps(ge=0)
-    end_value: ArrayLike = value(default=0.0)
-    exponent: ArrayLike = value(default=1.0, gt=0)
+    end_value: ArrayLike = real(default=0.0)
+    exponent: ArrayLike = real(default=1.0, gt=0)
 
     def _value(self, step):
         frac = progress(step, self.decay_steps, self.dtype)
@@ -384,9 +387,9 @@ class Rex(Schedule, family="rex"):
         0.6667
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     total_steps: ArrayLike = steps(ge=0)
-    end_value: ArrayLike = value(default=0.0)
+    end_value: ArrayLike = real(default=0.0)
 
     def _value(self, step):
         remaining = 1.0 - progress(step, self.total_steps, self.dtype)
@@ -422,11 +425,11 @@ class TanhDecay(Schedule, family="tanh_decay"):
         (1.0, 0.0)
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     decay_steps: ArrayLike = steps(ge=0)
-    end_value: ArrayLike = value(default=0.0)
-    lower_bound: ArrayLike = value(default=-7.0)
-    upper_bound: ArrayLike = value(default=3.0)
+    end_value: ArrayLike = real(default=0.0)
+    lower_bound: ArrayLike = real(default=-7.0)
+    upper_bound: ArrayLike = real(default=3.0)
 
     def _constraints(self):
         yield Constraint("upper_bound", self.upper_bound > self.lower_bound, "> lower_bound", self.upper_bound)
@@ -441,3 +444,17 @@ class TanhDecay(Schedule, family="tanh_decay"):
 
     def value_range(self, step):
         return ordered(self.init_value, self.end_value)
+
+
+__all__ = [
+    "Cosine",
+    "Exponential",
+    "InverseSqrt",
+    "InverseTime",
+    "Linear",
+    "Noam",
+    "Polynomial",
+    "Rex",
+    "StepDecay",
+    "TanhDecay",
+]

@@ -188,3 +188,19 @@ def cycle_position(step, first_period, multiplier, dtype):
     position = jnp.where(growing, position, equal_position)
     period = period0 * jnp.where(growing, m_safe, 1.0) ** index
     return index, position, period
+
+
+__all__ = [
+    "DECAY_SHAPES",
+    "as_steps",
+    "cycle_position",
+    "decay_fraction",
+    "floor_div",
+    "interpolate",
+    "is_integer",
+    "progress",
+    "safe_divide",
+    "safe_sqrt",
+    "step_dtype",
+    "to_float",
+]

@@ -10,7 +10,10 @@ from __future__ import annotations
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._base import Constraint, Schedule, boundaries, ordered, static, steps, value, values
+from ._algebra import ordered
+from ._constraints import Constraint
+from ._fields import boundaries, real, reals, static, steps
+from ._schedule import Schedule
 from ._kernels import DECAY_SHAPES, as_steps, decay_fraction, interpolate, progress, step_dtype
 
 
@@ -52,9 +55,9 @@ class PiecewiseConstant(Schedule, family="piecewise_constant"):
         [1.0, 0.1, 0.01]
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     boundaries: ArrayLike = boundaries(ge=0)
-    scales: ArrayLike = values(ge=0)
+    scales: ArrayLike = reals(ge=0)
 
     def _check_structure(self):
         same_length(self.family, "boundaries", self.boundaries, "scales", self.scales)
@@ -95,9 +98,9 @@ class Multistep(Schedule, family="multistep"):
         0.01
     """
 
-    init_value: ArrayLike = value()
+    init_value: ArrayLike = real()
     milestones: ArrayLike = boundaries(ge=0)
-    gamma: ArrayLike = value(ge=0)
+    gamma: ArrayLike = real(ge=0)
 
     def _constraints(self):
         yield sorted_constraint("milestones", self.milestones)
@@ -141,7 +144,7 @@ class PiecewiseLinear(Schedule, family="piecewise_linear"):
     """
 
     boundaries: ArrayLike = boundaries(ge=0)
-    values: ArrayLike = values()
+    values: ArrayLike = reals()
     interpolation: str = static(default="linear", choices=INTERPOLATIONS)
 
     def _check_structure(self):
@@ -195,11 +198,11 @@ class OneCycle(Schedule, family="one_cycle"):
         (0.1, 1.0)
     """
 
-    max_value: ArrayLike = value()
+    max_value: ArrayLike = real()
     total_steps: ArrayLike = steps(gt=0)
-    pct_start: ArrayLike = value(default=0.3, gt=0, lt=1)
-    div_factor: ArrayLike = value(default=25.0, gt=0)
-    final_div_factor: ArrayLike = value(default=1e4, gt=0)
+    pct_start: ArrayLike = real(default=0.3, gt=0, lt=1)
+    div_factor: ArrayLike = real(default=25.0, gt=0)
+    final_div_factor: ArrayLike = real(default=1e4, gt=0)
     anneal_strategy: str = static(default="cos", choices=("cos", "linear"))
     three_phase: bool = static(default=False, choices=(False, True))
 
@@ -287,11 +290,11 @@ class Wsd(Schedule, family="wsd"):
         (0.5, 1.0, 0.5)
     """
 
-    peak_value: ArrayLike = value()
+    peak_value: ArrayLike = real()
     warmup_steps: ArrayLike = steps(ge=0)
     stable_steps: ArrayLike = steps(ge=0)
     decay_steps: ArrayLike = steps(ge=0)
-    end_value: ArrayLike = value(default=0.0)
+    end_value: ArrayLike = real(default=0.0)
     warmup_shape: str = static(default="linear", choices=DECAY_SHAPES)
     decay_shape: str = static(default="1-sqrt", choices=DECAY_SHAPES)
 
@@ -311,3 +314,15 @@ class Wsd(Schedule, family="wsd"):
 
     def value_range(self, step):
         return ordered(self.peak_value, self.end_value)
+
+
+__all__ = [
+    "INTERPOLATIONS",
+    "Multistep",
+    "OneCycle",
+    "PiecewiseConstant",
+    "PiecewiseLinear",
+    "Wsd",
+    "same_length",
+    "sorted_constraint",
+]

@@ -17,7 +17,10 @@ import jax
 import jax.numpy as jnp
 from jax.typing import ArrayLike
 
-from ._base import Constraint, Schedule, StatefulSchedule, children, steps
+from ._constraints import Constraint
+from ._fields import children, steps
+from ._schedule import Schedule
+from ._stateful import StatefulSchedule
 
 
 def _branch_index(index, count: int):
@@ -120,10 +123,10 @@ class StatefulSwitch(_SwitchFields, StatefulSchedule, family="stateful_switch"):
             for b, s in zip(self.schedules, state)
         )
 
-    def value(self, state, step):
+    def evaluate(self, state, step):
         step = jnp.asarray(step)
         return self._select(
-            lambda i, branch: branch.value(state[i], step) if isinstance(branch, StatefulSchedule) else branch(step)
+            lambda i, branch: branch.evaluate(state[i], step) if isinstance(branch, StatefulSchedule) else branch(step)
         )
 
 
@@ -148,3 +151,6 @@ def switch(schedules: Sequence[Schedule], index) -> Switch | StatefulSwitch:
     branches = tuple(schedules) if not isinstance(schedules, Schedule) else schedules
     stateful = isinstance(branches, tuple) and any(isinstance(b, StatefulSchedule) for b in branches)
     return (StatefulSwitch if stateful else Switch)(branches, index)
+
+
+__all__ = ["StatefulSwitch", "Switch", "switch"]

@@ -1,11 +1,11 @@
 """Reduce on plateau: a stateful hyperparameter with PyTorch
 ``ReduceLROnPlateau`` semantics, every hyperparameter a traced leaf.
 
-:func:`plateau` multiplies any schedule by a scale that drops by ``factor``
-when the monitored value (``value=loss`` passed to ``update``) stops
-improving; use it as a hyperparameter of :func:`optasched.inject`.
-:func:`reduce_on_plateau` is the same logic as a transformation that scales
-the updates (a drop-in for ``optax.contrib.reduce_on_plateau``).
+:class:`Plateau` (``osd.plateau``) multiplies any schedule by a scale that
+drops by ``factor`` when the monitored value (``value=loss`` passed to
+``update``) stops improving; use it as a hyperparameter of
+:func:`optasched.inject`. ``osd.reduce_on_plateau`` (in the optax bridge) is
+the same logic as a transformation that scales the updates.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from typing import NamedTuple
 
 import jax
 import jax.numpy as jnp
-import optax
-
 from jax.typing import ArrayLike
 
-from ..schedules import Schedule, StatefulSchedule, child, static, steps, value
-from ._inject import inject
+from ._fields import child, real, static, steps
+from ._schedule import Schedule
+from ._stateful import StatefulSchedule
 
 MODES = ("min", "max")
 THRESHOLD_MODES = ("rel", "abs")
@@ -96,13 +95,13 @@ class Plateau(StatefulSchedule, family="plateau"):
     """
 
     schedule: Schedule | ArrayLike = child()
-    factor: ArrayLike = value(default=0.1, ge=0, lt=1)
+    factor: ArrayLike = real(default=0.1, ge=0, lt=1)
     patience: ArrayLike = steps(default=10, ge=0)
-    threshold: ArrayLike = value(default=1e-4, ge=0)
+    threshold: ArrayLike = real(default=1e-4, ge=0)
     threshold_mode: str = static(default="rel", choices=THRESHOLD_MODES)
     cooldown: ArrayLike = steps(default=0, ge=0)
-    min_value: ArrayLike = value(default=0.0, ge=0)
-    eps: ArrayLike = value(default=1e-8, ge=0)
+    min_value: ArrayLike = real(default=0.0, ge=0)
+    eps: ArrayLike = real(default=1e-8, ge=0)
     mode: str = static(default="min", choices=MODES)
     accumulation_size: ArrayLike = steps(default=1, ge=1)
     begin_step: ArrayLike = steps(default=0, ge=0)
@@ -177,68 +176,7 @@ class Plateau(StatefulSchedule, family="plateau"):
         )
         return jax.tree.map(lambda a, b: jnp.where(ready, a, b), stepped, waiting)
 
-    def value(self, state: PlateauState, step) -> jax.Array:
+    def evaluate(self, state: PlateauState, step) -> jax.Array:
         return self.schedule(step) * state.scale
 
-
-
-
-plateau = Plateau
-
-
-def _scale(plateau_scale) -> optax.GradientTransformation:
-    return optax.scale(plateau_scale)
-
-
-def reduce_on_plateau(
-    factor=0.1,
-    patience=10,
-    threshold=1e-4,
-    threshold_mode="rel",
-    cooldown=0,
-    min_scale=0.0,
-    eps=1e-8,
-    mode="min",
-    accumulation_size=1,
-    begin_step=0,
-) -> optax.GradientTransformationExtraArgs:
-    r"""Scale the updates by a factor reduced on plateau (``update(..., value=loss)``).
-
-    .. math:: u_t = c_t\, g_t
-
-    with :math:`c_t` the scale of :func:`plateau` on a constant 1 (so
-    ``min_scale`` is the floor and ``eps`` is in scale units). Chain it after
-    an optimizer: ``optax.chain(osd.inject(optax.adam)(learning_rate=warmup),
-    osd.reduce_on_plateau(patience=5))``. Unlike
-    ``optax.contrib.reduce_on_plateau``, every hyperparameter is traced, the
-    threshold is PyTorch's (``threshold_mode`` rel/abs, ``mode`` min/max,
-    ``eps``) and a negative loss plateaus too. The scale is logged by
-    :func:`hyperparams` as ``"plateau_scale"``.
-
-    Example:
-        >>> import jax.numpy as jnp, optax, optasched as osd
-        >>> opt = optax.chain(optax.sgd(0.1), osd.reduce_on_plateau(factor=0.5, patience=0))
-        >>> params = jnp.zeros(1)
-        >>> state = opt.init(params)
-        >>> for loss in [-1.0, -1.0, -1.0]:
-        ...     _, state = opt.update(jnp.ones(1), state, params, value=loss)
-        >>> float(osd.hyperparams(state)["plateau_scale"])
-        0.25
-
-    Reference: PyTorch ``ReduceLROnPlateau``; ``optax.contrib.reduce_on_plateau``.
-    """
-    return inject(_scale)(
-        plateau_scale=plateau(
-            1.0,
-            factor=factor,
-            patience=patience,
-            threshold=threshold,
-            threshold_mode=threshold_mode,
-            cooldown=cooldown,
-            min_value=min_scale,
-            eps=eps,
-            mode=mode,
-            accumulation_size=accumulation_size,
-            begin_step=begin_step,
-        )
-    )
+__all__ = ["MODES", "THRESHOLD_MODES", "Plateau", "PlateauState"]

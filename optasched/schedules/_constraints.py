@@ -1,0 +1,106 @@
+"""Requirements on hyperparameters (:class:`Constraint`), checked on concrete
+values at construction and on traced ones in checked mode, and the number
+formatting their messages and configs use (the shortest text that reads back
+to the same number)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+
+
+class Constraint:
+    """A requirement on a field: ``ok`` is a boolean array over the sweep axes.
+
+    Args:
+        name: the argument named in the error.
+        ok: True where the requirement holds (one entry per sweep member).
+        requirement: what the argument must be, as read after "must be".
+        value: the argument's value, shown in the error.
+    """
+
+    __slots__ = ("name", "ok", "requirement", "value")
+
+    def __init__(self, name: str, ok, requirement: str, value):
+        self.name, self.ok, self.requirement, self.value = name, ok, requirement, value
+
+
+_COMPARE = {">=": jnp.greater_equal, ">": jnp.greater, "<=": jnp.less_equal, "<": jnp.less}
+
+
+def bound(name: str, value, op: str, limit, core_axes: int = 0, limit_name: str | None = None) -> Constraint:
+    """Constraint ``value op limit``, reduced over the core axes.
+
+    Args:
+        name: the argument named in the error.
+        value: its value.
+        op: one of ``>=``, ``>``, ``<=``, ``<``.
+        limit: the bound (a number or another argument's value).
+        core_axes: trailing axes of one member (1 for a vector field).
+        limit_name: names a limit that is another argument.
+    """
+    ok = _COMPARE[op](value, limit)
+    if core_axes:
+        ok = jnp.all(ok, axis=tuple(range(-core_axes, 0)))
+    return Constraint(name, ok, f"{op} {limit_name or format_number(limit)}", value)
+
+
+def declared_bounds(name: str, field_value, bounds: tuple, core_axes: int) -> Iterator[Constraint]:
+    """A field's declared bounds: one "in [a, b)" constraint for a lower and an upper one.
+
+    Args:
+        name: the argument named in the error.
+        field_value: its value.
+        bounds: ``(op, limit)`` pairs from the field's declaration.
+        core_axes: trailing axes of one member.
+    """
+    lower = [(op, x) for op, x in bounds if op in (">=", ">")]
+    upper = [(op, x) for op, x in bounds if op in ("<=", "<")]
+    if len(lower) == 1 and len(upper) == 1:
+        (low_op, low), (high_op, high) = lower[0], upper[0]
+        ok = _COMPARE[low_op](field_value, low) & _COMPARE[high_op](field_value, high)
+        if core_axes:
+            ok = jnp.all(ok, axis=tuple(range(-core_axes, 0)))
+        opening, closing = "[" if low_op == ">=" else "(", "]" if high_op == "<=" else ")"
+        interval = f"{opening}{format_number(low)}, {format_number(high)}{closing}"
+        yield Constraint(name, ok, f"in {interval}", field_value)
+        return
+    for op, limit in bounds:
+        yield bound(name, field_value, op, limit, core_axes)
+
+
+def format_number(x) -> str:
+    """Shortest text that reads back to the same number in its own dtype
+    (``0.1`` for float32 0.1, not ``0.10000000149011612``).
+
+    Args:
+        x: a number or an array (written as a nested list).
+    """
+    x = np.asarray(x)
+    if x.ndim == 0:
+        # NumPy's str is the shortest text for the value's own dtype; Python's repr lays it out.
+        return str(x.item()) if x.dtype.kind in "iub" else repr(float(str(x)))
+    return "[" + ", ".join(format_number(v) for v in x) + "]"
+
+
+def plain_number(x) -> Any:
+    """A Python number (nested lists for arrays) with the shortest text of its dtype,
+    so a float32 0.1 becomes the Python float 0.1 and reads back bit-identically.
+
+    Args:
+        x: a number or an array.
+    """
+    x = np.asarray(x)
+    if x.ndim:
+        return [plain_number(v) for v in x]
+    if x.dtype.kind in "iu":
+        return int(x)
+    if x.dtype.kind == "b":
+        return bool(x)
+    return float(str(x))
+
+
+__all__ = ["Constraint", "bound", "declared_bounds", "format_number", "plain_number"]

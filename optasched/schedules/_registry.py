@@ -1,0 +1,59 @@
+"""The registry of schedule families by public name, filled as each family class
+is created (``class Cosine(Schedule, family="cosine")``). Configs, the switch
+and ``optasched list`` look families up here; a second class claiming a name
+already taken is refused.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ._schedule import Schedule
+
+_FAMILIES: dict[str, type[Schedule]] = {}
+
+
+def register(cls: type[Schedule]) -> None:
+    """Records ``cls`` under its public name ``cls.family``.
+
+    Redefining the same class (same module and qualified name, as when a module
+    is reloaded) replaces it; any other class claiming a taken name is refused.
+
+    Args:
+        cls: a schedule class created with ``family="name"``.
+
+    Raises:
+        ValueError: if another class already has the name.
+    """
+    name = cls.family
+    taken = _FAMILIES.get(name)
+    if taken is not None and (taken.__module__, taken.__qualname__) != (cls.__module__, cls.__qualname__):
+        raise ValueError(
+            f"schedule family name {name!r} is already taken by {taken.__module__}.{taken.__qualname__}; "
+            f"give {cls.__module__}.{cls.__qualname__} another family= name"
+        )
+    _FAMILIES[name] = cls
+
+
+def families() -> dict[str, type[Schedule]]:
+    """Every schedule family by its public name (user-defined families included), sorted by name."""
+    return dict(sorted(_FAMILIES.items()))
+
+
+def family_class(name: str) -> type[Schedule]:
+    """The class of family ``name``.
+
+    Args:
+        name: a public family name, such as ``"cosine"``.
+
+    Raises:
+        ValueError: for a name no class has registered.
+    """
+    try:
+        return _FAMILIES[name]
+    except KeyError:
+        raise ValueError(f"unknown schedule family {name!r}; known: {', '.join(sorted(_FAMILIES))}") from None
+
+
+__all__ = ["families", "family_class", "register"]
