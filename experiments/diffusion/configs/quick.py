@@ -1,4 +1,4 @@
-"""Quick: the full grid with short runs and smaller evaluation sets (about 5 min on 2 cores)."""
+"""Quick: the full grid with short runs and smaller evaluation sets (minutes on 2 cores)."""
 
 import dataclasses
 
