@@ -246,11 +246,11 @@ def stored_numbers(directory: Path, strict: bool = False) -> tuple[list[Stored],
 def _match(p: Printed, stored: list[Stored], values: list[float]) -> Stored | None:
     scales = [1.0, 100.0] + ([1000.0] if p.unit == "ms" else []) + ([1e6] if p.unit in ("us", "µs") else [])
     slack = p.tolerance * (1 + 1e-9) + 1e-12 * abs(p.value)  # rounding ties and float representation
-    for scale in scales:
+    for scale in scales:  # as printed first, then as a percentage of a fraction
         low, high = (p.value - slack) / scale, (p.value + slack) / scale
-        i = bisect.bisect_left(values, low)
-        if i < len(values) and values[i] <= high:
-            return stored[i]
+        i, j = bisect.bisect_left(values, low), bisect.bisect_right(values, high)
+        if i < j:  # the nearest of the stored numbers that round to the printed one (for --explain)
+            return min(stored[i:j], key=lambda s: abs(s.value * scale - p.value))
     return None
 
 
