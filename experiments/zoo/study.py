@@ -18,12 +18,11 @@ import jax
 import numpy as np
 
 import optasched as osd
-from experiments.common import plotting, stats
+from experiments.common import analysis, plotting, stats
 from experiments.common.data import load_mnist1d, split_validation
 
+from .configs.default import BASELINES, family_questions
 from .train import FAMILIES, family_schedule, make_train, member, warmup_steps
-
-BASELINES = ("constant", "cosine")
 
 
 def check(config) -> None:
@@ -37,6 +36,9 @@ def check(config) -> None:
         )
     if config.seeds < 2:
         raise ValueError(f"zoo: paired intervals need at least 2 seeds, got {config.seeds}")
+    if tuple(config.analyses) != family_questions(tuple(config.families)):
+        raise ValueError("zoo: analyses must be configs.default.family_questions(families): every family "
+                         "against each baseline, declared before the run")
 
 
 def run_grid(context, train, config, key, label: str) -> dict:
@@ -72,46 +74,71 @@ def _mean_over_seeds(x: np.ndarray) -> np.ndarray:
 
 
 def summarise(config, metrics: dict) -> dict:
-    """Per family: the LR chosen on validation, test accuracy and train loss at it, paired comparisons."""
+    """Per family: the LR chosen on validation, test accuracy and train loss at it, the declared comparisons.
+
+    The peak LR is chosen by THE selection rule (``stats.select``): the best mean
+    validation accuracy over the seeds among peaks where no seed diverged.
+    """
     validation = metrics["validation_accuracy"]  # [family, lr, seed]
-    mean_validation = _mean_over_seeds(np.moveaxis(validation, 2, 0))  # [family, lr]
+    failed = metrics["diverged_at"] >= 0
     families = {}
     test_at_choice = {}
     for f, family in enumerate(config.families):
-        choice = int(np.nanargmax(mean_validation[f])) if np.isfinite(mean_validation[f]).any() else 0
-        test = metrics["test_accuracy"][f, choice]
-        loss = metrics["train_loss"][f, choice]
+        selection = stats.select(validation[f], failed=failed[f], labels=config.learning_rates)
+        choice = selection.index
+        if choice is None:  # every peak failed on some seed: the family is reported as failed
+            test = loss = np.full(config.seeds, np.nan)
+        else:
+            test = metrics["test_accuracy"][f, choice]
+            loss = metrics["train_loss"][f, choice]
         test_at_choice[family] = test
         families[family] = {
-            "peak_lr": config.learning_rates[choice],
+            "peak_lr": None if choice is None else config.learning_rates[choice],
             "lr_index": choice,
             # a choice on the grid's edge means the best peak may lie outside it: reported, never hidden
-            "at_grid_edge": len(config.learning_rates) > 1 and choice in (0, len(config.learning_rates) - 1),
-            "validation_accuracy": float(mean_validation[f, choice]),
-            "validation_accuracy_by_lr": mean_validation[f].tolist(),
+            "at_grid_edge": selection.at_edge,
+            "validation_accuracy": selection.mean,
+            "validation_accuracy_by_lr": list(selection.means),
             "test_accuracy": stats.mean_ci(test).as_dict(),
             "test_accuracies": test.tolist(),
             "train_loss": stats.mean_ci(loss).as_dict(),
-            "diverged_seeds": int(np.sum(metrics["diverged_at"][f, choice] >= 0)),
-            "diverged_runs_any_lr": int(np.sum(metrics["diverged_at"][f] >= 0)),
+            "diverged_seeds": 0 if choice is None else int(np.sum(failed[f, choice])),
+            "diverged_runs_any_lr": int(np.sum(failed[f])),
         }
+    declared = analysis.answer_all(
+        config.analyses,
+        {
+            f"{family}_vs_{baseline}": (test_at_choice[family], test_at_choice[baseline])
+            for baseline in BASELINES
+            if baseline in test_at_choice
+            for family in config.families
+            if family != baseline
+        },
+    )
     comparisons = {
-        f"vs_{baseline}": stats.compare_to(test_at_choice, baseline)
+        f"vs_{baseline}": {
+            family: declared[f"{family}_vs_{baseline}"] for family in config.families if family != baseline
+        }
         for baseline in BASELINES
         if baseline in test_at_choice
     }
-    chosen = max(config.families, key=lambda family: families[family]["validation_accuracy"])
+    eligible = [family for family in config.families if families[family]["lr_index"] is not None]
+    chosen = max(eligible, key=lambda family: families[family]["validation_accuracy"]) if eligible else None
     curves = {
         name: {
-            family: _mean_over_seeds(metrics["curves"][name][f, families[family]["lr_index"]]).tolist()
+            family: _mean_over_seeds(metrics["curves"][name][f, families[family]["lr_index"] or 0]).tolist()
             for f, family in enumerate(config.families)
         }
         for name in ("test_accuracy", "learning_rate")
     }
     return {
         "families": families,
+        "declared": declared,
         "comparisons": comparisons,
-        "validation_choice": {"family": chosen, **families[chosen]["test_accuracy"]},
+        "validation_choice": analysis.exploratory(
+            {"family": chosen, **(families[chosen]["test_accuracy"] if chosen else {})},
+            "the family with the best validation accuracy; not a declared test",
+        ),
         "curves": curves,
     }
 
@@ -145,7 +172,8 @@ def describe(report: dict) -> str:
     for model, summary in results["models"].items():
         lines.append(
             f"\n{model.upper()}: test accuracy at each family's validation-chosen peak LR "
-            f"(mean [95% CI] over {config['seeds']} seeds); differences paired per seed, Holm over families"
+            f"(mean [95% CI] over {config['seeds']} seeds); declared tests: differences paired per seed, "
+            "Student t, Holm over the families against each baseline"
         )
         lines.append(
             f"{'family':<14}{'peak lr':>8}{'val':>7}{'test acc %':>22}{'- constant':>28}{'- cosine':>28}"
@@ -165,14 +193,15 @@ def describe(report: dict) -> str:
             diverged = f"  ({row['diverged_seeds']} diverged)" if row["diverged_seeds"] else ""
             diverged += "  (peak at the grid's edge)" if row.get("at_grid_edge") else ""
             lines.append(
-                f"{family:<14}{row['peak_lr']:>8g}{100 * row['validation_accuracy']:>7.1f}"
+                f"{family:<14}{'failed' if row['peak_lr'] is None else format(row['peak_lr'], 'g'):>8}"
+                f"{100 * row['validation_accuracy']:>7.1f}"
                 f"{stats.format_interval(test['mean'], test['low'], test['high'], 100):>22}"
                 + "".join(cells)
                 + f"{row['train_loss']['mean']:>12.4f}{diverged}"
             )
         choice = summary["validation_choice"]
         lines.append(
-            f"validation picks {choice['family']}: test "
+            f"(exploratory) validation picks {choice['family']}: test "
             f"{stats.format_interval(choice['mean'], choice['low'], choice['high'], 100)}%"
             "  (* = Holm-adjusted p < 0.05)"
         )

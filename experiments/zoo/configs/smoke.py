@@ -4,18 +4,16 @@ import dataclasses
 
 from . import default
 
+FAMILIES = ("constant", "cosine", "wsd", "plateau", "schedule_free")  # baselines, stateful, other optimizer
+
 
 def get_config() -> default.Config:
+    families = FAMILIES
     return dataclasses.replace(
         default.get_config(),
+        families=families,
+        analyses=default.family_questions(families),
         models=("mlp",),  # one model
-        families=(
-            "constant",
-            "cosine",
-            "wsd",
-            "plateau",
-            "schedule_free",
-        ),  # both baselines, a stateful branch, the other optimizer
         steps=40,  # enough for two evaluations and two plateau epochs
         eval_every=20,  # two points per curve
         learning_rates=(3e-3, 1e-2),  # two peak LRs: the choice on validation is exercised
