@@ -380,13 +380,21 @@ def variants(record: Record, config) -> dict[str, Any]:
             f"fine-tuning at {lr_choice['label']}": lr_values,
             f"random pruning, {b_choice['label']}": b_values,
         }
+        train_acc = {  # the reported networks' final training accuracy (do continued weights overfit?)
+            name: record.chain(key, s, "train_acc")[k:]
+            for name, key in (("weight rewinding (IMP, k=0)", ChainKey("imp", v, 0, None)),
+                              ("LR rewinding", ChainKey("lr_rewind", v, 0, None)),
+                              (f"fine-tuning at {lr_choice['label']}",
+                               ChainKey("finetune", v, 0, config.finetune_lrs[lr_choice["index"]])))
+        }  # fmt: skip
         budget = [(r + 1) * config.steps] * 3 + [config.steps]
         out[str(s)] = {
             "schedule": names[v],
             "report_seeds": list(range(k, config.seeds)),
             "finetune_choice": lr_choice,
             "random_schedule_choice": b_choice,
-            "arms": {name: {**interval(x), "steps_to_produce": steps, "steps_retraining": config.steps}
+            "arms": {name: {**interval(x), "steps_to_produce": steps, "steps_retraining": config.steps,
+                            "train_acc": interval(train_acc[name]) if name in train_acc else None}
                      for (name, x), steps in zip(arms.items(), budget)},  # fmt: skip
             "vs_weight_rewinding": stats.compare_to(arms, "weight rewinding (IMP, k=0)"),
         }

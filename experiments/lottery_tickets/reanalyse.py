@@ -21,7 +21,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from experiments.common import runner
+from experiments.common import compact, runner
 from experiments.common.analysis import Question
 
 from . import analysis, report
@@ -50,7 +50,8 @@ def reanalyse(source: Mapping[str, Any], source_path: str = "") -> dict[str, Any
     if "raw" not in source.get("results", {}):
         raise ValueError("reanalyse: the results have no 'raw' records (a run from before they were stored)")
     config = config_from(source["config"])
-    raw = source["results"]["raw"]
+    raw = {k: compact.records(v) if isinstance(v, dict) and "columns" in v else v
+           for k, v in source["results"]["raw"].items()}  # a compacted copy stores record lists as tables
     out = {k: v for k, v in source.items() if k != "results"}
     out["results"] = runner.json_safe({**analysis.analyse(config, raw), "raw": raw})
     out["reanalysis"] = {

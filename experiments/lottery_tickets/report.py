@@ -105,14 +105,15 @@ def variants(r: Mapping[str, Any]) -> list[str]:
         for name, arm in v["arms"].items():
             vs = v["vs_weight_rewinding"].get(name)
             rows.append([name, fmt(arm), arm["steps_to_produce"], fmt(vs) if vs else "—",
-                         p_value(vs["p_holm"]) if vs else "—"])  # fmt: skip
+                         p_value(vs["p_holm"]) if vs else "—", fmt(arm.get("train_acc"))])  # fmt: skip
         ft, rs = v["finetune_choice"], v["random_schedule_choice"]
         lines += ["", f"Q3 at {float(s):.0%} ({v['schedule']}), seeds {v['report_seeds']} (choices on the "
                   f"first "
                   f"{ft['selection_seeds']}: fine-tuning LR {ft['label']}, validation means "
                   f"{', '.join(f'{m:.1f}' for m in ft['means'])}; random arm's schedule {rs['label']}, "
                   f"validation means {', '.join(f'{m:.1f}' for m in rs['means'])}):", "",
-                  *table(["arm", "test acc", "updates to produce", "vs weight rewinding", "Holm p"], rows)]
+                  *table(["arm", "test acc", "updates to produce", "vs weight rewinding", "Holm p",
+                          "final train acc"], rows)]
     return lines
 
 
@@ -122,7 +123,9 @@ def transfer(r: Mapping[str, Any]) -> list[str]:
         if s in ("exploratory", "note"):
             continue
         rows = []
-        for row in t["decomposition"]:
+        decomposition = t.get("decomposition") or [{"schedule": r["schedules"][0], "original": None,
+                                                    "fresh": t["fresh"]}]  # the historical gpu file
+        for row in decomposition:
             for draw in ("original", "fresh"):
                 d = row[draw]
                 if d:
