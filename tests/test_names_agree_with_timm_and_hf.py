@@ -19,6 +19,7 @@ import pathlib
 import sys
 import types
 
+import jax
 import numpy as np
 import pytest
 
@@ -324,3 +325,20 @@ def test_hugging_face_ignores_scheduler_specific_kwargs_where_transformers_does(
 def test_the_dependency_is_declared():
     pyproject = (pathlib.Path(__file__).resolve().parent.parent / "pyproject.toml").read_text()
     assert '"timm>=1.0,<2"' in pyproject
+
+
+@pytest.mark.parametrize(
+    "name,swept,kwargs",
+    [
+        ("CosineLRScheduler", "cycle_mul", {"t_initial": 10, "cycle_limit": 3, "lr_min": 0.01}),
+        ("PolyLRScheduler", "cycle_decay", {"t_initial": 10, "cycle_limit": 2, "cycle_mul": 1.5}),
+        ("StepLRScheduler", "warmup_t", {"decay_t": 10}),
+    ],
+)
+@pytest.mark.parametrize("value", [1.5, 2.0])
+def test_timm_names_built_under_jit_equal_concrete_ones(name, swept, kwargs, value):
+    value = int(value * 2) if swept == "warmup_t" else value
+    steps = np.arange(120)
+    traced = jax.jit(lambda x: osd.get_schedule(name, PEAK, **kwargs, **{swept: x})(steps))(value)
+    concrete = osd.get_schedule(name, PEAK, **kwargs, **{swept: value})(steps)
+    np.testing.assert_allclose(np.asarray(traced), np.asarray(concrete), rtol=1e-6, atol=1e-9)

@@ -33,7 +33,12 @@ def _warmup_to_peak(schedule: Schedule, warmup_t, warmup_lr_init, warmup_prefix,
     """timm's warmup ``warmup_lr_init + t (peak - warmup_lr_init) / warmup_t`` for t < warmup_t; then
     the schedule at t, or at t - warmup_t with ``warmup_prefix``."""
     after = schedule if warmup_prefix else Shift(schedule, -warmup_t)
-    return Join([Linear(warmup_lr_init, peak, warmup_t), after], [warmup_t])
+    return Join([Linear(warmup_lr_init, peak, warmup_t), after], _at(warmup_t))
+
+
+def _at(boundary):
+    """One join boundary: a list for a number, a shape-(1,) array for a traced value."""
+    return jnp.reshape(boundary, (1,)) if is_traced(boundary) else [boundary]
 
 
 def _no_k_decay(k_decay) -> None:
@@ -52,11 +57,14 @@ def _no_noise(noise_range_t, noise_pct, noise_std, noise_seed) -> None:
 
 def _cycles_length(first, cycle_mul, cycle_limit):
     """Steps until timm's cycle index reaches ``cycle_limit`` (then it holds ``lr_min``)."""
-    if is_traced(cycle_mul) or is_traced(cycle_limit):
-        raise ValueError("cycle_mul and cycle_limit must be concrete numbers (they set the structure)")
+    if is_traced(cycle_limit):
+        raise ValueError("cycle_limit must be a concrete int (it sets the number of cycles)")
     length = sum(first * cycle_mul**i for i in range(int(cycle_limit)))
-    if is_traced(length):
-        return length
+    if is_traced(length):  # a swept cycle_mul or t_initial: the first whole step past the cycles
+        length = jnp.asarray(length)
+        if jnp.issubdtype(length.dtype, jnp.integer):
+            return length
+        return jnp.ceil(length - 1e-6 * jnp.maximum(1.0, length)).astype(jnp.int32)
     nearest = round(length)
     return nearest if abs(length - nearest) < 1e-6 * max(1.0, abs(length)) else math.ceil(length)
 
@@ -76,7 +84,7 @@ def _cycled(decay, peak, first, lr_min, cycle_mul, cycle_decay, cycle_limit) -> 
     cycles = Restarts(decay(peak, 0.0), first, cycle_mul, cycle_decay) + Restarts(
         decay(0.0, lr_min), first, cycle_mul
     )
-    return Join([cycles, Constant(lr_min)], [_cycles_length(first, cycle_mul, cycle_limit)])
+    return Join([cycles, Constant(lr_min)], _at(_cycles_length(first, cycle_mul, cycle_limit)))
 
 
 def _cosine(peak, warmup, total, steps, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, warmup_t,
@@ -90,7 +98,7 @@ def _cosine(peak, warmup, total, steps, t_initial, lr_min, cycle_mul, cycle_deca
         cycles = CosineRestarts(peak, first, cycle_mul, cycle_decay) + CosineRestarts(
             0.0, first, cycle_mul, end_value=lr_min
         )
-    cycles = Join([cycles, Constant(lr_min)], [_cycles_length(first, cycle_mul, cycle_limit)])
+    cycles = Join([cycles, Constant(lr_min)], _at(_cycles_length(first, cycle_mul, cycle_limit)))
     return _warmup_to_peak(cycles, steps(warmup_t), warmup_lr_init, warmup_prefix, peak)
 
 
