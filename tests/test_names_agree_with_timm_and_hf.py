@@ -244,7 +244,19 @@ HF_WORKED = {
         {"min_lr_rate": 0.1},
         [0.0, 5.0, 10.0, 9.6573, 8.6820, 7.2218, 5.5, 3.7782, 2.3180, 1.3427],
     ),
+    # (_get_cosine_with_min_lr_schedule_with_warmup_lr_rate_lambda) one step ahead of cosine_with_min_lr:
+    # warmup (t + 1) / 2, then 10 * (0.1 + 0.9 * 0.5 (1 + cos(pi (t - 1) / 8)))
+    "cosine_warmup_with_min_lr": (
+        {"min_lr_rate": 0.1},
+        [5.0, 10.0, 9.6575, 8.6820, 7.2221, 5.5, 3.7779, 2.3180, 1.3425, 1.0],
+    ),
     # warmup 2, stable 10 - 2 - 4 = 4, linear decay over 4 to min_lr_ratio 0.1, then 0.1
+    # with warmup_lr_rate 0.2 and num_warmup_steps 4: 0.2 + 0.8 t / 3 for t < 4, then the decay
+    # with progress (t - 3) / 6: 10 * (0.1 + 0.9 * 0.5 (1 + cos(pi / 6))) = 9.3971 at t = 4
+    "cosine_warmup_with_min_lr:warmup_lr_rate": (
+        {"num_warmup_steps": 4, "min_lr_rate": 0.1, "warmup_lr_rate": 0.2},
+        [2.0, 4.6667, 7.3333, 10.0, 9.3971, 7.75, 5.5, 3.25, 1.6029, 1.0],
+    ),
     "warmup_stable_decay": (
         {"num_decay_steps": 4, "decay_type": "linear", "min_lr_ratio": 0.1},
         [1.0, 5.5, 10.0, 10.0, 10.0, 10.0, 10.0, 7.75, 5.5, 3.25],
@@ -255,6 +267,7 @@ HF_WORKED = {
 @pytest.mark.parametrize("name", [*HF_EXPECTED, *HF_WORKED])
 def test_hugging_face_names_give_transformers_expected_values(name):
     specific, expected = {**HF_EXPECTED, **HF_WORKED}[name]
+    specific, name = dict(specific), name.split(":")[0]
     counts = {"num_warmup_steps": 2, "num_training_steps": 10}
     if "num_warmup_steps" in specific:
         counts["num_warmup_steps"] = specific.pop("num_warmup_steps")
@@ -271,7 +284,11 @@ def test_every_hugging_face_name_takes_the_trainers_uniform_call(name):
     entry = osd.schedules._names.NAMES[name]
     if entry.library != "Hugging Face":
         return
-    specific = {"cosine_with_min_lr": {"min_lr": 0.01}, "warmup_stable_decay": {"num_decay_steps": 20}}
+    specific = {
+        "cosine_with_min_lr": {"min_lr": 0.01},
+        "cosine_warmup_with_min_lr": {"min_lr_rate": 0.1},
+        "warmup_stable_decay": {"num_decay_steps": 20},
+    }
     schedule = osd.get_schedule(
         name, 0.1, num_warmup_steps=10, num_training_steps=100, scheduler_specific_kwargs=specific.get(name)
     )

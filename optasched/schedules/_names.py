@@ -98,7 +98,7 @@ def get_schedule(
     - Hugging Face ``transformers``: ``linear``, ``cosine``,
       ``cosine_with_restarts``, ``polynomial``, ``constant``,
       ``constant_with_warmup``, ``inverse_sqrt``, ``cosine_with_min_lr``,
-      ``warmup_stable_decay``;
+      ``cosine_warmup_with_min_lr``, ``warmup_stable_decay``;
     - PyTorch ``torch.optim.lr_scheduler`` classes with a closed form:
       ``StepLR``, ``MultiStepLR``, ``ExponentialLR``, ``CosineAnnealingLR``,
       ``CosineAnnealingWarmRestarts``, ``LinearLR``, ``ConstantLR``,

@@ -12,7 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ._algebra import Constant
-from ._combinators import Join, Warmup
+from ._combinators import Join, Shift, Warmup
 from ._convert import is_traced
 from ._cyclic import CosineRestarts
 from ._families import Cosine, InverseSqrt, Linear, Polynomial
@@ -77,12 +77,27 @@ def _inverse_sqrt(peak, warmup, total, steps, timescale):
     return InverseSqrt(peak, warmup, timescale=timescale)
 
 
-def _cosine_with_min_lr(peak, warmup, total, steps, num_cycles, min_lr, min_lr_rate):
+def _min_value(peak, min_lr, min_lr_rate):
     if (min_lr is None) == (min_lr_rate is None):
         raise ValueError("give exactly one of min_lr and min_lr_rate")
-    end = min_lr if min_lr is not None else min_lr_rate * peak
+    return min_lr if min_lr is not None else min_lr_rate * peak
+
+
+def _cosine_with_min_lr(peak, warmup, total, steps, num_cycles, min_lr, min_lr_rate):
+    end = _min_value(peak, min_lr, min_lr_rate)
     _half_cosine_only(num_cycles)
     return _hf_warmup(Cosine(peak, total - warmup, end), warmup)
+
+
+def _cosine_warmup_with_min_lr(peak, warmup, total, steps, num_cycles, min_lr, min_lr_rate, warmup_lr_rate):
+    # HF counts this one a step ahead: the warmup reaches the peak at W - 1, starting from
+    # warmup_lr_rate * peak (default: peak / W), and the decay's progress is (t - W + 1) / (T - W).
+    end = _min_value(peak, min_lr, min_lr_rate)
+    _half_cosine_only(num_cycles)
+    start = peak / jnp.maximum(warmup, 1) if warmup_lr_rate is None else warmup_lr_rate * peak
+    rise = Linear(start, peak, jnp.maximum(warmup - 1, 1))
+    decay = Shift(Cosine(peak, total - warmup, end), -1)
+    return Join([rise, decay], jnp.reshape(warmup, (1,)) if is_traced(warmup) else [warmup])
 
 
 def _wsd(peak, warmup, total, steps, num_decay_steps, num_stable_steps, warmup_type, decay_type,
@@ -125,6 +140,11 @@ HF_NAMES: dict[str, NameEntry] = {
         _HF, "get_cosine_with_min_lr_schedule_with_warmup", _COUNTS,
         {"num_cycles": 0.5, "min_lr": None, "min_lr_rate": None}, _cosine_with_min_lr,
         ignores_unused_counts=True,
+    ),
+    "cosine_warmup_with_min_lr": NameEntry(
+        _HF, "get_cosine_with_min_lr_schedule_with_warmup_lr_rate", _COUNTS,
+        {"num_cycles": 0.5, "min_lr": None, "min_lr_rate": None, "warmup_lr_rate": None},
+        _cosine_warmup_with_min_lr, ignores_unused_counts=True,
     ),
     "warmup_stable_decay": NameEntry(
         _HF, "get_wsd_schedule", _COUNTS,
