@@ -333,6 +333,30 @@ def test_user_factories_without_annotations():
     osd.inject(partial)(learning_rate=osd.constant(1e-3)).init(PARAMS)
 
 
+class ArrayLayout:
+    """Not a number, though its name contains "Array"."""
+
+
+def annotated_sgd(
+    learning_rate: "float", layout: "ArrayLayout" = None, warmup: "int" = 3, scale: "Unknown" = 0.5
+):
+    del layout, warmup
+    return optax.sgd(learning_rate * scale)
+
+
+def test_argument_kinds_come_from_the_annotation_types_not_their_text():
+    # Postponed (string) annotations are resolved in the factory's module: a class
+    # whose name contains "Array" is not a number, int is structure; one naming
+    # nothing defined leaves the decision to the default (0.5: a hyperparameter).
+    with pytest.raises(ValueError, match=r"inject\(annotated_sgd\): layout is not a numeric hyperparameter"):
+        osd.inject(annotated_sgd)(learning_rate=0.1, layout=osd.constant(1.0))
+    with pytest.raises(ValueError, match=r"inject\(annotated_sgd\): warmup is not a numeric hyperparameter"):
+        osd.inject(annotated_sgd)(learning_rate=0.1, warmup=osd.constant(1.0))
+    state = osd.inject(annotated_sgd)(learning_rate=osd.cosine(0.1, 10), scale=osd.constant(2.0)).init(PARAMS)
+    assert sorted(state.schedules) == ["learning_rate", "scale"]
+    assert sorted(state.hyperparams) == ["learning_rate", "scale"]
+
+
 # -- arguments that are not hyperparameters pass through untouched (issue 8, item 4) -----------
 
 

@@ -39,7 +39,9 @@ WRAPPED = {
     "optax.partition": lambda inner: optax.partition({"a": inner}, "a"),
     "optax.masked": lambda inner: optax.masked(inner, {"w": True, "b": False}),
     "optax.flatten": lambda inner: optax.flatten(inner),
-    "optax.transforms.freeze": lambda inner: optax.chain(optax.transforms.freeze({"w": False, "b": True}), inner),
+    "optax.transforms.freeze": lambda inner: optax.chain(
+        optax.transforms.freeze({"w": False, "b": True}), inner
+    ),
 }
 
 
@@ -56,7 +58,7 @@ def test_stateless_combinators_keep_no_array_of_their_own(name):
     leaves = jax.tree.leaves(state)
     assert leaves, name
     unbatched = [leaf.shape for leaf in leaves if jnp.shape(leaf)[:1] != (MEMBERS,)]
-    assert not unbatched, f"{name} now keeps arrays of its own (shapes {unbatched}); a stacked init inside it breaks"
+    assert not unbatched, f"{name} now keeps arrays of its own {unbatched}; a stacked init inside breaks"
     grads = jax.tree.map(jnp.ones_like, PARAMS)
     updates, _ = jax.vmap(outer.update, in_axes=(None, 0, None))(grads, state, PARAMS)
     assert jax.tree.leaves(updates)[0].shape[0] == MEMBERS

@@ -193,7 +193,9 @@ class _Injected:
         numbers = self.arguments.numbers
         count = jnp.zeros((), jnp.int32)
         states = {
-            n: s.init_state(dtype or jnp.float32) for n, s in schedules.items() if isinstance(s, StatefulSchedule)
+            n: s.init_state(dtype or jnp.float32)
+            for n, s in schedules.items()
+            if isinstance(s, StatefulSchedule)
         }
         values = {n: evaluate(self.where, n, s, states.get(n), count, dtype) for n, s in schedules.items()}
         hyperparams = {**{n: StaticNumber(v) for n, v in numbers.items()}, **values}
@@ -203,7 +205,13 @@ class _Injected:
         with naming_control_flow(self.where, values, _name_of(self.factory)):
             inner_state = inner.init(params)
         return InjectState(
-            count, hyperparams, Slots(schedules), Slots(states), Slots(applied), Slots(overridden), inner_state
+            count,
+            hyperparams,
+            Slots(schedules),
+            Slots(states),
+            Slots(applied),
+            Slots(overridden),
+            inner_state,
         )
 
     def init(self, params) -> InjectState:

@@ -165,7 +165,8 @@ def replace_schedules(opt_state, **schedules):
     nnx = loaded_nnx()
     if nnx is not None and isinstance(opt_state, nnx.Optimizer):
         return replace_in_nnx_optimizer(nnx, opt_state, replace_schedules, schedules)
-    if not isinstance(opt_state, InjectState) and hasattr(opt_state, "opt_state") and hasattr(opt_state, "replace"):
+    is_train_state = hasattr(opt_state, "opt_state") and hasattr(opt_state, "replace")
+    if is_train_state and not isinstance(opt_state, InjectState):
         return opt_state.replace(opt_state=replace_schedules(opt_state.opt_state, **schedules))
     position = iter(range(len(found)))
 

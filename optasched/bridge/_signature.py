@@ -108,10 +108,11 @@ def _read(parameter: inspect.Parameter, factory: Callable) -> Parameter:
         numeric = _numeric_by_default(default)
     takes_a_function = not unannotated and any(_is_function_type(m) for m in _members(annotation))
     required = default is inspect.Parameter.empty
+    # ints are values where a schedule or a float is expected, or an unannotated required argument
+    int_is_value = takes_a_function or isinstance(default, float) or (unannotated and required)
     return Parameter(
         numeric=numeric,
-        # ints are values where a schedule or a float is expected, or an unannotated required argument
-        int_is_value=numeric and (takes_a_function or isinstance(default, float) or (unannotated and required)),
+        int_is_value=numeric and int_is_value,
         # an unannotated argument defaulting to None is most often a callback (scale_fn=None)
         function_is_schedule=numeric and not (unannotated and default is None),
     )
