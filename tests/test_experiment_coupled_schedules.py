@@ -1,6 +1,7 @@
 """The coupled-schedules study end to end on its smoke config (twice: the same
 seed gives the same numbers), its declared analyses, and what its schedules promise."""
 
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -88,3 +89,20 @@ def test_plateau_reductions_fall_at_epoch_ends(tmp_path):
     assert promises["coupled_plateau"]["runs_with_a_reduction"] > 0
     assert promises["coupled_plateau"]["reductions_at_epoch_ends"]
     assert promises["coupled"]["runs_with_a_reduction"] == 0
+
+
+def test_the_readme_tables_are_what_the_report_prints_from_the_stored_results():
+    from experiments.coupled_schedules import report
+
+    folder = Path(__file__).resolve().parents[1] / "experiments" / "coupled_schedules"
+    stored = [(str(p.relative_to(folder.parents[1])), json.loads(p.read_text()))
+              for p in sorted((folder / "results").glob("*.json"))]  # fmt: skip
+    assert {r["config_name"] for _, r in stored} == {"smoke", "quick", "default"}
+    for _, r in stored:
+        assert r["provenance"]["dirty"] is False and r["provenance"]["commit"]
+        assert r["analysis_plan"] == r["config"]["analyses"]
+    readme = (folder / "README.md").read_text()
+    tables = [block for block in report.markdown(stored).split("\n\n") if block.startswith("<!--")]
+    assert len(tables) == 4
+    for table in tables:
+        assert table in readme, table

@@ -27,6 +27,16 @@ Rules (strict, not absurd):
   the arms) is marked in the README, right above it (blank lines allowed in
   between), by ``<!-- check_readme: skip (reason) -->``; a marker without a
   reason is an error. Exceptions are thereby explicit and greppable.
+- An interval ``m [l, h]`` must come from one stored record: the three numbers
+  from one JSON object or the one above it (``{mean, low, high}``, or
+  ``{mean, ci: [low, high]}``), at one scale; three numbers that round alike in
+  different places do not make an interval.
+- ``<!-- check_readme: source (results/default.json, results/quick.json) -->``
+  above a table makes it stricter: its numbers must come from those files
+  (paths relative to ``experiments/<name>/``), not from anything stored.
+- The summary line counts the check's blind spot: matched numbers that would
+  match too if they were 7 units of their last digit higher (many stored numbers
+  at low printed precision match by chance; a ``source`` marker narrows that).
 
 ``--strict`` also fails on stored results files whose ``provenance`` is
 missing, not from a commit, or from a dirty tree (they are always listed as
@@ -57,7 +67,7 @@ _NUMBER = re.compile(
 )
 # What stands before a citation's year: "Ho et al. 2020", "Kingma & Gao 2023", "Smith, 2017".
 _CITATION_YEAR = re.compile(r"(?:et al\.,?|[A-Z][A-Za-z\-]+,?|&)\s+$")
-_SKIP = re.compile(r"<!--\s*check_readme:\s*skip\b\s*(?:\((?P<reason>[^)]*)\))?\s*-->")
+_MARKER = re.compile(r"<!--\s*check_readme:\s*(?P<kind>\w+)\s*(?:\((?P<argument>[^)]*)\))?\s*-->")
 _SEPARATOR = re.compile(r"^\s*\|?\s*:?-{3,}:?\s*(\|\s*:?-{3,}:?\s*)*\|?\s*$")
 _CODE_SPAN = re.compile(r"`[^`]*`")
 _COMMENT = re.compile(r"<!--.*?-->")
@@ -73,6 +83,7 @@ class Printed(NamedTuple):
     tolerance: float  # half a unit of the last printed digit
     unit: str
     cell: str
+    sources: tuple[str, ...] = ()  # files (relative to experiments/<name>/) it must come from; () = any
 
 
 class Stored(NamedTuple):
@@ -96,9 +107,10 @@ class Report(NamedTuple):
     name: str
     checked: int  # table numbers read
     unmatched: list[Unmatched]
-    errors: list[str]  # malformed skip markers
+    errors: list[str]  # malformed markers, missing source files
     skipped_tables: list[tuple[int, str]]  # (line, reason)
     notes: list[str]  # stored results files without clean provenance
+    blind: int = 0  # matched numbers that would still match shifted by 7 units of their last digit
 
 
 def experiments(root: Path = ROOT) -> list[str]:
@@ -159,25 +171,34 @@ def table_numbers(text: str) -> tuple[list[Printed], list[tuple[int, str]], list
         if not is_table:
             i += 1
             continue
+        skip, sources = None, ()
         above = i - 1
-        while above >= 0 and not lines[above].strip():
+        while above >= 0 and (not lines[above].strip() or _MARKER.search(lines[above])):
+            marker = _MARKER.search(lines[above])
+            argument = ((marker and marker["argument"]) or "").strip()
+            if marker and marker["kind"] == "skip":
+                skip = argument
+                if not argument:
+                    errors.append(f"line {above + 1}: check_readme skip marker without a (reason)")
+            elif marker and marker["kind"] == "source":
+                sources = tuple(part.strip() for part in argument.split(",") if part.strip())
+                if not sources:
+                    errors.append(f"line {above + 1}: check_readme source marker without (files)")
+            elif marker:
+                errors.append(f"line {above + 1}: unknown check_readme marker {marker['kind']!r} "
+                              "(skip (reason) or source (files))")  # fmt: skip
             above -= 1
-        marker = _SKIP.search(lines[above]) if above >= 0 else None
         body = i + 2
         end = body
         while end < len(lines) and lines[end].lstrip().startswith("|"):
             end += 1
-        if marker:
-            reason = (marker["reason"] or "").strip()
-            if reason:
-                skipped.append((i + 1, reason))
-            else:
-                errors.append(f"line {above + 1}: check_readme skip marker without a (reason)")
-        else:
+        if skip:
+            skipped.append((i + 1, skip))
+        elif skip is None:
             for j in range(body, end):
                 for cell in _cells(lines[j]):
                     for text_, value, tolerance, unit in _numbers(cell):
-                        printed.append(Printed(j + 1, text_, value, tolerance, unit, cell))
+                        printed.append(Printed(j + 1, text_, value, tolerance, unit, cell, sources))
         i = end
     return printed, skipped, errors
 
@@ -243,6 +264,46 @@ def stored_numbers(directory: Path, strict: bool = False) -> tuple[list[Stored],
     return stored, notes
 
 
+def _scales(p: Printed) -> list[float]:
+    return [1.0, 100.0] + ([1000.0] if p.unit == "ms" else []) + ([1e6] if p.unit in ("us", "µs") else [])
+
+
+def _candidates(p: Printed, stored: list[Stored], values: list[float], scale: float) -> list[Stored]:
+    slack = p.tolerance * (1 + 1e-9) + 1e-12 * abs(p.value)
+    low, high = (p.value - slack) / scale, (p.value + slack) / scale
+    return stored[bisect.bisect_left(values, low):bisect.bisect_right(values, high)]
+
+
+_PART = re.compile(r"(\.[^.\[]+|\[[^\]]*\])$")  # the last key or index of a JSON path
+
+
+def _ancestors(source: str, levels: int = 2) -> set[str]:
+    """The record a stored number sits in and the one above it (``a.b.mean`` -> ``a.b``, ``a``)."""
+    out = set()
+    for _ in range(levels):
+        source = _PART.sub("", source, count=1)
+        out.add(source)
+    return out
+
+
+def _one_record(numbers: Sequence[Printed], stored: list[Stored], values: list[float]) -> bool:
+    """Whether the numbers (an interval's mean, low, high) come from one stored record at one scale."""
+    for scale in _scales(numbers[0]):
+        common = None
+        for p in numbers:
+            near = set().union(*(_ancestors(c.source) for c in _candidates(p, stored, values, scale)))
+            common = near if common is None else common & near
+            if not common:
+                break
+        if common:
+            return True
+    return False
+
+
+_NUM = r"[+\-−]?\d[\d,]*(?:\.\d+)?(?:[eE][+\-−]?\d+)?"
+_INTERVAL = re.compile(rf"(?<![\w.])({_NUM})[^\[\]\d]{{0,12}}\[\s*({_NUM})\s*,\s*({_NUM})\s*\]")
+
+
 def _match(p: Printed, stored: list[Stored], values: list[float]) -> Stored | None:
     scales = [1.0, 100.0] + ([1000.0] if p.unit == "ms" else []) + ([1e6] if p.unit in ("us", "µs") else [])
     slack = p.tolerance * (1 + 1e-9) + 1e-12 * abs(p.value)  # rounding ties and float representation
@@ -269,16 +330,47 @@ def check(name: str, root: Path = ROOT, strict: bool = False, explain: bool = Fa
         raise ValueError(f"check_readme: no README at {readme}")
     printed, skipped, errors = table_numbers(readme.read_text())
     stored, notes = stored_numbers(directory, strict)
-    values = [s.value for s in stored]
     relative = str(readme.relative_to(root.parent))
-    unmatched = []
+    pools: dict[tuple[str, ...], tuple[list[Stored], list[float]]] = {}
+    for sources in {p.sources for p in printed}:
+        pool = stored
+        if sources:
+            prefixes = tuple(str((directory / f).relative_to(root.parent)) for f in sources)
+            missing = [f for f in sources if not (directory / f).is_file()]
+            if missing:
+                errors.append(f"check_readme source marker names files that do not exist: {missing}")
+            pool = [s for s in stored if s.source.startswith(prefixes)]
+        pools[sources] = (pool, [s.value for s in pool])
+    unmatched, blind = [], 0
     for p in printed:
-        hit = _match(p, stored, values)
+        pool, values = pools[p.sources]
+        hit = _match(p, pool, values)
         if hit is None:
             unmatched.append(Unmatched(relative, p.line, p.text, p.cell))
-        elif explain:
+            continue
+        blind += _match(p._replace(value=p.value + 14 * p.tolerance), pool, values) is not None
+        if explain:
             print(f"{relative}:{p.line}: {p.text} <- {hit.value:g} at {hit.source}")
-    return Report(name, len(printed), unmatched, errors, skipped, notes)
+    # An interval "m [l, h]" must come from one stored record (e.g. {mean, low, high}), not from
+    # three numbers that happen to round alike in different places.
+    by_cell: dict[tuple[int, str], list[Printed]] = {}
+    for p in printed:
+        by_cell.setdefault((p.line, p.cell), []).append(p)
+    missed = {(u.line, u.cell, u.number) for u in unmatched}
+    for (line, cell), numbers in by_cell.items():
+        texts = [p.text for p in numbers]
+        for m in _INTERVAL.finditer(_CODE_SPAN.sub(" ", cell)):
+            if not all(t in texts for t in m.groups()):
+                continue
+            triple = [numbers[texts.index(t)] for t in m.groups()]
+            if any((line, cell, t) in missed for t in m.groups()):
+                continue  # already listed
+            pool, values = pools[triple[0].sources]
+            if not _one_record(triple, pool, values):
+                what = f"{m.group(0)} (not from one stored record)"
+                unmatched.append(Unmatched(relative, line, what, cell))
+    unmatched.sort(key=lambda u: u.line)
+    return Report(name, len(printed), unmatched, errors, skipped, notes, blind)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -306,7 +398,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         bad = len(report.unmatched) + len(report.errors) + (len(report.notes) if args.strict else 0)
         failed |= bad > 0
         print(f"{name}: {report.checked} table numbers, {len(report.unmatched)} unmatched, "
-              f"{len(report.skipped_tables)} tables skipped" + (", FAIL" if bad else ", ok"))  # fmt: skip
+              f"{len(report.skipped_tables)} tables skipped" + (", FAIL" if bad else ", ok")
+              + f" (blind spot: {report.blind} matched numbers would match too if 7 units of their "
+              "last digit higher)")  # fmt: skip
     return 1 if failed else 0
 
 

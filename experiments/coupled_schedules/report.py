@@ -59,6 +59,16 @@ def describe(report: dict) -> str:
                       *promises])  # fmt: skip
 
 
+def _relative(path: str) -> str:
+    """A results file's path relative to experiments/coupled_schedules/ (as the README names it)."""
+    return str(path).split("coupled_schedules/", 1)[-1]
+
+
+def _source(paths: Sequence[str]) -> str:
+    """The check_readme marker that ties a table to the files it is printed from."""
+    return f"<!-- check_readme: source ({', '.join(_relative(p) for p in paths)}) -->"
+
+
 def _timings(reports: Sequence[tuple[str, dict]]) -> str:
     rows = []
     for path, report in reports:
@@ -69,10 +79,10 @@ def _timings(reports: Sequence[tuple[str, dict]]) -> str:
             f"{grid['arms']} x {grid['peak_lrs']} x {grid['seeds']} = {grid['members']}",
             f"{report['seconds']:.1f} s ({report['compile_seconds']:.1f} s)",
             f"`{str(source.get('commit'))[:10]}`" + ("" if source.get("dirty") is False else " (dirty)"),
-            f"`{path}`",
+            f"`{_relative(path)}`",
         ])  # fmt: skip
     header = ["config", "arms x LRs x seeds = runs", "wall time (compile)", "commit", "file"]
-    return tables.markdown(header, rows)
+    return _source([path for path, _ in reports]) + "\n" + tables.markdown(header, rows)
 
 
 def markdown(reports: Sequence[tuple[str, dict]]) -> str:
@@ -119,7 +129,9 @@ def markdown(reports: Sequence[tuple[str, dict]]) -> str:
                 else ("yes" if p["reductions_at_epoch_ends"] else "no")),
         ],
     )  # fmt: skip
-    return "\n\n".join([_timings(reports), f"`{path}`:", arms, analyses, promise_table])
+    marker = _source([path])
+    return "\n\n".join([_timings(reports), f"`{path}`:", *(f"{marker}\n{table}" for table in
+                                                          (arms, analyses, promise_table))])  # fmt: skip
 
 
 def main(argv: Sequence[str] | None = None) -> int:
