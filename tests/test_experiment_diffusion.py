@@ -37,7 +37,8 @@ def test_smoke_twice_same_numbers(tmp_path):
     second = testing.run_smoke("diffusion", tmp_path / "b", overrides=["figures=False"])
     results = testing.numbers(first)
     assert results["seeds_completed"] == [0, 1]
-    for name in ("question1", "question2", "question3", "declared", "metric_validation", "solver_check", "members"):
+    names = ("question1", "question2", "question3", "declared", "metric_validation", "solver_check", "members")
+    for name in names:
         assert name in results, name
     assert "commit" in first["provenance"]
     # the declared questions are written before the run and answered, each of them, whatever they say
@@ -45,7 +46,8 @@ def test_smoke_twice_same_numbers(tmp_path):
     assert declared == ["interaction:edm:cosine", "alignment:aligned", "alignment:reversed_ic"]
     assert list(results["declared"]) == declared
     assert all(r["declared"] and r["n"] == 2 for r in results["declared"].values())
-    assert "f_test" in results["question1"]["ema"]["interaction"]["exploratory"]  # 2 noise x 2 families x 2 seeds
+    # 2 noise x 2 families x 2 seeds: the exploratory F-test is there too
+    assert "f_test" in results["question1"]["ema"]["interaction"]["exploratory"]
     # a re-analysis of the stored members gives the study's own answers
     again = json.loads(json.dumps(runner.json_safe(reanalyse.reanalyse(first)["results"])))
     for key in ("selected_multiplier", "question1", "question2", "declared"):
@@ -232,7 +234,8 @@ def test_select_peaks_skips_diverged_and_flags_edges():
 def test_declared_questions_follow_the_grid_and_a_stale_plan_is_refused(tmp_path):
     config = default_config.get_config()
     names = [q.name for q in config.analyses]
-    assert len(names) == 3 * 3 + 4 and names[0] == "interaction:cosine:cosine" and names[-1] == "alignment:reversed_ic"
+    assert len(names) == 3 * 3 + 4
+    assert names[0] == "interaction:cosine:cosine" and names[-1] == "alignment:reversed_ic"
     assert {q.correction_family for q in config.analyses} == {an.INTERACTION_FAMILY, an.ALIGNMENT_FAMILY}
     assert all(q.unit == "seed" for q in config.analyses)
     stale = dataclasses.replace(smoke_config.get_config(), lr_families=("constant", "cosine", "wsd"))
@@ -251,7 +254,7 @@ def test_gpu_config_is_defined_by_the_config_alone():
 
 
 def test_default_peak_grid_has_room_on_both_sides_of_the_old_choices():
-    """The old grid's choices sat at 0.5x (constant, raw) and 2x (cosine, inverse-sqrt): both are inside now."""
+    """The old grid's choices sat at 0.5x (constant) and 2x (cosine, inverse-sqrt): both are inside now."""
     grid = default_config.get_config().peak_multipliers
     assert min(grid) < 0.5 and max(grid) > 2.0
 
@@ -281,5 +284,6 @@ def test_stored_gpu_reanalysis_matches_its_source():
 
     folder = Path(__file__).resolve().parents[1] / "experiments" / "diffusion" / "results"
     stored = json.loads((folder / "gpu_historical_reanalysis.json").read_text())
-    again = reanalyse.reanalyse(json.loads((folder / "gpu_historical.json").read_text()), stored["reanalysis"]["source"])
+    source = json.loads((folder / "gpu_historical.json").read_text())
+    again = reanalyse.reanalyse(source, stored["reanalysis"]["source"])
     assert json.loads(json.dumps(runner.json_safe(again["results"]))) == stored["results"]

@@ -230,7 +230,10 @@ def alignment_analysis(
       level: two-sided confidence level.
     """
     differences = {
-        name: {arm: np.asarray(v, np.float64) - np.asarray(uniform_kl[name], np.float64) for arm, v in row.items()}
+        name: {
+            arm: np.asarray(v, np.float64) - np.asarray(uniform_kl[name], np.float64)
+            for arm, v in row.items()
+        }
         for name, row in arms_kl.items()
     }
     by_noise: dict[str, dict] = {}
@@ -270,7 +273,13 @@ def alignment_analysis(
             mean = averaged[arm]["mean"]
             se = math.sqrt(variance / (len(differences) * len(cells[0])))
             p = float(2 * scipy_stats.t.sf(abs(mean) / se, df)) if se > 0 else 0.0
-            pooled[arm] = {"mean": mean, "low": mean - quantile * se, "high": mean + quantile * se, "p_value": p, "df": df}
+            pooled[arm] = {
+                "mean": mean,
+                "low": mean - quantile * se,
+                "high": mean + quantile * se,
+                "p_value": p,
+                "df": df,
+            }
         for arm, p in zip(arms, stats.holm([pooled[a]["p_value"] for a in arms])):
             pooled[arm]["p_holm"] = float(p)
     return {"averaged_over_noise": averaged, "by_noise": by_noise, "exploratory_pooled_error": pooled}
@@ -289,9 +298,12 @@ def find(records: Sequence[dict], **match) -> list[int]:
     return [i for i, r in enumerate(records) if all(r.get(k) == v for k, v in match.items())]
 
 
-def cell_rows(records: Sequence[dict], name: str, family: str, multiplier: float, seeds: Sequence[int]) -> list[int]:
+def cell_rows(
+    records: Sequence[dict], name: str, family: str, multiplier: float, seeds: Sequence[int]
+) -> list[int]:
     """The grid records of one cell (noise, family, peak multiplier), in the order of ``seeds``."""
-    rows = {records[i]["seed"]: i for i in find(records, part="grid", noise=name, family=family, multiplier=multiplier)}
+    found = find(records, part="grid", noise=name, family=family, multiplier=multiplier)
+    rows = {records[i]["seed"]: i for i in found}
     return [rows[s] for s in seeds if s in rows]
 
 
@@ -299,6 +311,10 @@ def uniform_rows(records: Sequence[dict], name: str, seeds: Sequence[int]) -> li
     """Uniform sampling at the arms' settings: its own curriculum runs, or the grid's cosine 1x cell."""
     rows = [i for s in seeds for i in find(records, part="curriculum", noise=name, arm="uncoupled", seed=s)]
     return rows or cell_rows(records, name, "cosine", 1.0, seeds)
+
+
+def _arm_rows(records: Sequence[dict], name: str, arm: str, seeds: Sequence[int]) -> list[int]:
+    return [i for s in seeds for i in find(records, part="curriculum", noise=name, arm=arm, seed=s)]
 
 
 def _values(records: Sequence[dict], rows: Sequence[int], key: str) -> np.ndarray:
@@ -367,9 +383,7 @@ def question2(records: Sequence[dict], config, seeds: Sequence[int]) -> dict:
         uniform = {name: _values(records, uniform_rows(records, name, seeds), key) for name in names}
         arms = {
             name: {
-                arm: _values(
-                    records, [i for s in seeds for i in find(records, part="curriculum", noise=name, arm=arm, seed=s)], key
-                )
+                arm: _values(records, _arm_rows(records, name, arm, seeds), key)
                 for arm in _field(config, "curriculum_arms")
             }
             for name in names
@@ -377,7 +391,9 @@ def question2(records: Sequence[dict], config, seeds: Sequence[int]) -> dict:
         out[which] = {
             **alignment_analysis(arms, uniform),
             "uniform_kl_test": {n: stats.mean_ci(v).as_dict() for n, v in uniform.items()},
-            "arm_kl_test": {n: {a: stats.mean_ci(v).as_dict() for a, v in row.items()} for n, row in arms.items()},
+            "arm_kl_test": {
+                n: {a: stats.mean_ci(v).as_dict() for a, v in row.items()} for n, row in arms.items()
+            },
         }
     return out
 
@@ -414,8 +430,9 @@ def declared_questions(
                 Question(
                     name=f"interaction:{noise}:{family}",
                     question="Does the LR family's effect on test KL depend on the noise schedule?",
-                    statistic=f"[{family} - {families[0]}] under {noise} minus the same under {noise_names[0]}: "
-                    "test KL (EMA weights) at each cell's validation-selected peak, one value per seed",
+                    statistic=f"[{family} - {families[0]}] under {noise} minus the same under "
+                    f"{noise_names[0]}: test KL (EMA weights) at each cell's validation-selected peak, "
+                    "one value per seed",
                     test="one_sample_t",
                     error_model="per-seed contrast values i.i.d. normal; Student t with seeds - 1 df "
                     "(no variance pooled across cells)",
@@ -427,8 +444,8 @@ def declared_questions(
             Question(
                 name=f"alignment:{arm}",
                 question="Does a timestep curriculum tied to the LR change test KL against uniform sampling?",
-                statistic=f"test KL (EMA weights) of the {arm} arm minus uniform sampling, each averaged over "
-                "the curriculum noise schedules, one value per seed",
+                statistic=f"test KL (EMA weights) of the {arm} arm minus uniform sampling, each averaged "
+                "over the curriculum noise schedules, one value per seed",
                 test="paired_t",
                 error_model="per-seed differences i.i.d. normal; Student t with seeds - 1 df",
                 correction_family=ALIGNMENT_FAMILY,

@@ -144,8 +144,9 @@ def _make_train(config, pool_bytes: bytes, pool_shape: tuple):
 @functools.lru_cache(maxsize=4)
 def _make_sampler(config, dim: int):
     # separate starting noise for the validation and the test samples (keys eval_seed + 3 and + 4)
+    shape = (config.mnist1d_samples, dim)
     draws = {
-        split: np.asarray(jax.random.normal(jax.random.key(config.eval_seed + offset), (config.mnist1d_samples, dim)))
+        split: np.asarray(jax.random.normal(jax.random.key(config.eval_seed + offset), shape))
         for split, offset in (("val", 3), ("test", 4))
     }
 

@@ -38,7 +38,9 @@ def reanalyse(data: dict, source: str = "") -> dict:
     base_lr = r["lr_scan"]["best_constant_lr"]
     question1 = analysis.question1(records, config, selection, base_lr, seeds)
     question2 = analysis.question2(records, config, seeds)
-    questions = analysis.declared_questions(config["noise_schedules"], config["lr_families"], config["curriculum_arms"])
+    questions = analysis.declared_questions(
+        config["noise_schedules"], config["lr_families"], config["curriculum_arms"]
+    )
     declared = common_analysis.answer_all(questions, analysis.declared_values(question1, question2))
     return {
         "reanalysis": {

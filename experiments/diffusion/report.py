@@ -62,10 +62,10 @@ def kl_table(r: dict, config: dict, which: str) -> list[str]:
         "|---" * (len(families) + 2) + "|",
     ]
     for name in config["noise_schedules"]:
-        cells = [
-            f"{_f(q1['cells'][name][f]['kl_test'])} (x{q1['cells'][name][f]['multiplier']:g})" for f in families
-        ]
-        lines.append(f"| {_l(name)} | " + " | ".join(cells) + f" | {_l(q1['best_family_by_validation'][name])} |")
+        row = q1["cells"][name]
+        cells = [f"{_f(row[f]['kl_test'])} (x{row[f]['multiplier']:g})" for f in families]
+        best = _l(q1["best_family_by_validation"][name])
+        lines.append(f"| {_l(name)} | " + " | ".join(cells) + f" | {best} |")
     return lines
 
 
@@ -89,8 +89,11 @@ def sample_table(r: dict, config: dict, which: str) -> list[str]:
                 and m["multiplier"] == multiplier
                 and f"sliced_w2_{which}" in m
             ]
-            mean = lambda key, rows=rows: np.mean([m[f"{key}_{which}"] for m in rows]) if rows else float("nan")
-            cells.append(f"{mean('sliced_w2'):.3f} / {mean('high_quality'):.3f} / {mean('modes_covered'):.1f}")
+            w2, hq, modes = (
+                np.mean([m[f"{key}_{which}"] for m in rows]) if rows else float("nan")
+                for key in ("sliced_w2", "high_quality", "modes_covered")
+            )
+            cells.append(f"{w2:.3f} / {hq:.3f} / {modes:.1f}")
         lines.append(f"| {_l(name)} | " + " | ".join(cells) + " |")
     return lines
 
@@ -127,9 +130,8 @@ def interaction_exploratory(a: dict) -> list[str]:
         "|---|---|---|",
     ]
     for c in e["pooled_contrasts"]:
-        lines.append(
-            f"| {_l(c['family'])} - {_l('constant')}, {_l(c['noise'])} vs reference | {_f(c)} | {_p(c['p_holm'])} |"
-        )
+        what = f"{_l(c['family'])} - {_l('constant')}, {_l(c['noise'])} vs reference"
+        lines.append(f"| {what} | {_f(c)} | {_p(c['p_holm'])} |")
     return lines
 
 
@@ -137,7 +139,9 @@ def vs_best(r: dict, config: dict, which: str) -> list[str]:
     q1 = r["question1"][which]
     comparisons = q1.get("vs_best_exploratory", q1.get("vs_best"))
     lines = [
-        "| noise | best (validation) | " + " | ".join(f"{_l(f)} - best" for f in config["lr_families"]) + " |",
+        "| noise | best (validation) | "
+        + " | ".join(f"{_l(f)} - best" for f in config["lr_families"])
+        + " |",
         "|---" * (len(config["lr_families"]) + 2) + "|",
     ]
     for name in config["noise_schedules"]:
@@ -168,13 +172,15 @@ def alignment(r: dict, config: dict, which: str) -> list[str]:
     )
     for name, row in q2["by_noise"].items():
         cells = [f"{_f(row[a])} (p_Holm {_p(row[a]['p_holm'])})" for a in arms]
-        lines.append(f"| {_l(name)} (exploratory) | {_f(q2['uniform_kl_test'][name])} | " + " | ".join(cells) + " |")
+        uniform = _f(q2["uniform_kl_test"][name])
+        lines.append(f"| {_l(name)} (exploratory) | {uniform} | " + " | ".join(cells) + " |")
     pooled = q2.get("exploratory_pooled_error") or {}
     if pooled:
         lines.append(
             "| mean, pooled-error interval (exploratory) | | "
             + " | ".join(
-                f"[{pooled[a]['low']:.3f}, {pooled[a]['high']:.3f}] (df {pooled[a]['df']}, p_Holm {_p(pooled[a]['p_holm'])})"
+                f"[{pooled[a]['low']:.3f}, {pooled[a]['high']:.3f}] "
+                f"(df {pooled[a]['df']}, p_Holm {_p(pooled[a]['p_holm'])})"
                 for a in arms
             )
             + " |"
@@ -233,9 +239,8 @@ def mnist1d(m: dict, config: dict) -> list[str]:
             "|---" * (len(families) + 2) + "|",
         ]
         for name, row in cells.items():
-            out.append(
-                f"| {_l(name)} | " + " | ".join(_f(row[f]["fd_test"], 2) for f in families) + f" | {_l(best[name])} |"
-            )
+            values = " | ".join(_f(row[f]["fd_test"], 2) for f in families)
+            out.append(f"| {_l(name)} | {values} | {_l(best[name])} |")
         out += [""] + interaction(m[which]["interaction"])
     return out
 
@@ -245,7 +250,8 @@ def header(report: dict) -> list[str]:
     machine = report.get("machine", {})
     return [
         f"Run: `{source.get('command', 'no command recorded')}` at commit {source.get('commit')} "
-        f"(dirty: {source.get('dirty')}), {report['seconds']:.0f} s (compile {report['compile_seconds']:.0f} s) on "
+        f"(dirty: {source.get('dirty')}), {report['seconds']:.0f} s "
+        f"(compile {report['compile_seconds']:.0f} s) on "
         f"{machine.get('cpu')} ({machine.get('cpu_count')} cores), device {machine.get('device_kind')}; "
         f"seeds {r['seeds_completed']}.",
     ]
@@ -256,46 +262,46 @@ def checks(r: dict) -> list[str]:
     out = [
         "Metric check (exact denoiser): KL "
         + ", ".join(f"{v[k]:+.4f} nats ({k.split('_')[2]} RK4 steps)" for k in v if k.startswith("exact_kl"))
-        + f"; sampler SW2 {v['exact_samples']['sliced_w2']:.4f} (data vs data {v['data_vs_data']['sliced_w2']:.4f}). "
+        + f"; sampler SW2 {v['exact_samples']['sliced_w2']:.4f} "
+        f"(data vs data {v['data_vs_data']['sliced_w2']:.4f}). "
         f"Data entropy {r['data_entropy']['nats']:.4f} +- {r['data_entropy']['se']:.4f} nats."
     ]
     if "solver_check" in r:
-        s = r["solver_check"]
+        e, raw = r["solver_check"]["ema"], r["solver_check"]["raw"]
         out.append(
-            f"Solver check ({s['ema']['models']} models, {s['ema']['steps'][0]} vs {s['ema']['steps'][1]} RK4 steps): "
-            f"|KL change| mean {s['ema']['mean_abs_kl_change']:.4f}, max {s['ema']['max_abs_kl_change']:.4f} nats (EMA); "
-            f"mean {s['raw']['mean_abs_kl_change']:.4f}, max {s['raw']['max_abs_kl_change']:.4f} (raw)."
+            f"Solver check ({e['models']} models, {e['steps'][0]} vs {e['steps'][1]} RK4 steps): "
+            f"|KL change| mean {e['mean_abs_kl_change']:.4f}, max {e['max_abs_kl_change']:.4f} nats (EMA); "
+            f"mean {raw['mean_abs_kl_change']:.4f}, max {raw['max_abs_kl_change']:.4f} (raw)."
         )
-    out.append(f"LR scan (best constant LR, {r['lr_scan']['steps']} steps): {r['lr_scan']['best_constant_lr']}.")
+    scan = r["lr_scan"]
+    out.append(f"LR scan (best constant LR, {scan['steps']} steps): {scan['best_constant_lr']}.")
     return out
 
 
 def questions(r: dict, config: dict) -> list[str]:
     """The declared tests, then questions 1 and 2 for both weights (tables labelled by their status)."""
     out = ["### Declared tests (EMA weights)", ""] + declared(r)
-    edges = r.get("selection_on_edge", [])
-    out += [
-        "",
-        "Peaks chosen on an edge of the grid "
-        f"({', '.join(f'{m:g}x' for m in config['peak_multipliers'])}): "
-        + (
-            "; ".join(f"{e['weights']} {_l(e['noise'])} {_l(e['family'])} at {e['multiplier']:g}x" for e in edges)
-            if edges
-            else "none"
-        )
-        + ".",
+    edges = [
+        f"{e['weights']} {_l(e['noise'])} {_l(e['family'])} at {e['multiplier']:g}x"
+        for e in r.get("selection_on_edge", [])
     ]
+    grid = ", ".join(f"{m:g}x" for m in config["peak_multipliers"])
+    out += ["", f"Peaks chosen on an edge of the grid ({grid}): " + ("; ".join(edges) or "none") + "."]
     for which in WEIGHTS:
         status = "declared" if which == "ema" else "exploratory"
-        out += ["", f"### Test KL(data || model), nats, {which.upper()} weights (mean [95% CI], selected peak)", ""]
+        title = f"### Test KL(data || model), nats, {which.upper()} weights (mean [95% CI], selected peak)"
+        out += ["", title, ""]
         out += kl_table(r, config, which)
         if which != "ema":  # the EMA contrasts are the declared table above
-            out += ["", f"Interaction contrasts (exploratory; reference: {_l(config['noise_schedules'][0])}):", ""]
+            reference = _l(config["noise_schedules"][0])
+            out += ["", f"Interaction contrasts (exploratory; reference: {reference}):", ""]
             out += interaction(r["question1"][which]["interaction"])
         out += [""] + interaction_exploratory(r["question1"][which]["interaction"])
-        out += ["", "Every family against the best one (exploratory; * = Holm p < 0.05 within a noise schedule):", ""]
+        out += ["", "Every family against the best one (exploratory; * = Holm p < 0.05 within a noise "
+                "schedule):", ""]
         out += vs_best(r, config, which)
-        out += ["", f"Curriculum arms minus uniform sampling ({status} mean; per noise schedule exploratory):", ""]
+        out += ["", f"Curriculum arms minus uniform sampling ({status} mean; per noise schedule "
+                "exploratory):", ""]
         out += alignment(r, config, which)
     return out
 
@@ -311,7 +317,8 @@ def report(path: str) -> str:
     for which in WEIGHTS:
         out += ["", f"Sliced W2 / high-quality fraction / modes covered (of 8), {which.upper()} weights:", ""]
         out += sample_table(r, config, which)
-    out += ["", "Excess epsilon error per log-SNR bin (EMA weights, selected peak):", ""] + per_level(r, config)
+    out += ["", "Excess epsilon error per log-SNR bin (EMA weights, selected peak):", ""]
+    out += per_level(r, config)
     if "mnist1d" in r:
         out += [""] + mnist1d(r["mnist1d"], config)
     return "\n".join(out)

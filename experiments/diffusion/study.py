@@ -65,7 +65,9 @@ def noise_schedules(config, sigma_data: float) -> dict[str, dict]:
     for name, noise in noises.items():
         table = np.asarray(noise["log_snr"].params["table"])
         if name in CHAIN_SCHEDULES and table[-1] > -10:
-            raise ValueError(f"noise_schedules: {name} ends at log-SNR {table[-1]:.2f} > -10 (rescale the betas)")
+            raise ValueError(
+                f"noise_schedules: {name} ends at log-SNR {table[-1]:.2f} > -10 (rescale the betas)"
+            )
     return noises
 
 
@@ -94,7 +96,7 @@ def question2(config, runner: sweeps.Runner, seeds: list[int]) -> dict:
 
 
 def reported_rows(config, runner: sweeps.Runner, selection: dict, seeds: list[int]) -> list[int]:
-    """Every member a table reports: the selected grid cells (both weights) and the arms with their baseline."""
+    """Every member a table reports: the selected grid cells (both weights), the arms and their baseline."""
     rows = {
         i
         for which in WEIGHTS
@@ -156,10 +158,10 @@ def question3(config, runner: sweeps.Runner, selection: dict, seeds_done: list[i
             out["cells"][name][family]["excess_elbo_nats_ema"] = float(
                 np.mean([runner.records[i]["excess_elbo_nats"]["ema_eps"] for i in rows])
             )
-        # convergence per level (Kim et al. 2024): the constant-LR run at the 1x peak, EMA weights, mean over seeds
-        rows = (
-            sweeps.cell_rows(runner, name, "constant", 1.0, seeds_done) if "constant" in config.lr_families else []
-        )
+        # convergence per level (Kim et al. 2024): constant LR at the 1x peak, EMA weights, mean over seeds
+        rows = []
+        if "constant" in config.lr_families:
+            rows = sweeps.cell_rows(runner, name, "constant", 1.0, seeds_done)
         if rows:
             curves = np.mean(
                 [runner.histories[i]["evaluation"]["ema_eps"] for i in rows], axis=0

@@ -10,7 +10,6 @@ sample metrics and the solver check.
 from __future__ import annotations
 
 import math
-from typing import Any
 
 import jax
 import numpy as np
@@ -18,9 +17,9 @@ import numpy as np
 import optasched as osd
 from experiments.common import toy2d
 
+from . import analysis
 from . import evaluate as ev
 from . import train as tr
-from . import analysis
 from .analysis import WEIGHTS
 
 

@@ -1,4 +1,4 @@
-"""The default study: 4 noise schedules x 4 LR families x 5 peaks x 2 seeds, 5k steps (about 40 min on 2 cores).
+"""The default study: 4 noise schedules x 4 LR families x 5 peaks x 2 seeds + 4 x 4 curriculum arms, 5k steps.
 
 The primary questions and their tests are declared here (``analyses``), before the run.
 """
@@ -75,7 +75,7 @@ class Config:
     plot_points: int = 2000  # samples kept per plotted model
     figures: bool = True  # write the PNGs
     # sweeps and the second data set (gpu config)
-    chunk_size: int = 0  # > 0: members per compiled chunk in every sweep (one shape: no recompiles); 0: the library's choice
+    chunk_size: int = 0  # > 0: members per compiled chunk in every sweep (no recompiles); 0: the library's
     mnist1d: bool = False  # also run MNIST-1D diffusion (gpu config)
     mnist1d_steps: int = 2000  # MNIST-1D training steps
     mnist1d_seeds: int = 3  # MNIST-1D seeds
@@ -83,7 +83,7 @@ class Config:
     mnist1d_lr: float = 1e-3  # MNIST-1D peak LR (every family)
     mnist1d_hidden: int = 256  # MNIST-1D denoiser width (depth - 1 hidden layers)
     mnist1d_generator_seeds: int = 2  # fresh MNIST-1D draws (5000 sequences each) in the training pool
-    mnist1d_samples: int = 2000  # generated sequences per model for each Frechet distance (validation, test: separate draws)
+    mnist1d_samples: int = 2000  # generated sequences per model and split (validation, test: separate draws)
     # the declared analyses (analysis.declared_questions: question 1's interaction contrasts and question 2's
     # arms, per-seed t tests on EMA test KL, Holm within each); a config that changes the grid rebuilds them
     analyses: tuple = declared_questions(NOISE_SCHEDULES, LR_FAMILIES, CURRICULUM_ARMS)
@@ -92,7 +92,8 @@ class Config:
 def with_analyses(config: Config) -> Config:
     """``config`` with its declared analyses rebuilt for its own noise schedules, families and arms."""
     return dataclasses.replace(
-        config, analyses=declared_questions(config.noise_schedules, config.lr_families, config.curriculum_arms)
+        config,
+        analyses=declared_questions(config.noise_schedules, config.lr_families, config.curriculum_arms),
     )
 
 
