@@ -15,7 +15,7 @@ def get_config():
     return dataclasses.replace(
         default_config(),
         seeds=10,  # ten seeds: useful paired intervals
-        chunk_size=160,  # members per compiled chunk (the grid and arms of one seed): one compilation per program
+        chunk_size=160,  # members per compiled chunk: the 960 runs of the grid and arms in 6 chunks, one shape
         kl_val_points=512,  # validation points
         kl_test_points=2048,  # test points (twice the default)
         mnist1d=True,  # the second data set
