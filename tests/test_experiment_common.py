@@ -287,6 +287,8 @@ def test_table_numbers_reads_bodies_not_code_identifiers_or_skipped_tables():
     assert [p.text for p in printed] == expected
     assert [p.value for p in printed][3] == -0.1 and printed[-1].tolerance == pytest.approx(0.5e-5)
     assert skipped == [(12, "published anchors")]
+    with_prose = check_readme.table_numbers(README, prose=True)[0]
+    assert [p.text for p in with_prose if p.line == 8] == ["99.99"]  # the prose line, on request
     assert errors == ["line 16: check_readme skip marker without a (reason)"]
 
 

@@ -1,6 +1,6 @@
 """Do the numbers in an experiment README's result tables come from its stored results?
 
-``python -m experiments.common.check_readme [NAME ...] [--strict] [--explain]``
+``python -m experiments.common.check_readme [NAME ...] [--strict] [--explain] [--prose]``
 
 For each experiment (every ``experiments/<name>/README.md``, or the names
 given) it reads the README's markdown tables and lists every number in a
@@ -41,7 +41,8 @@ Rules (strict, not absurd):
 ``--strict`` also fails on stored results files whose ``provenance`` is
 missing, not from a commit, or from a dirty tree (they are always listed as
 notes). ``--explain`` prints, for each matched number, the file and JSON path it
-matched. No jax, no numpy: plain ``json`` and ``re``, so it runs in a blink.
+matched. ``--prose`` also checks the numbers outside tables (advisory: prose has
+numbers that are not results). No jax, no numpy: plain ``json`` and ``re``, so it runs in a blink.
 """
 
 from __future__ import annotations
@@ -135,7 +136,8 @@ def _numbers(text: str) -> Iterator[tuple[str, float, float, str]]:
         if tail or (unit and unit not in _UNITS):
             continue  # part of an identifier (H100 is caught by the look-behind, 1D and 8x8 here)
         digits = m["frac"] or ""
-        if (not digits and not m["exp"] and not m["sign"] and not unit and 1950 <= int(m["int"]) <= 2099
+        year = not digits and not m["exp"] and not m["sign"] and not unit and m["int"].isdigit()
+        if (year and 1950 <= int(m["int"]) <= 2099
                 and _CITATION_YEAR.search(text[max(0, m.start() - 40):m.start()])):
             continue  # a citation's year
         exponent = int(m["exp"].replace("−", "-")) if m["exp"] else 0
@@ -146,11 +148,12 @@ def _numbers(text: str) -> Iterator[tuple[str, float, float, str]]:
         yield printed, value, tolerance, unit
 
 
-def table_numbers(text: str) -> tuple[list[Printed], list[tuple[int, str]], list[str]]:
+def table_numbers(text: str, prose: bool = False) -> tuple[list[Printed], list[tuple[int, str]], list[str]]:
     """The numbers of a README's table bodies, the skipped tables and the malformed markers.
 
     Args:
       text: the README's markdown.
+      prose: also the numbers of the text outside tables, code blocks, headings and images.
 
     Returns:
       ``(printed, skipped, errors)``: the :class:`Printed` numbers of the tables that are
@@ -169,6 +172,10 @@ def table_numbers(text: str) -> tuple[list[Printed], list[tuple[int, str]], list
         is_table = (not fenced and line.lstrip().startswith("|") and i + 1 < len(lines)
                     and _SEPARATOR.match(lines[i + 1]))  # fmt: skip
         if not is_table:
+            text_line = not line.lstrip().startswith(("#", "|", "![", "<!--"))
+            if prose and not fenced and line.strip() and text_line:
+                for text_, value, tolerance, unit in _numbers(line):
+                    printed.append(Printed(i + 1, text_, value, tolerance, unit, line.strip()))
             i += 1
             continue
         skip, sources = None, ()
@@ -315,7 +322,8 @@ def _match(p: Printed, stored: list[Stored], values: list[float]) -> Stored | No
     return None
 
 
-def check(name: str, root: Path = ROOT, strict: bool = False, explain: bool = False) -> Report:
+def check(name: str, root: Path = ROOT, strict: bool = False, explain: bool = False,
+          prose: bool = False) -> Report:
     """Check one experiment's README against its stored files.
 
     Args:
@@ -323,12 +331,14 @@ def check(name: str, root: Path = ROOT, strict: bool = False, explain: bool = Fa
       root: the ``experiments`` folder.
       strict: results files without clean provenance do not count as sources.
       explain: print each matched number and where it matched.
+      prose: check the numbers of the text outside tables too (advisory: prose has numbers that are
+        not results, such as "2 cores"; no skip marker applies to it).
     """
     directory = root / name
     readme = directory / "README.md"
     if not readme.is_file():
         raise ValueError(f"check_readme: no README at {readme}")
-    printed, skipped, errors = table_numbers(readme.read_text())
+    printed, skipped, errors = table_numbers(readme.read_text(), prose)
     stored, notes = stored_numbers(directory, strict)
     relative = str(readme.relative_to(root.parent))
     pools: dict[tuple[str, ...], tuple[list[Stored], list[float]]] = {}
@@ -379,6 +389,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("names", nargs="*", help="experiments to check (default: every one with a README)")
     parser.add_argument("--strict", action="store_true", help="results files need clean provenance to count")
     parser.add_argument("--explain", action="store_true", help="print where each matched number was found")
+    parser.add_argument("--prose", action="store_true",
+                        help="also check the numbers outside tables (advisory; many are not results)")
     args = parser.parse_args(argv)
     known = experiments()
     unknown = [n for n in args.names if n not in known]
@@ -388,7 +400,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     failed = False
     for name in args.names or known:
-        report = check(name, strict=args.strict, explain=args.explain)
+        report = check(name, strict=args.strict, explain=args.explain, prose=args.prose)
         for note in report.notes:
             print(f"note: {note}")
         for error in report.errors:
@@ -397,7 +409,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(item)
         bad = len(report.unmatched) + len(report.errors) + (len(report.notes) if args.strict else 0)
         failed |= bad > 0
-        print(f"{name}: {report.checked} table numbers, {len(report.unmatched)} unmatched, "
+        kind = "README" if args.prose else "table"
+        print(f"{name}: {report.checked} {kind} numbers, {len(report.unmatched)} unmatched, "
               f"{len(report.skipped_tables)} tables skipped" + (", FAIL" if bad else ", ok")
               + f" (blind spot: {report.blind} matched numbers would match too if 7 units of their "
               "last digit higher)")  # fmt: skip
