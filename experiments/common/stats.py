@@ -92,12 +92,12 @@ class Paired(NamedTuple):
         return {"mean": self.mean, "low": self.low, "high": self.high, "p_value": self.p_value, "n": self.n}
 
 
-def _vector(x, name: str) -> np.ndarray:
+def _vector(x) -> np.ndarray:
     return np.asarray(x, dtype=np.float64).reshape(-1)
 
 
 def _clean(x) -> np.ndarray:
-    x = _vector(x, "values")
+    x = _vector(x)
     return x[np.isfinite(x)]
 
 
@@ -248,7 +248,7 @@ def one_sample(values: Sequence[float], level: float = 0.95) -> Paired:
 
 
 def _differences(a, b, where: str) -> np.ndarray:
-    a, b = _vector(a, "a"), _vector(b, "b")
+    a, b = _vector(a), _vector(b)
     if a.shape != b.shape:
         raise ValueError(f"{where}: arms must have one value per seed each, got {a.shape} and {b.shape}")
     keep = np.isfinite(a) & np.isfinite(b)
@@ -373,10 +373,10 @@ def contrast(cells: Mapping[str, Sequence[float]] | Sequence[Sequence[float]],
         if unknown:
             raise ValueError(f"contrast: weights name cells {unknown} that are not in cells {sorted(cells)}")
         names = list(weights)
-        matrix = [_vector(cells[name], name) for name in names]
+        matrix = [_vector(cells[name]) for name in names]
         w = np.array([weights[name] for name in names], dtype=np.float64)
     else:
-        matrix = [_vector(c, "cell") for c in cells]
+        matrix = [_vector(c) for c in cells]
         w = np.asarray(weights, dtype=np.float64).reshape(-1)
         if len(w) != len(matrix):
             raise ValueError(f"contrast: {len(matrix)} cells but {len(w)} weights")
@@ -573,7 +573,9 @@ def held_out(validation, report, selection_seeds: int, **select_kwargs) -> HeldO
         ``order``, ``labels``, as in :func:`select`.
 
     Returns:
-      ``HeldOut(selection, values, selection_seeds)``; ``values`` is all NaN when nothing was eligible.
+      ``HeldOut(selection, values, selection_seeds)``; ``values`` is all NaN when nothing was
+      eligible. A failed run among the reported seeds stays in ``values`` as it is (NaN when not
+      finite, which the tests then drop and count out of ``n``): it is reported, not re-chosen.
     """
     v = np.asarray(validation, dtype=np.float64)
     r = np.asarray(report, dtype=np.float64)
