@@ -649,7 +649,10 @@ def test_named_schedules_sweep_like_any_schedule():
             r"'ReduceLROnPlateau' has no closed form; .*osd.plateau",
         ),
         (lambda: osd.get_schedule("LambdaLR", 0.1), r"osd.from_function"),
-        (lambda: osd.get_schedule("CosineLRScheduler", 0.1, t_initial=10, k_decay=0.5), r"k_decay=0.5"),
+        (
+            lambda: osd.get_schedule("CosineLRScheduler", 0.1, t_initial=10, noise_range_t=5),
+            r"noise_range_t=5",
+        ),
         (
             lambda: osd.get_schedule("StepLR", 0.1, step_size=3, steps_per_epoch=0),
             r"steps_per_epoch must be a positive",

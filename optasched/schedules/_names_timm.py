@@ -6,6 +6,8 @@ Each class keeps timm's own defaults (``warmup_prefix`` is True for the step
 schedulers, False for the others) and its conventions: the multistep schedule
 compares its milestones with ``t + 1``, and the tanh schedule without
 ``warmup_prefix`` warms up to its own value at ``warmup_t``, not to the peak.
+Only timm's noise (``noise_range_t``), drawn from torch's generator, has no
+counterpart here.
 """
 
 from __future__ import annotations
@@ -15,10 +17,11 @@ import math
 import jax.numpy as jnp
 
 from ._algebra import Constant
-from ._combinators import Join, Restarts, Shift, Warmup
+from ._combinators import FromFunction, Join, Restarts, Shift, Warmup
 from ._convert import is_traced
 from ._cyclic import CosineRestarts
 from ._families import Linear, Polynomial, StepDecay, TanhDecay
+from ._kernels import cycle_position
 from ._name_entry import REQUIRED, NameEntry
 from ._piecewise import Multistep
 from ._schedule import Schedule
@@ -41,9 +44,36 @@ def _at(boundary):
     return jnp.reshape(boundary, (1,)) if is_traced(boundary) else [boundary]
 
 
-def _no_k_decay(k_decay) -> None:
-    if k_decay != 1.0:
-        raise ValueError(f"k_decay={k_decay!r} has no closed-form family here; only 1.0")
+def _k_decay_cosine(step, p):
+    """timm's cosine cycles with k-decay (Zhang & Li, "k-decay", 2020): progress (t_curr / t_i)**k."""
+    index, frac, peak = _k_decay_cycle(step, p)
+    return p["lr_min"] + 0.5 * (peak - p["lr_min"]) * (1.0 + jnp.cos(jnp.pi * frac))
+
+
+def _k_decay_poly(step, p):
+    """timm's polynomial cycles with k-decay: ``(1 - (t_curr / t_i)**k) ** power``."""
+    index, frac, peak = _k_decay_cycle(step, p)
+    return p["lr_min"] + (peak - p["lr_min"]) * (1.0 - frac) ** p["power"]
+
+
+def _k_decay_cycle(step, p):
+    dtype = jnp.result_type(p["peak"], p["lr_min"], float)
+    index, position, period = cycle_position(step, p["t_initial"], p["cycle_mul"], dtype)
+    frac = ((position / period) ** p["k_decay"]).astype(dtype)
+    return index, frac, p["peak"] * (p["cycle_decay"] ** index).astype(dtype)
+
+
+def _with_k_decay(function, peak, first, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay, **extra):
+    """timm's cycles when ``k_decay != 1`` (no family has that warp of time): its formula as a
+    :class:`FromFunction` whose every hyperparameter is a leaf."""
+    params = {"peak": peak, "t_initial": first, "lr_min": lr_min, "cycle_mul": cycle_mul,
+              "cycle_decay": cycle_decay, "k_decay": k_decay, **extra}
+    cycles = FromFunction(function, params)
+    return Join([cycles, Constant(lr_min)], _at(_cycles_length(first, cycle_mul, cycle_limit)))
+
+
+def _k_decay_used(k_decay) -> bool:
+    return is_traced(k_decay) or k_decay != 1.0
 
 
 def _no_noise(noise_range_t, noise_pct, noise_std, noise_seed) -> None:
@@ -89,9 +119,13 @@ def _cycled(decay, peak, first, lr_min, cycle_mul, cycle_decay, cycle_limit) -> 
 
 def _cosine(peak, warmup, total, steps, t_initial, lr_min, cycle_mul, cycle_decay, cycle_limit, warmup_t,
             warmup_lr_init, warmup_prefix, k_decay, t_in_epochs, **noise):
-    _no_k_decay(k_decay)
     _no_noise(**noise)
     first = steps(t_initial)
+    if _k_decay_used(k_decay):
+        cycles = _with_k_decay(
+            _k_decay_cosine, peak, first, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay
+        )
+        return _warmup_to_peak(cycles, steps(warmup_t), warmup_lr_init, warmup_prefix, peak)
     if not (is_traced(cycle_decay) or is_traced(lr_min)) and (cycle_decay == 1.0 or lr_min == 0.0):
         cycles = CosineRestarts(peak, first, cycle_mul, cycle_decay, end_value=lr_min)
     else:  # timm decays the peak, not the amplitude: lr_min + (peak decay^i - lr_min) (1 + cos) / 2
@@ -104,9 +138,13 @@ def _cosine(peak, warmup, total, steps, t_initial, lr_min, cycle_mul, cycle_deca
 
 def _poly(peak, warmup, total, steps, t_initial, power, lr_min, cycle_mul, cycle_decay, cycle_limit,
           warmup_t, warmup_lr_init, warmup_prefix, k_decay, t_in_epochs, **noise):
-    _no_k_decay(k_decay)
     _no_noise(**noise)
     first = steps(t_initial)
+    if _k_decay_used(k_decay):
+        cycles = _with_k_decay(
+            _k_decay_poly, peak, first, lr_min, cycle_mul, cycle_decay, cycle_limit, k_decay, power=power
+        )
+        return _warmup_to_peak(cycles, steps(warmup_t), warmup_lr_init, warmup_prefix, peak)
     cycles = _cycled(
         lambda start, end: Polynomial(start, end, power, first),
         peak, first, lr_min, cycle_mul, cycle_decay, cycle_limit,
