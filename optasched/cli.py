@@ -7,6 +7,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 import textwrap
 from pathlib import Path
@@ -23,7 +24,10 @@ def _load_spec(spec: str) -> dict:
             raise ValueError(
                 "YAML specs need PyYAML: pip install pyyaml (or write the spec as JSON)"
             ) from err
-        return yaml.safe_load(path.read_text())
+        try:
+            return yaml.safe_load(path.read_text())
+        except yaml.YAMLError as err:
+            raise ValueError(f"SPEC {spec!r} is not valid YAML ({err})") from None
     text = path.read_text() if path.exists() else spec
     try:
         return json.loads(text)
@@ -41,7 +45,13 @@ def _plot(args: argparse.Namespace) -> int:
     from ._plot import plot
     from .schedules import from_config
 
-    schedule = from_config(_load_spec(args.spec))
+    spec = _load_spec(args.spec)
+    if isinstance(spec, dict) and "family" not in spec and "name" in spec:
+        from . import get_schedule  # a Hugging Face / PyTorch / timm name with its own arguments
+
+        schedule = get_schedule(**spec)
+    else:
+        schedule = from_config(spec)
     if args.steps < 1:
         raise ValueError(f"--steps must be >= 1, got {args.steps}")
     steps = np.arange(args.steps)
@@ -129,7 +139,9 @@ def build_parser() -> argparse.ArgumentParser:
         "plot",
         help="draw a schedule from a JSON/YAML spec to a PNG",
         description="Draw a schedule spec (osd.to_config format), e.g. "
-        '\'{"family": "cosine", "init_value": 0.1, "decay_steps": 1000, "end_value": 0, "exponent": 1}\'.',
+        '\'{"family": "cosine", "init_value": 0.1, "decay_steps": 1000, "end_value": 0, "exponent": 1}\', '
+        "or a name osd.get_schedule knows with its arguments, e.g. "
+        '\'{"name": "cosine", "peak_value": 0.1, "num_warmup_steps": 100, "num_training_steps": 1000}\'.',
     )
     plot.add_argument("spec", help="a .json/.yaml file or inline JSON")
     plot.add_argument("--steps", type=int, default=1000, help="steps to draw (default 1000)")
@@ -151,13 +163,34 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+def _reader_gone() -> int:
+    """stdout's reader has gone (``optasched list | head -1``): stop quietly, as
+    Unix tools do. stdout points at /dev/null from here on, so that Python's
+    final flush does not raise again."""
     try:
-        return args.run(args)
-    except (ValueError, ImportError, FileNotFoundError) as err:
-        print(f"optasched {args.command}: error: {err}", file=sys.stderr)
-        return 2
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (AttributeError, OSError, ValueError):  # a stdout without a file descriptor
+        pass
+    return 141  # 128 + SIGPIPE: what a shell reports for a tool stopped by a closed pipe
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the command; a bad spec or argument prints one line to stderr and returns 2."""
+    try:
+        args = build_parser().parse_args(argv)
+        try:
+            status = args.run(args)
+        except BrokenPipeError:
+            raise
+        except (ValueError, TypeError, ImportError, OSError) as err:
+            message = " ".join(line.strip() for line in str(err).splitlines())
+            print(f"optasched {args.command}: error: {message}", file=sys.stderr)
+            return 2
+        sys.stdout.flush()  # a closed pipe shows here, not in Python's final flush
+        return status
+    except BrokenPipeError:
+        return _reader_gone()
 
 
 if __name__ == "__main__":

@@ -36,13 +36,13 @@ LARGE_STEPS = np.array(
 def _cast(schedule, dtype, steps_too: bool):
     """``schedule`` with every float leaf (with ``steps_too`` every integer step leaf too) in ``dtype``."""
 
-    def cast(leaf):
-        floating = jnp.issubdtype(leaf.dtype, jnp.floating)
-        if floating or (steps_too and jnp.issubdtype(leaf.dtype, jnp.integer)):
+    def cast(path, leaf):
+        a_step = jnp.issubdtype(leaf.dtype, jnp.integer) and not jax.tree_util.keystr(path).endswith(".index")
+        if jnp.issubdtype(leaf.dtype, jnp.floating) or (steps_too and a_step):  # a switch's index is no step
             return leaf.astype(dtype)
         return leaf
 
-    return jax.tree.map(cast, schedule)
+    return jax.tree_util.tree_map_with_path(cast, schedule)
 
 
 def _plain_cases():
@@ -89,3 +89,87 @@ def test_low_precision_step_fields_past_float16_range(dtype):
     np.testing.assert_allclose(float(staircase(100_009)), 0.5, atol=4e-3)
     cycle = osd.cycle(osd.linear(1.0, 0.0, 10), period=low(10))
     np.testing.assert_allclose(float(cycle(70_005)), 0.5, atol=4e-3)
+
+
+# -- malformed configs ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "config,expected",
+    [
+        ({"family": ["cosine"]}, ["'family' must be a family name", "['cosine']"]),
+        ({"family": {"name": "cosine"}}, ["'family' must be a family name", "{'name': 'cosine'}"]),
+        ({"family": 3}, ["'family' must be a family name", "3"]),
+        ({"name": "cosine", "init_value": 0.1}, ["needs a 'family' key", "cosine", "['init_value', 'name']"]),
+        # YAML gives integer keys: mixed with strings they cannot be sorted, so they are listed as strings.
+        (
+            {"family": "cosine", "init_value": 0.1, "decay_steps": 9, 1: 2, "warmup": 3},
+            ["cosine has no argument ['1', 'warmup']"],
+        ),
+        (
+            {"family": "cosine", "init_value": 0.1, "decay_steps": 9, "dtypes": {"init_value": "text"}},
+            ["dtypes['init_value'] must name a float or integer dtype", "'text'"],
+        ),
+        (
+            {"family": "cosine", "init_value": 0.1, "decay_steps": 9, "dtypes": {"end_value": "float16"}},
+            ["dtypes names 'end_value'"],
+        ),
+        ({"family": "cosine", "init_value": 0.1, "decay_steps": 9, "dtypes": "float16"}, ["dtypes must map"]),
+    ],
+)
+def test_malformed_config_raises_value_error_naming_it(config, expected):
+    with pytest.raises(ValueError) as raised:
+        osd.from_config(config)
+    for part in expected:
+        assert part in str(raised.value)
+
+
+# -- config round trip keeps dtypes -------------------------------------------------------------------
+
+
+def test_round_trip_keeps_a_bfloat16_value():
+    schedule = osd.cosine(jnp.bfloat16(0.1), 100)
+    config = json.loads(json.dumps(osd.to_config(schedule)))  # JSON-safe
+    assert config["dtypes"] == {"init_value": "bfloat16"}
+    rebuilt = osd.from_config(config)
+    assert rebuilt.init_value.dtype == jnp.bfloat16
+    assert float(rebuilt.init_value) == 0.10009765625 == float(schedule.init_value)
+    np.testing.assert_array_equal(np.asarray(rebuilt(LARGE_STEPS)), np.asarray(schedule(LARGE_STEPS)))
+
+
+def test_default_dtypes_are_not_recorded_and_old_configs_still_read():
+    config = osd.to_config(CASES["nested"]())
+    assert "dtypes" not in json.dumps(config)
+    old = osd.from_config({"family": "cosine", "init_value": 0.1, "decay_steps": 9})
+    assert old.init_value.dtype == jnp.float32
+
+
+@pytest.mark.parametrize("steps_too", [False, True], ids=["int_steps", "low_precision_steps"])
+@pytest.mark.parametrize("dtype", LOW_PRECISION, ids=lambda d: jnp.dtype(d).name)
+@pytest.mark.parametrize("name", [n for n in _plain_cases() if not n.startswith("from_function")])
+def test_round_trip_keeps_every_leaf_dtype(name, dtype, steps_too):
+    schedule = _cast(CASES[name](), dtype, steps_too)
+    rebuilt = osd.from_config(json.loads(json.dumps(osd.to_config(schedule))))
+    assert jax.tree.structure(rebuilt) == jax.tree.structure(schedule)
+    for got, want in zip(jax.tree.leaves(rebuilt), jax.tree.leaves(schedule)):
+        assert got.dtype == want.dtype
+        np.testing.assert_array_equal(np.asarray(got, np.float64), np.asarray(want, np.float64))
+
+
+# -- from_function's signature ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "function",
+    [osd.cosine(0.1, 100), lambda step: step, lambda step, params, extra: step, lambda *, step, params: step],
+    ids=["a_schedule", "one_argument", "three_arguments", "keyword_only"],
+)
+def test_from_function_checks_the_signature_at_construction(function):
+    expected = r"from_function: function must take two positional arguments \(step, params\)"
+    with pytest.raises(ValueError, match=expected):
+        osd.from_function(function, {})
+
+
+def test_from_function_accepts_what_can_be_called_with_step_and_params():
+    assert float(osd.from_function(lambda t, p, scale=2.0: scale * p["a"] * t, {"a": 1.5})(2)) == 6.0
+    assert float(osd.from_function(lambda *args: args[0] * 1.0, {})(3)) == 3.0

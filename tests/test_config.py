@@ -45,7 +45,7 @@ def test_config_names_family_and_every_hyperparameter():
     "config,message",
     [
         ({"family": "cosinus", "init_value": 1.0}, "unknown family 'cosinus'"),
-        ({"init_value": 1.0}, "unknown family None"),
+        ({"init_value": 1.0}, "needs a 'family' key"),
         ({"family": "cosine", "init_value": 1.0, "decay_steps": 10, "end_value": 0.0, "exponent": 1.0, "alpha": 0.1},
          "has no argument ['alpha']"),
         ({"family": "cosine", "init_value": 1.0, "decay_steps": -10, "end_value": 0.0, "exponent": 1.0},

@@ -8,6 +8,7 @@ a nested composite stacks, vmaps and differentiates like a single family.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Callable
 from typing import Any
 
@@ -374,6 +375,17 @@ class FromFunction(Schedule, family="from_function"):
     def _check_structure(self):
         if not callable(self.function):
             raise ValueError(f"from_function: function must be callable, got {self.function!r}")
+        try:
+            signature = inspect.signature(self.function)
+        except (TypeError, ValueError):  # some builtins have none: they are checked when called
+            return
+        try:
+            signature.bind(None, None)
+        except TypeError:
+            raise ValueError(
+                f"from_function: function must take two positional arguments (step, params), "
+                f"got {self.function!r} with signature {signature}"
+            ) from None
 
     def _value(self, step):
         return jnp.asarray(self.function(step, self.params))

@@ -31,13 +31,53 @@ def _numbers(x: Any) -> Any:
     return plain_number(array)
 
 
+def _natural_dtype(leaf) -> np.dtype:
+    """The dtype a leaf gets from the plain number ``to_config`` writes for it."""
+    integer = np.issubdtype(np.asarray(leaf).dtype, np.integer)
+    return jax.dtypes.canonicalize_dtype(np.int64 if integer else np.float64)
+
+
+def _dtype_name(leaf) -> str | None:
+    """The leaf's dtype name when a plain number would not read back in it (bfloat16, float16)."""
+    dtype = np.asarray(leaf).dtype
+    return None if dtype == _natural_dtype(leaf) else str(dtype)
+
+
+def _read_dtypes(family: str, config: dict[str, Any]) -> dict[str, np.dtype]:
+    """The ``"dtypes"`` entry of a config, checked: ``{argument: dtype name}``."""
+    recorded = config.get("dtypes", {})
+    if not isinstance(recorded, dict):
+        raise ValueError(
+            f"from_config: {family}.dtypes must map argument names to dtype names, got {recorded!r}"
+        )
+    dtypes = {}
+    for name, dtype_name in recorded.items():
+        if name not in config or name in ("family", "dtypes"):
+            raise ValueError(f"from_config: {family}.dtypes names {name!r}, not a number in the config")
+        try:
+            dtype = jax.numpy.dtype(dtype_name) if isinstance(dtype_name, str) else None
+        except (TypeError, ValueError):
+            dtype = None
+        numeric = dtype is not None and any(jax.numpy.issubdtype(dtype, k) for k in (np.floating, np.integer))
+        if not numeric:
+            raise ValueError(
+                f"from_config: {family}.dtypes[{name!r}] must name a float or integer dtype, "
+                f"got {dtype_name!r}"
+            )
+        dtypes[name] = dtype
+    return dtypes
+
+
 def to_config(schedule: Schedule) -> dict[str, Any]:
     """A JSON-safe dict describing ``schedule``: ``{"family": name, **hyperparameters}``.
 
     Numbers are written with the shortest text that reads back to the same
-    value in the schedule's dtype (float32 0.1 is written 0.1). Composites
-    nest; stacked sweeps write each hyperparameter as a nested list (leading
-    member axes first). The inverse is :func:`from_config`.
+    value in the schedule's dtype (float32 0.1 is written 0.1). A leaf whose
+    dtype a plain number would not give back (bfloat16, float16; float32
+    under x64) is named in ``"dtypes": {argument: dtype name}``, so the
+    round trip keeps it. Composites nest; stacked sweeps write each
+    hyperparameter as a nested list (leading member axes first). The inverse
+    is :func:`from_config`.
 
     Example:
         >>> import optasched as osd
@@ -47,6 +87,7 @@ def to_config(schedule: Schedule) -> dict[str, Any]:
     if not isinstance(schedule, Schedule):
         raise ValueError(f"to_config: expected an optasched schedule, got {schedule!r}")
     config: dict[str, Any] = {"family": schedule.family}
+    dtypes: dict[str, str] = {}
     for name, spec in schedule.fields.items():
         field_value = getattr(schedule, name)
         if field_value is None:
@@ -66,6 +107,10 @@ def to_config(schedule: Schedule) -> dict[str, Any]:
             config[name] = jax.tree.map(_numbers, field_value)
         else:
             config[name] = _numbers(field_value)
+            if _dtype_name(field_value) is not None:
+                dtypes[name] = _dtype_name(field_value)
+    if dtypes:
+        config["dtypes"] = dtypes
     return config
 
 
@@ -74,10 +119,12 @@ def from_config(config: dict[str, Any]) -> Schedule:
 
     Omitted arguments take the constructor's defaults; a number where a
     schedule is expected is a constant; every value is validated as by the
-    constructor.
+    constructor. An optional ``"dtypes"`` entry (written by :func:`to_config`)
+    gives arguments a dtype other than the default.
 
     Raises:
-        ValueError: for an unknown family, an unknown or missing key, or a bad value.
+        ValueError: for a missing, malformed or unknown family, an unknown or
+            missing key, or a bad value.
 
     Example:
         >>> import optasched as osd
@@ -88,19 +135,30 @@ def from_config(config: dict[str, Any]) -> Schedule:
     if not isinstance(config, dict):
         raise ValueError(f"from_config: expected a dict with a 'family' key, got {config!r}")
     known = families()
-    family = config.get("family")
+    if "family" not in config:
+        raise ValueError(
+            f"from_config: the config needs a 'family' key naming one of {', '.join(known)}; "
+            f"got the keys {sorted(map(str, config))}"
+        )
+    family = config["family"]
+    if not isinstance(family, str):  # a list or dict would fail as a dict key with a bare TypeError
+        raise ValueError(f"from_config: 'family' must be a family name (a string), got {family!r}")
     if family not in known:
         raise ValueError(f"from_config: unknown family {family!r}; known: {', '.join(known)}")
     cls = known[family]
-    unknown = set(config) - set(cls.fields) - {"family"}
+    unknown = set(config) - set(cls.fields) - {"family", "dtypes"}
     if unknown:
-        raise ValueError(f"from_config: {family} has no argument {sorted(unknown)}; it takes {list(cls.fields)}")
+        # Keys may be of mixed types (YAML gives ints): list them as strings, which sort.
+        raise ValueError(
+            f"from_config: {family} has no argument {sorted(map(str, unknown))}; it takes {list(cls.fields)}"
+        )
+    dtypes = _read_dtypes(family, config)
     missing = [n for n, spec in cls.fields.items() if spec.required and n not in config]
     if missing:
         raise ValueError(f"from_config: {family} needs {', '.join(map(repr, missing))}")
     arguments: dict[str, Any] = {}
     for name, field_value in config.items():
-        if name == "family":
+        if name in ("family", "dtypes"):
             continue
         kind = cls.fields[name].kind
         if kind is Kind.SCHEDULE and isinstance(field_value, dict):
@@ -115,6 +173,14 @@ def from_config(config: dict[str, Any]) -> Schedule:
             field_value = np.asarray(field_value)
         elif kind is Kind.STATIC and isinstance(field_value, list):
             field_value = tuple(field_value)
+        if name in dtypes:
+            if kind in (Kind.SCHEDULE, Kind.SCHEDULES, Kind.STATIC, Kind.PARAMS):
+                raise ValueError(f"from_config: {family}.dtypes names {name!r}, not a number in the config")
+            try:
+                field_value = np.asarray(field_value, dtype=dtypes[name])
+            except (TypeError, ValueError) as err:
+                message = f"from_config: {family}.{name} must be numeric, got {field_value!r}"
+                raise ValueError(message) from err
         arguments[name] = field_value
     return cls(**arguments)
 
