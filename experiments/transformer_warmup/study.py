@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import dataclasses
 import math
-import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -32,11 +31,13 @@ import jax
 import numpy as np
 
 import optasched as osd
-from experiments.common import plotting, stats, text
+from experiments.common import analysis, plotting, stats, text
 
 from . import train as tr
+from .configs.beta2 import rule_warmup
+from .report import NAMES
 
-NAMES = {"post": "Post-LN", "pre": "Pre-LN"}
+__all__ = ["Arm", "Outcomes", "study", "check", "arms", "rule_warmup"]
 MARGINS = (0.02, 0.05, 0.1, 0.2, 0.3, 0.5)  # margins of the sensitivity check on the failure criterion
 
 
@@ -59,11 +60,6 @@ class Arm:
         return f"{NAMES[self.architecture]} d{self.depth} w{self.width}{opt} {lr} b2={self.b2:g}"
 
 
-def rule_warmup(b2: float) -> int:
-    """Ma & Yarats' warmup length 2 / (1 - b2), in steps."""
-    return round(2.0 / (1.0 - b2))
-
-
 def check(config) -> None:
     """Fail fast, before any training, on a config that cannot run."""
     for name in ("architectures", "beta2_architectures"):
@@ -82,14 +78,23 @@ def check(config) -> None:
         raise ValueError(
             f"transformer_warmup: every warmup must be shorter than steps={config.steps}, got {longest}"
         )
-    if 0 not in config.warmups or len(config.warmups) < 2:
+    if config.architectures and (0 not in config.warmups or len(config.warmups) < 2):
         raise ValueError(
             f"transformer_warmup: warmups must hold 0 and at least one warmup, got {config.warmups}"
         )
-    if config.curve_peak not in config.peaks:
+    if config.architectures and config.curve_peak not in config.peaks:
         raise ValueError(
             f"transformer_warmup: curve_peak {config.curve_peak} must be one of peaks {config.peaks}"
         )
+    if config.analyses and not config.beta2_architectures:
+        raise ValueError("transformer_warmup: analyses are question 2's; they need beta2_architectures")
+    for b2 in config.beta2s if config.analyses else ():
+        needed = {rule_warmup(b2) // 2, rule_warmup(b2), 2 * rule_warmup(b2)}
+        if not needed <= set(config.beta2_warmups):
+            raise ValueError(
+                f"transformer_warmup: beta2_warmups {config.beta2_warmups} must hold half, once and twice "
+                f"the rule's warmup {rule_warmup(b2)} for b2={b2:g}"
+            )
 
 
 def arms(config, width: int) -> list[Arm]:
@@ -189,19 +194,8 @@ def study(config, context) -> dict[str, Any]:
     key = jax.random.key(config.seed)
     outcomes = Outcomes(threshold)
     curves: dict[str, Any] = {}
-    sweeps, skipped = [], []
-    start = time.perf_counter()
-    for width in sorted(config.widths):
-        if sweeps and config.time_budget is not None:
-            # project this width from the last one: compile again, run time times the FLOP ratio (~width**2)
-            last = sweeps[-1]
-            projected = last["compile_seconds"] + last["run_seconds"] * (width / last["width"]) ** 2
-            if time.perf_counter() - start + projected > config.time_budget:
-                context.log(
-                    f"  width {width} skipped: projected {projected:.0f} s would pass time_budget={config.time_budget:g} s"
-                )
-                skipped.append(width)
-                continue
+    sweeps = []
+    for width in config.widths:
         cells = arms(config, width)
         members = [(arm, seed) for arm in cells for seed in range(config.seeds)]
         setup = setup_for(config, width, max(config.depths))
@@ -247,7 +241,6 @@ def study(config, context) -> dict[str, Any]:
         curves[str(width)] = {
             "steps": (np.arange(config.steps // config.record_every) + 1) * config.record_every
         }
-    config = dataclasses.replace(config, widths=tuple(w for w in config.widths if w not in skipped))
 
     gradients = gradient_norms(config, context, key, outcomes)
     results = {
@@ -255,7 +248,6 @@ def study(config, context) -> dict[str, Any]:
         "baselines": baselines,
         "failure_threshold": threshold,
         "sweeps": sweeps,
-        "skipped_widths": skipped,
         "failure_map": failure_maps(config, outcomes),
         "failure_criterion": criterion_check(config, outcomes, baselines),
         "beta2": beta2_study(config, outcomes),
@@ -357,57 +349,117 @@ def criterion_check(config, outcomes: Outcomes, baselines) -> dict[str, Any]:
         "diverged_runs": int(diverged.sum()),
         "plateau_runs_by_margin": counts,
         "lowest_failed_loss": float(above.min()) if len(above) else None,
+        "highest_failed_loss": float(above.max()) if len(above) else None,
+        "highest_failed_loss_all_schedules": max(
+            (float(np.nanmax(outcomes.values(a, "validation_loss")[outcomes.failed(a)]))
+             for a in {a for a, _ in outcomes.records} if outcomes.failed(a).any()),
+            default=None,
+        ),  # Noam included
         "highest_trained_loss": float(below.max()) if len(below) else None,
         "runs_within_0.1_of_threshold": int((np.abs(finite - threshold) < 0.1).sum()),
     }
 
 
-def _shortest_training_warmup(outcomes: Outcomes, arms_by_warmup: list[tuple[int, Arm]]) -> int | None:
-    """The shortest warmup from which every longer warmup tried also trains (every seed); None if none."""
-    shortest = None
-    for warmup, arm in sorted(arms_by_warmup, reverse=True):
-        if not outcomes.trains(arm):
-            break
-        shortest = warmup
-    return shortest
+def _critical_warmups(failed: np.ndarray, warmups: list[int]) -> list[int | None]:
+    """Per seed, the shortest warmup from which every longer warmup trains; None where the longest fails.
+
+    Args:
+      failed: ``[warmup, seed]`` failure flags, warmups ascending.
+      warmups: the warmups of the rows.
+    """
+    out = []
+    for seed in range(failed.shape[1]):
+        shortest = None
+        for row in reversed(range(len(warmups))):
+            if failed[row, seed]:
+                break
+            shortest = warmups[row]
+        out.append(shortest)
+    return out
 
 
 def beta2_study(config, outcomes: Outcomes) -> dict[str, Any]:
-    """Question 2: the shortest warmup that trains at each b2 and peak, against 2 / (1 - b2)."""
+    """Question 2: Ma & Yarats' untuned warmup 2 / (1 - b2) against half and twice it, per b2.
+
+    The declared tests (``config.analyses``, built by ``configs.beta2.questions``)
+    are answered with :func:`analysis.answer_all`: test loss at half the rule
+    minus at the rule, and at the rule minus at twice it, paired over seeds
+    (Holm over the b2 values and both directions); and the per-seed growth of
+    the shortest warmup that trains from the smallest to the largest b2.
+    Failure counts per warmup and the critical warmups are descriptive.
+    """
     out = {}
+    warmups = sorted(config.beta2_warmups)
     for depth, width in _scales(config):
         for arch in config.beta2_architectures:
-            rows = []
+            rows, values = [], {}
+            critical_index: dict[float, np.ndarray] = {}
             for b2 in config.beta2s:
                 for peak in config.beta2_peaks:
-                    cells = [(w, Arm(arch, depth, width, w, peak, b2)) for w in config.beta2_warmups]
+                    cells = [Arm(arch, depth, width, w, peak, b2) for w in warmups]
+                    failed = np.stack([outcomes.failed(a) for a in cells])  # [warmup, seed]
+                    critical = _critical_warmups(failed, warmups)
                     rows.append(
                         {
                             "b2": b2,
                             "peak": peak,
                             "rule_warmup": rule_warmup(b2),
-                            "critical_warmup": _shortest_training_warmup(outcomes, cells),
-                            "failed_seeds": {str(w): int(outcomes.failed(a).sum()) for w, a in cells},
+                            "failed_seeds": {str(w): int(f.sum()) for w, f in zip(warmups, failed)},
+                            "critical_warmup_per_seed": critical,
+                            "critical_warmup_all_seeds": None if None in critical else max(critical),
                             "validation_loss": {
-                                str(w): _interval(outcomes.values(a, "validation_loss")) for w, a in cells
+                                str(w): _interval(outcomes.values(a, "validation_loss")) for w, a in zip(warmups, cells)
+                            },
+                            "test_loss": {
+                                str(w): _interval(outcomes.values(a, "test_loss")) for w, a in zip(warmups, cells)
                             },
                         }
                     )
+                    if peak == config.beta2_peaks[0]:
+                        rule = rule_warmup(b2)
+                        test = {w: outcomes.values(a, "test_loss") for w, a in zip(warmups, cells)}
+                        if {rule // 2, rule, 2 * rule} <= set(test):
+                            values[f"half_minus_rule_b2_{b2:g}"] = (test[rule // 2], test[rule])
+                            values[f"rule_minus_double_b2_{b2:g}"] = (test[rule], test[2 * rule])
+                        critical_index[b2] = np.asarray(
+                            [np.nan if c is None else warmups.index(c) for c in critical], dtype=np.float64
+                        )
+            low, high = min(config.beta2s), max(config.beta2s)
+            values["critical_warmup_growth"] = critical_index[high] - critical_index[low]
+            declared = {q.name for q in config.analyses}
+            unknown = declared - set(values)
+            if unknown:
+                raise ValueError(f"transformer_warmup: declared analyses {sorted(unknown)} are not question 2's")
+            answers = analysis.answer_all(config.analyses, {k: v for k, v in values.items() if k in declared})
             out[f"{arch}/d{depth}/w{width}"] = {
-                "warmups": list(config.beta2_warmups),
+                "warmups": warmups,
                 "seeds": config.seeds,
+                "steps": config.steps,
                 "rows": rows,
+                "declared": answers,
+                "critical_index_growth_predicted": math.log2(rule_warmup(high) / rule_warmup(low)),
             }
     return out
 
 
-def _select(outcomes: Outcomes, candidates: list[Arm]) -> Arm:
-    """The candidate with the lowest mean validation loss (diverged seeds count as their last finite loss)."""
-    return min(candidates, key=lambda a: (np.nanmean(outcomes.values(a, "validation_loss")), a))
+def _select(outcomes: Outcomes, candidates: list[Arm]) -> Arm | None:
+    """THE validation-selection rule (``stats.select``): lowest mean validation loss, no failed seed."""
+    choice = stats.select(
+        [outcomes.values(a, "validation_loss") for a in candidates],
+        higher_is_better=False,
+        failed=[outcomes.failed(a) for a in candidates],
+    )
+    return None if choice.index is None else candidates[choice.index]
+
+
+def _chosen(outcomes: Outcomes, arm: Arm | None, **extra) -> dict[str, Any] | None:
+    if arm is None:
+        return None
+    return {"peak": arm.peak, **extra, "test_loss": _interval(outcomes.values(arm, "test_loss"))}
 
 
 def tolerable_lr(config, outcomes: Outcomes) -> dict[str, Any]:
-    """Question 3: the largest peak that trains, and the best loss with and without warmup."""
+    """Question 3: the largest peak that trains, the best loss with and without warmup, warmup at one peak."""
     out = {}
     for depth, width in _scales(config):
         for arch in config.architectures:
@@ -418,24 +470,30 @@ def tolerable_lr(config, outcomes: Outcomes) -> dict[str, Any]:
                 largest[str(w)] = max(trained) if trained else None
             without = _select(outcomes, grid[0])
             with_warmup = _select(outcomes, [a for row in grid[1:] for a in row])
+            both = without is not None and with_warmup is not None
             diff = stats.paired(
                 outcomes.values(with_warmup, "test_loss"), outcomes.values(without, "test_loss")
-            )
+            ) if both else None
+            same_peak = {
+                str(row[0].warmup): {
+                    f"{a.peak:g}": {
+                        **stats.paired(outcomes.values(a, "test_loss"), outcomes.values(a0, "test_loss")).as_dict(),
+                        "failed_seeds_without": int(outcomes.failed(a0).sum()),
+                        "failed_seeds_with": int(outcomes.failed(a).sum()),
+                    }
+                    for a, a0 in zip(row, grid[0])
+                }
+                for row in grid[1:]
+            }
             out[f"{arch}/d{depth}/w{width}"] = {
                 "largest_trained_peak": largest,
-                "without_warmup": {
-                    "peak": without.peak,
-                    "test_loss": _interval(outcomes.values(without, "test_loss")),
-                },
-                "with_warmup": {
-                    "peak": with_warmup.peak,
-                    "warmup": with_warmup.warmup,
-                    "test_loss": _interval(outcomes.values(with_warmup, "test_loss")),
-                },
-                "with_minus_without": diff.as_dict(),
-                "best_peak_fails_without_warmup": not outcomes.trains(
+                "without_warmup": _chosen(outcomes, without),
+                "with_warmup": _chosen(outcomes, with_warmup, warmup=None if with_warmup is None else with_warmup.warmup),
+                "with_minus_without": None if diff is None else diff.as_dict(),
+                "best_peak_fails_without_warmup": None if with_warmup is None else not outcomes.trains(
                     Arm(arch, depth, width, 0, with_warmup.peak, config.b2)
                 ),
+                "same_peak_minus_no_warmup": same_peak,
             }
     return out
 
@@ -520,13 +578,17 @@ def optimizer_arms(config, outcomes: Outcomes) -> dict[str, Any]:
             noam = []
             for w in config.noam_warmups:
                 arm = Arm(arch, depth, width, w, 0.0, config.b2, schedule="noam")
+                schedule = osd.noam(width, warmup_steps=w)
+                peak = float(schedule(w))
                 noam.append(
                     {
                         "warmup": w,
-                        "peak": (width * w) ** -0.5,
+                        "peak": peak,
+                        # the LR of the last step taken (steps - 1) over the peak: sqrt(W / (steps - 1))
+                        "last_step_over_peak": float(schedule(config.steps - 1)) / peak,
                         "test_loss": _interval(outcomes.values(arm, "test_loss")),
                         "failed_seeds": int(outcomes.failed(arm).sum()),
-                        "minus_best_adam_warmup": stats.paired(
+                        "minus_best_adam_warmup": None if best is None else stats.paired(
                             outcomes.values(arm, "test_loss"), outcomes.values(best, "test_loss")
                         ).as_dict(),
                     }
@@ -535,11 +597,7 @@ def optimizer_arms(config, outcomes: Outcomes) -> dict[str, Any]:
                 "rule_warmup": rule,
                 "radam": rows,
                 "noam": noam,
-                "best_adam_warmup": {
-                    "peak": best.peak,
-                    "warmup": best.warmup,
-                    "test_loss": _interval(outcomes.values(best, "test_loss")),
-                },
+                "best_adam_warmup": _chosen(outcomes, best, warmup=None if best is None else best.warmup),
             }
     return out
 
@@ -629,11 +687,23 @@ def gradient_norms(config, context, key, outcomes: Outcomes) -> dict[str, Any]:
 
 
 def figures(config, context, outcomes: Outcomes, results) -> list[str]:
-    plt = plotting.pyplot()
     written = []
     unigram = results["baselines"]["validation"]["unigram"]
     vmin = results["baselines"]["validation"]["bigram"] - 0.6
-    # question 1: failure maps
+    scales = _scales(config)
+    if config.architectures:
+        written += _failure_map_figure(config, context, results, vmin, unigram)
+    written += _beta2_figures(config, context, outcomes, results, vmin, unigram)
+    written += _histogram_figure(context, results, unigram)
+    if config.architectures:
+        written += _curves_figure(config, context, outcomes, results, scales, unigram)
+    if any("/" in key for key in results["gradient_norms"]):
+        written += _gradient_figures(config, context, results)
+    return written
+
+
+def _failure_map_figure(config, context, results, vmin, unigram) -> list[str]:
+    plt = plotting.pyplot()
     maps = results["failure_map"]
     scales = _scales(config)
     fig, axes = plt.subplots(
@@ -659,8 +729,12 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
                 vmax=unigram + 0.1,
             )
             ax.set_title(f"{NAMES[arch]}, depth {depth}, width {width}", fontsize=9)
-    written.append(str(plotting.save(fig, context.path("failure_maps.png"))))
-    # question 2: beta2
+    return [str(plotting.save(fig, context.path("failure_maps.png")))]
+
+
+def _beta2_figures(config, context, outcomes, results, vmin, unigram) -> list[str]:
+    plt = plotting.pyplot()
+    written = []
     for key, entry in results["beta2"].items():
         arch, depth, width = key.split("/")
         fig, axes = plt.subplots(
@@ -697,7 +771,12 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
             )
             axes[0][c].set_title(f"{NAMES[arch]}, b2={b2:g} (rule {rule_warmup(b2)})", fontsize=9)
         written.append(str(plotting.save(fig, context.path(f"beta2_{arch}_{depth}_{width}.png"))))
-    # the failure criterion: every final validation loss against the threshold
+    return written
+
+
+def _histogram_figure(context, results, unigram) -> list[str]:
+    """The failure criterion: every final validation loss against the threshold."""
+    plt = plotting.pyplot()
     fig, ax = plt.subplots(figsize=(6, 3))
     losses = [r["validation_loss"] for r in results["runs"] if r["validation_loss"] is not None]
     ax.hist(losses, bins=40, color="0.4")
@@ -710,8 +789,12 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
     ax.set_xlabel("final validation loss (nats/char)")
     ax.set_ylabel("runs")
     ax.legend(fontsize=7)
-    written.append(str(plotting.save(fig, context.path("loss_histogram.png"))))
-    # training curves at curve_peak
+    return [str(plotting.save(fig, context.path("loss_histogram.png")))]
+
+
+def _curves_figure(config, context, outcomes, results, scales, unigram) -> list[str]:
+    """Training curves at curve_peak."""
+    plt = plotting.pyplot()
     depth, width = scales[0]
     steps = np.asarray(results["curve_steps"][str(width)]["steps"])
     fig, axes = plt.subplots(
@@ -733,8 +816,13 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
         ax.set_xlabel("step")
         ax.set_ylabel("training loss (EMA)")
         ax.legend(fontsize=7)
-    written.append(str(plotting.save(fig, context.path("curves.png"))))
-    # question 6: gradient norms
+    return [str(plotting.save(fig, context.path("curves.png")))]
+
+
+def _gradient_figures(config, context, results) -> list[str]:
+    """Question 6: gradient norms at initialisation."""
+    plt = plotting.pyplot()
+    written = []
     for width in config.widths:
         fig, axes = plt.subplots(1, 3, figsize=(12, 3.2))
         depths = results["gradient_norms"]["depths"]
@@ -775,207 +863,3 @@ def figures(config, context, outcomes: Outcomes, results) -> list[str]:
         ax.legend(fontsize=7)
         written.append(str(plotting.save(fig, context.path(f"gradient_norms_w{width}.png"))))
     return written
-
-
-def _fmt(interval: dict, digits: int = 3) -> str:
-    values = [float("nan") if interval.get(k) is None else interval[k] for k in ("mean", "low", "high")]
-    return stats.format_interval(*values, digits=digits)
-
-
-def _table(header: list[str], rows: list[list[str]]) -> list[str]:
-    return ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)] + [
-        "| " + " | ".join(r) + " |" for r in rows
-    ]
-
-
-def _round(x, digits: int = 3):
-    return None if x is None else round(x, digits)
-
-
-def describe(report: dict) -> str:
-    """Markdown tables of every question, from results.json (the README's tables)."""
-    r = report["results"]
-    lines = []
-    base = r["baselines"]["validation"]
-    lines.append(
-        f"Validation windows: unigram {base['unigram']:.3f}, bigram {base['bigram']:.3f}, uniform "
-        f"{base['uniform']:.3f} nats/char; failed = final validation loss >= {r['failure_threshold']:.3f} "
-        "or diverged."
-    )
-    if r.get("skipped_widths"):
-        lines.append(f"Widths skipped by the time budget: {r['skipped_widths']}.")
-    lines.append(
-        "\n**Q1 failure map**: final validation loss (mean over seeds), failed seeds / seeds in brackets."
-    )
-    for key, entry in r["failure_map"].items():
-        cells = {(c["warmup"], c["peak"]): c for c in entry["cells"]}
-        rows = [
-            [f"W = {w}"]
-            + [
-                f"{cells[(w, p)]['validation_loss']['mean']:.3f} ({cells[(w, p)]['failed_seeds']}/"
-                f"{cells[(w, p)]['seeds']})"
-                for p in entry["peaks"]
-            ]
-            for w in entry["warmups"]
-        ]
-        lines += [f"\n{key}", ""] + _table(["warmup \\ peak"] + [f"{p:g}" for p in entry["peaks"]], rows)
-    c = r["failure_criterion"]
-    lines.append(
-        f"\nFailure criterion: {c['runs']} warmup-cosine runs, {c['diverged_runs']} diverged; runs at or above "
-        f"unigram - margin, by margin: {c['plateau_runs_by_margin']}; lowest failed loss "
-        f"{_round(c['lowest_failed_loss'])}, highest trained loss {_round(c['highest_trained_loss'])}; "
-        f"{c['runs_within_0.1_of_threshold']} runs within 0.1 of the threshold."
-    )
-    for key, entry in r["beta2"].items():
-        lines.append(
-            f"\n**Q2 critical warmup** ({key}): failed seeds per warmup; critical = shortest warmup from which "
-            "every longer one trains in every seed.\n"
-        )
-        rows = []
-        for row in entry["rows"]:
-            crit = row["critical_warmup"]
-            rows.append(
-                [f"{row['b2']:g}", str(row["rule_warmup"]), f"{row['peak']:g}"]
-                + [f"{row['failed_seeds'][str(w)]}/{entry['seeds']}" for w in entry["warmups"]]
-                + [f"> {max(entry['warmups'])}" if crit is None else str(crit)]
-            )
-        lines += _table(
-            ["b2", "rule 2/(1-b2)", "peak"] + [f"W = {w}" for w in entry["warmups"]] + ["critical W"], rows
-        )
-    if r["tolerable_lr"]:
-        lines.append(
-            "\n**Q3 tolerable LR and best loss** (test loss, peak and warmup chosen on validation; "
-            "difference paired over seeds)\n"
-        )
-        rows = []
-        for key, e in r["tolerable_lr"].items():
-            largest = ", ".join(
-                f"W {w}: {'none' if p is None else f'{p:g}'}" for w, p in e["largest_trained_peak"].items()
-            )
-            rows.append(
-                [
-                    key,
-                    largest,
-                    f"{_fmt(e['without_warmup']['test_loss'])} at {e['without_warmup']['peak']:g}",
-                    (
-                        f"{_fmt(e['with_warmup']['test_loss'])} at {e['with_warmup']['peak']:g}, "
-                        f"W {e['with_warmup']['warmup']}"
-                    ),
-                    _fmt(e["with_minus_without"]),
-                    "yes" if e["best_peak_fails_without_warmup"] else "no",
-                ]
-            )
-        lines += _table(
-            [
-                "model",
-                "largest peak that trains",
-                "best without warmup",
-                "best with warmup",
-                "with - without",
-                "best peak fails without warmup",
-            ],
-            rows,
-        )
-    lines.append(
-        "\n**Q4 LR sensitivity** (Wortsman et al.: mean over the peaks of min(loss, loss at init) - best loss; "
-        "paired against W = 0, Holm)\n"
-    )
-    rows = []
-    for key, e in r["lr_sensitivity"].items():
-        if key.startswith("post_minus_pre"):
-            continue
-        for w, v in e["sensitivity"].items():
-            against = e["against_no_warmup"].get(w)
-            rows.append(
-                [
-                    key,
-                    w,
-                    _fmt(v),
-                    "" if against is None else f"{_fmt(against)} (p_holm {against['p_holm']:.2g})",
-                ]
-            )
-    lines += _table(["model", "warmup", "sensitivity (nats)", "minus W = 0"], rows)
-    for key, e in r["lr_sensitivity"].items():
-        if key.startswith("post_minus_pre"):
-            lines.append(
-                f"\nPost-LN - Pre-LN ({key.split('/', 1)[1]}): "
-                + ", ".join(f"W {w}: {_fmt(v)}" for w, v in e.items())
-            )
-    if any(e["radam"] or e["noam"] for e in r["optimizers"].values()):
-        lines.append(
-            "\n**Q5 RAdam and Noam** (test loss, failed seeds in brackets; differences paired over seeds, "
-            "Holm over the peaks)\n"
-        )
-        rows = []
-        for key, e in r["optimizers"].items():
-            for row in e["radam"]:
-                rows.append(
-                    [key, f"{row['peak']:g}"]
-                    + [f"{_fmt(v)} ({row['failed_seeds'][n]})" for n, v in row["test_loss"].items()]
-                    + [
-                        f"{_fmt(row[k])} (p_holm {row[k]['p_holm']:.2g})"
-                        for k in ("radam_minus_adam_warmup", "radam_minus_adam")
-                    ]
-                )
-        warm = next(iter(r["optimizers"].values()))["rule_warmup"]
-        lines += _table(
-            [
-                "model",
-                "peak",
-                "Adam, W = 0",
-                f"Adam, W = {warm}",
-                "RAdam, W = 0",
-                f"RAdam - Adam W = {warm}",
-                "RAdam - Adam W = 0",
-            ],
-            rows,
-        )
-        rows = []
-        for key, e in r["optimizers"].items():
-            best = e["best_adam_warmup"]
-            for n in e["noam"]:
-                rows.append(
-                    [
-                        key,
-                        str(n["warmup"]),
-                        f"{n['peak']:.3g}",
-                        f"{_fmt(n['test_loss'])} ({n['failed_seeds']})",
-                        f"{_fmt(best['test_loss'])} ({best['peak']:g}, W {best['warmup']})",
-                        _fmt(n["minus_best_adam_warmup"]),
-                    ]
-                )
-        lines.append("")
-        lines += _table(
-            [
-                "model",
-                "Noam W",
-                "Noam peak (d W)^-1/2",
-                "Noam test loss",
-                "best Adam + warmup",
-                "Noam - best",
-            ],
-            rows,
-        )
-    g = r["gradient_norms"]
-    lines.append(
-        f"\n**Q6 gradient norm of the last block's W_fc2 at initialisation** ({g.get('source', '')}; "
-        "slope of log norm against log depth, one fit per seed)\n"
-    )
-    rows = []
-    depths = g.get("depths", [])
-    for key, e in g.items():
-        if "/" not in key:
-            continue
-        deepest = list(e["depths"])[-1]
-        rows.append(
-            [key]
-            + [_fmt(v["last_fc2"], 3) for v in e["depths"].values()]
-            + [_fmt(e["last_fc2_slope_vs_depth"], 2), _fmt(e["depths"][deepest]["last_over_first_fc2"], 2)]
-        )
-    lines += _table(
-        ["model"]
-        + [f"L = {d}" for d in depths]
-        + ["slope vs L", f"last / first layer (L = {depths[-1] if depths else ''})"],
-        rows,
-    )
-    return "\n".join(lines)

@@ -1,1 +1,1 @@
-"""Configs: smoke (the test), quick (minutes), default (the README), gpu (one H100, under 150 s)."""
+"""Configs: smoke (the test), quick (minutes), default (questions 1 and 3-6), beta2 (question 2), gpu (one GPU)."""

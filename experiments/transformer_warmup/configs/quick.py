@@ -12,9 +12,6 @@ def get_config() -> default.Config:
         seeds=2,  # the fewest that give a paired interval
         warmups=(0, 25),  # with and without warmup
         peaks=(3e-3, 1e-2, 3e-2),  # around Post-LN's failure boundary
-        beta2s=(0.95, 0.98, 0.995),  # rule: 40, 100, 400
-        beta2_warmups=(0, 25),  # the main grid's warmups
-        beta2_peaks=(1e-2,),  # one peak
         radam_peaks=(1e-2,),  # one peak
         radam_adam_warmup=25,  # Adam's warmup against RAdam (the rule's 100 does not fit 100 steps)
         noam_warmups=(25,),  # one Noam warmup

@@ -2,7 +2,7 @@
 
 import dataclasses
 
-from . import default
+from . import beta2, default
 
 
 def get_config() -> default.Config:
@@ -19,9 +19,11 @@ def get_config() -> default.Config:
         seeds=2,  # the fewest that give a paired interval
         warmups=(0, 5),  # with and without warmup
         peaks=(3e-3, 3e-2),  # two peaks: the choice on validation is exercised
-        beta2s=(0.95, 0.98),  # two b2 values
-        beta2_warmups=(0, 5),  # the main grid's warmups
+        beta2s=(0.5, 0.75),  # two b2 values: rules 4 and 8 steps
+        beta2_warmups=(0, 2, 4, 8, 16),  # half, once and twice each rule
         beta2_peaks=(3e-2,),  # one peak
+        beta2_architectures=("post",),  # question 2 exercised
+        analyses=beta2.questions((0.5, 0.75), 3e-2),  # question 2's declared tests
         radam_peaks=(3e-2,),  # one peak
         radam_adam_warmup=5,  # a warmup of the grid
         noam_warmups=(5,),  # one Noam warmup
