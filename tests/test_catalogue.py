@@ -202,7 +202,8 @@ def _fresh(build, arguments, argument, other):
 
 def test_every_numeric_argument_of_every_public_constructor_is_in_the_catalogue():
     """Every public family is a row, and every numeric argument has another value."""
-    families = osd.schedules.families()
+    # The library's own families (families a test declares are registered too).
+    families = {f: cls for f, cls in osd.schedules.families().items() if cls.__module__.startswith("optasched.")}
     callable_families = {
         f for f, cls in families.items() if not issubclass(cls, osd.StatefulSchedule) and f != "stateful_switch"
     }

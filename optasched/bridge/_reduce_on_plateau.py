@@ -39,6 +39,21 @@ def reduce_on_plateau(
     ``eps``) and a negative loss plateaus too. The scale is logged by
     :func:`hyperparams` as ``"plateau_scale"``.
 
+    Args:
+        factor: the scale is multiplied by it on each plateau, in [0, 1).
+        patience: bad steps tolerated before a reduction.
+        threshold: the significant change, >= 0.
+        threshold_mode: ``"rel"`` or ``"abs"``.
+        cooldown: steps after a reduction during which bad steps do not count.
+        min_scale: the floor of the scale.
+        eps: minimal change of the scale for a reduction to be applied.
+        mode: ``"min"`` (a loss) or ``"max"`` (an accuracy).
+        accumulation_size: average this many values before each plateau step.
+        begin_step: updates before this step are ignored.
+
+    Returns:
+        A transformation whose ``update`` takes the monitored ``value=``.
+
     Example:
         >>> import jax.numpy as jnp, optax, optasched as osd
         >>> opt = optax.chain(optax.sgd(0.1), osd.reduce_on_plateau(factor=0.5, patience=0))

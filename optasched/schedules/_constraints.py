@@ -1,15 +1,23 @@
-"""Requirements on hyperparameters (:class:`Constraint`), checked on concrete
-values at construction and on traced ones in checked mode, and the number
-formatting their messages and configs use (the shortest text that reads back
-to the same number)."""
+"""Requirements on hyperparameters (:class:`Constraint`): declaring them, checking
+them on concrete values at construction (traced ones are checked in checked
+mode), and the number formatting their messages and configs use (the shortest
+text that reads back to the same number)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+import jax
 import jax.numpy as jnp
 import numpy as np
+
+from ._check_context import check_traced
+from ._convert import is_traced
+from ._fields import Kind
+
+if TYPE_CHECKING:
+    from ._schedule import Schedule
 
 
 class Constraint:
@@ -72,6 +80,54 @@ def declared_bounds(name: str, field_value, bounds: tuple, core_axes: int) -> It
         yield bound(name, field_value, op, limit, core_axes)
 
 
+def all_constraints(schedule: Schedule) -> Iterator[Constraint]:
+    """Every requirement on a schedule's own fields: finiteness of every float leaf, the
+    declared bounds, then the family's ``_constraints()`` (children check their own).
+
+    Args:
+        schedule: a schedule, possibly a sweep (a bad member is named by its index).
+    """
+    batch_rank = len(schedule.batch_shape)
+    for name in schedule._leaf_names:
+        spec, field_value = schedule.fields[name], getattr(schedule, name)
+        if field_value is None or spec.kind in (Kind.SCHEDULE, Kind.SCHEDULES):
+            continue
+        for path, leaf in jax.tree_util.tree_leaves_with_path(field_value):
+            if jnp.issubdtype(leaf.dtype, jnp.floating):
+                # Reduce over the core axes only, keeping the sweep axes (so a bad member is named).
+                extra = tuple(range(batch_rank, leaf.ndim))
+                finite = jnp.all(jnp.isfinite(leaf), axis=extra)
+                yield Constraint(name + jax.tree_util.keystr(path), finite, "finite", leaf)
+        yield from declared_bounds(name, field_value, spec.bounds, spec.kind.core_rank)
+    yield from schedule._constraints()
+
+
+def validate(schedule: Schedule) -> None:
+    """Raises ValueError for the first violated constraint on concrete values; traced values
+    are checked at run time in checked mode (see ``_check_context``), else skipped.
+
+    Args:
+        schedule: a schedule just built or edited.
+    """
+    for c in all_constraints(schedule):
+        if is_traced(c.ok) or is_traced(c.value):
+            check_traced(schedule, c)  # a run-time check in checked mode, else nothing
+            continue
+        ok = np.asarray(c.ok)
+        if not ok.all():
+            raise ValueError(_violation_message(schedule, c, ok))
+
+
+def _violation_message(schedule: Schedule, c: Constraint, ok: np.ndarray) -> str:
+    shown = np.asarray(c.value)
+    where = ""
+    if schedule.batch_shape and ok.ndim:
+        index = np.unravel_index(int(np.argmin(ok.reshape(-1))), ok.shape)
+        shown = shown[index] if shown.shape[: len(index)] == ok.shape else shown
+        where = f" (sweep member {index[0] if len(index) == 1 else index})"
+    return f"{schedule.family}: {c.name} must be {c.requirement}, got {format_number(shown)}{where}"
+
+
 def format_number(x) -> str:
     """Shortest text that reads back to the same number in its own dtype
     (``0.1`` for float32 0.1, not ``0.10000000149011612``).
@@ -103,4 +159,12 @@ def plain_number(x) -> Any:
     return float(str(x))
 
 
-__all__ = ["Constraint", "bound", "declared_bounds", "format_number", "plain_number"]
+__all__ = [
+    "Constraint",
+    "all_constraints",
+    "bound",
+    "declared_bounds",
+    "format_number",
+    "plain_number",
+    "validate",
+]

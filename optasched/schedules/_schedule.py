@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ._constraints import Constraint, declared_bounds, format_number
+from ._constraints import Constraint, all_constraints, format_number, validate
 from ._convert import as_step, convert_leaf, convert_params, default_float_dtype, is_traced
 from ._fields import SPECIFIERS, Field, Kind
 from ._kernels import safe_divide
@@ -229,44 +229,18 @@ class Schedule:
         """Structural requirements (array lengths): shapes are static, so this runs
         even on traced values."""
 
-    # -- validation -------------------------------------------------------------------------
+    # -- validation (the checks themselves live in _constraints) ---------------------------------
 
     def _validate(self) -> None:
         """Raises ValueError for the first violated constraint on concrete values.
 
         Traced values are skipped here; :func:`optasched.check` covers them.
         """
-        for c in self._all_constraints():
-            if is_traced(c.ok) or is_traced(c.value):
-                continue
-            ok = np.asarray(c.ok)
-            if not ok.all():
-                raise ValueError(self._violation_message(c, ok))
-
-    def _violation_message(self, c: Constraint, ok: np.ndarray) -> str:
-        shown = np.asarray(c.value)
-        where = ""
-        if self.batch_shape and ok.ndim:
-            index = np.unravel_index(int(np.argmin(ok.reshape(-1))), ok.shape)
-            shown = shown[index] if shown.shape[: len(index)] == ok.shape else shown
-            where = f" (sweep member {index[0] if len(index) == 1 else index})"
-        return f"{self.family}: {c.name} must be {c.requirement}, got {format_number(shown)}{where}"
+        validate(self)
 
     def _all_constraints(self) -> Iterator[Constraint]:
         """Finiteness of every numeric field, the declared bounds, then the family's own."""
-        batch_rank = len(self.batch_shape)
-        for name in self._leaf_names:
-            spec, field_value = self.fields[name], getattr(self, name)
-            if field_value is None or spec.kind in (Kind.SCHEDULE, Kind.SCHEDULES):
-                continue
-            for path, leaf in jax.tree_util.tree_leaves_with_path(field_value):
-                if jnp.issubdtype(leaf.dtype, jnp.floating):
-                    # Reduce over the core axes only, keeping the sweep axes (so a bad member is named).
-                    extra = tuple(range(batch_rank, leaf.ndim))
-                    finite = jnp.all(jnp.isfinite(leaf), axis=extra)
-                    yield Constraint(name + jax.tree_util.keystr(path), finite, "finite", leaf)
-            yield from declared_bounds(name, field_value, spec.bounds, spec.kind.core_rank)
-        yield from self._constraints()
+        return all_constraints(self)
 
     # -- pytree -------------------------------------------------------------------------------
 
