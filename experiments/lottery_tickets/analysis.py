@@ -378,8 +378,9 @@ def variants(record: Record, config) -> dict[str, Any]:
             "weight rewinding (IMP, k=0)": record.chain(ChainKey("imp", v, 0, None), s)[k:],
             "LR rewinding": record.chain(ChainKey("lr_rewind", v, 0, None), s)[k:],
             f"fine-tuning at {lr_choice['label']}": lr_values,
-            f"random pruning, {b_choice['label']}": b_values,
         }
+        if b_choice["index"] is not None:  # None: no schedule eligible (no validation accuracy stored)
+            arms[f"random pruning, {b_choice['label']}"] = b_values
         train_acc = {  # the reported networks' final training accuracy (do continued weights overfit?)
             name: record.chain(key, s, "train_acc")[k:]
             for name, key in (("weight rewinding (IMP, k=0)", ChainKey("imp", v, 0, None)),

@@ -25,6 +25,10 @@ def fmt(d: Mapping[str, Any] | None, digits: int = 1) -> str:
     return stats.format_interval(value("mean"), value("low"), value("high"), digits=digits)
 
 
+def number(x: float | None) -> str:
+    return "n/a" if x is None else f"{x:.1f}"
+
+
 def p_value(p: float | None) -> str:
     return "—" if p is None else (f"{p:.3f}" if p >= 0.001 else f"{p:.1e}")
 
@@ -110,8 +114,8 @@ def variants(r: Mapping[str, Any]) -> list[str]:
         lines += ["", f"Q3 at {float(s):.0%} ({v['schedule']}), seeds {v['report_seeds']} (choices on the "
                   f"first "
                   f"{ft['selection_seeds']}: fine-tuning LR {ft['label']}, validation means "
-                  f"{', '.join(f'{m:.1f}' for m in ft['means'])}; random arm's schedule {rs['label']}, "
-                  f"validation means {', '.join(f'{m:.1f}' for m in rs['means'])}):", "",
+                  f"{', '.join(number(m) for m in ft['means'])}; random arm's schedule {rs['label']}, "
+                  f"validation means {', '.join(number(m) for m in rs['means'])}):", "",
                   *table(["arm", "test acc", "updates to produce", "vs weight rewinding", "Holm p",
                           "final train acc"], rows)]
     return lines
