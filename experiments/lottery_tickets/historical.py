@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from experiments.common import analysis as declared_analysis
-from experiments.common import runner, stats
+from experiments.common import runner
 
 from . import analysis
 from .configs import anchor, default, gpu
@@ -78,45 +78,6 @@ def reanalyse_anchor(source: Mapping[str, Any], config) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _matrix(cells) -> list:
-    return [[_seeds(c) for c in row] for row in cells]
-
-
-def reanalyse_default(source: Mapping[str, Any], config) -> dict[str, Any]:
-    """A historical ``default`` run's declared statistic D = H(ticket) - H(reinit), from per-seed values.
-
-    That run retrained on the fresh draw at 90% only, so of the four declared tests
-    (90/95% x both draws) three exist; Holm is applied over those three, and the
-    missing one is reported as missing.
-    """
-    r = source["results"]
-    cells = {f"{s}/original": cell for s, cell in r["crossed"].items()}
-    cells[f"{r['transfer']['sparsity']}/fresh"] = r["transfer"]
-    values, homes = {}, {}
-    for key, cell in cells.items():
-        s, draw = key.split("/")
-        h_ticket = stats.home_advantage(_matrix(cell["ticket"]))
-        h_reinit = stats.home_advantage(_matrix(cell["reinit"]))
-        name = f"tied_to_schedule_{round(100 * float(s))}_{draw}"
-        values[name] = h_ticket - h_reinit
-        homes[name] = {"ticket": stats.one_sample(h_ticket).as_dict(),
-                       "reinit": stats.one_sample(h_reinit).as_dict()}  # fmt: skip
-    questions = [q for q in config.analyses if q.name in values]
-    records = {q.name: declared_analysis.answer(q, values[q.name]) for q in questions}
-    adjusted = stats.holm([rec["p_value"] for rec in records.values()])
-    for rec, p in zip(records.values(), adjusted):
-        rec.update(p_holm=float(p), family_size=len(records), significant=bool(p < 1 - rec["level"]))
-    missing = [q.name for q in config.analyses if q.name not in values]
-    return {
-        "schedules": r["schedules"],
-        "declared": records,
-        "answer": analysis.answer(records),
-        "missing_declared": {name: "never trained by this run (its transfer ran at 90% only)"
-                             for name in missing},  # fmt: skip
-        "home_advantage": declared_analysis.exploratory(homes, "H of one arm; the declared statistic is D"),
-    }
-
-
 def raw_from_old(source: Mapping[str, Any], config) -> dict[str, Any]:
     """Named records (``raw``) rebuilt from a historical ``default`` file's per-seed intervals.
 
@@ -171,7 +132,7 @@ def raw_from_old(source: Mapping[str, Any], config) -> dict[str, Any]:
     return {"chains": chains, "runs": runs, "timing": r.get("timing", {})}
 
 
-def reanalyse_default_full(source: Mapping[str, Any], config) -> dict[str, Any]:
+def reanalyse_default(source: Mapping[str, Any], config) -> dict[str, Any]:
     """Every number of a historical ``default`` file with the current analysis, from its per-seed values.
 
     The run retrained on the fresh draw at 90% only: the declared test at 95% on the
@@ -182,7 +143,8 @@ def reanalyse_default_full(source: Mapping[str, Any], config) -> dict[str, Any]:
                      if not (q.name.endswith("_fresh") and f"_{round(100 * transfer[0])}_" not in q.name))
     config = dataclasses.replace(config, transfer_sparsities=transfer, analyses=analyses)
     out = analysis.analyse(config, raw_from_old(source, config))
-    out["missing_declared"] = sorted({q.name for q in CONFIGS["default"]().analyses} - {q.name for q in analyses})
+    declared = {q.name for q in default.get_config().analyses}
+    out["missing_declared"] = sorted(declared - {q.name for q in analyses})
     return out
 
 
@@ -203,7 +165,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     text = source_path.read_bytes()
     source = json.loads(text)
     config = CONFIGS[name]()
-    results = reanalyse_default_full(source, config) if name == "default" else reanalyse_anchor(source, config)
+    reanalyse = reanalyse_default if name == "default" else reanalyse_anchor
+    results = reanalyse(source, config)
     out = {
         "experiment": "lottery_tickets",
         "config_name": f"{name} (historical)",
