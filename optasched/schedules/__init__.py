@@ -18,6 +18,8 @@ from ._algebra import Mul as Mul
 from ._algebra import Sub as Sub
 from ._checked import check as check
 from ._checked import checked as checked
+from ._checked import checkified as checkified
+from ._checked import first_line as first_check_line
 from ._combinators import Clip as Clip
 from ._combinators import Cycle as Cycle
 from ._combinators import FromFunction as FromFunction
@@ -149,6 +151,8 @@ __all__ = [
     "NAMES",
     "check",
     "checked",
+    "checkified",
+    "first_check_line",
     "from_config",
     "get_schedule",
     "to_config",

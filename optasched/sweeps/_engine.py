@@ -18,6 +18,7 @@ from typing import Any
 import jax
 import numpy as np
 
+from ._checks import checked_member, raise_failed_member
 from ._executor import ChunkRunner, Progress, cpu_workers, gather, split_into_chunks
 from ._inputs import check_inputs
 from ._programs import member_program, memory_bytes
@@ -39,6 +40,7 @@ def sweep(
     split_keys: bool = False,
     labels: Sequence[str] | None = None,
     progress: bool = False,
+    check: bool = False,
 ) -> SweepResult:
     """Run ``train(config, key) -> metrics`` for every member of a stacked sweep.
 
@@ -95,6 +97,16 @@ def sweep(
         labels: one label per member (default: the Batch's labels, else
             ``member i``).
         progress: print a progress bar over members and chunks to stderr.
+        check: check every member's schedules at run time (checked mode,
+            :func:`optasched.checked`): those in its config and every one
+            ``train`` constructs from traced values (``osd.cosine(peak,
+            total - warmup)`` inside ``train``), each constraint a
+            constructor checks on concrete values. A failure raises
+            ``ValueError`` naming the first failing member, its index and
+            label: ``sweep member 3 (warmup_steps=600): cosine built inside
+            train: decay_steps must be >= 0, got -100``. Off by default: the
+            checks cost run time, and a sweep without them runs exactly the
+            program it would without this option.
 
     Returns:
         A :class:`SweepResult` with per-member metrics (NumPy, leading axis
@@ -102,7 +114,8 @@ def sweep(
 
     Raises:
         ValueError: for a bad argument (naming it and its value), an empty
-            sweep, or a ``memory_budget`` that cannot be met.
+            sweep, a ``memory_budget`` that cannot be met, or (``check=True``)
+            a member whose schedules break a constraint.
 
     Example:
         >>> import jax, jax.numpy as jnp, optasched as osd
@@ -119,10 +132,11 @@ def sweep(
     """
     inputs = check_inputs(
         train, configs, key, strategy=strategy, chunk_size=chunk_size, memory_budget=memory_budget,
-        devices=devices, labels=labels,
+        devices=devices, labels=labels, check=check,
     )  # fmt: skip
     num_members, devices = inputs.num_members, inputs.devices
-    program = member_program(train, split_keys, strategy, inputs.mesh, jax.random.key_impl(inputs.key))
+    member = checked_member(train) if check else train  # checked: returns (errors, metrics)
+    program = member_program(member, split_keys, strategy, inputs.mesh, jax.random.key_impl(inputs.key))
     runner = ChunkRunner(program, inputs.configs, np.asarray(jax.random.key_data(inputs.key)), inputs.mesh)
 
     chunk = starting_chunk(strategy, chunk_size, num_members, devices)
@@ -145,6 +159,9 @@ def sweep(
     workers = cpu_workers(devices, inputs.mesh, memory_budget, len(chunks))
     results += runner.run_chunks(entry, chunks, chunk, workers, bar)
     metrics = gather(results)
+    if check:
+        errors, metrics = metrics
+        raise_failed_member(errors, inputs.labels)
     run_seconds = time.perf_counter() - run_start - (runner.compile_seconds - compile_before_run)
     return SweepResult(
         metrics=metrics,

@@ -52,6 +52,7 @@ def check_inputs(
     memory_budget: Any,
     devices: Sequence[jax.Device] | None,
     labels: Sequence[str] | None,
+    check: Any = False,
 ) -> SweepInputs:
     """Check :func:`optasched.sweep`'s arguments and put them in one form.
 
@@ -65,6 +66,7 @@ def check_inputs(
         memory_budget: None or a positive, finite number of bytes.
         devices: None (all devices) or a non-empty sequence of devices.
         labels: None or one label per member.
+        check: True or False.
 
     Returns:
         The :class:`SweepInputs`.
@@ -74,6 +76,8 @@ def check_inputs(
     """
     if strategy not in STRATEGIES:
         raise ValueError(f"sweep: strategy must be one of {STRATEGIES}, got {strategy!r}")
+    if not isinstance(check, bool):
+        raise ValueError(f"sweep: check must be True or False, got {check!r}")
     if not callable(train):
         raise ValueError(f"sweep: train must be a function train(config, key), got {train!r}")
     values: dict[str, np.ndarray] = {}
