@@ -68,7 +68,7 @@ def crossed_matrix(results: Mapping[str, Any], path: Path) -> None:
     axes[2].set_yticks(y, [r["name"].removeprefix("tied_to_schedule_").replace("_", "%, ") for r in declared],
                        fontsize=7)  # fmt: skip
     axes[2].set_xlabel("D = H(ticket) - H(reinit) (points)")
-    axes[2].set_title("declared: mask tied to its schedule beyond a fresh init", fontsize=8)
+    axes[2].set_title("declared: D = H(ticket) - H(reinit)", fontsize=9)
     plotting.save(fig, path)
 
 

@@ -1,6 +1,9 @@
 """Re-analyse stored historical runs (no provenance recorded) with the declared analysis, without retraining.
 
-``python -m experiments.lottery_tickets.historical {gpu,anchor,default} IN/results.json OUT/historical.json``
+``python -m experiments.lottery_tickets.historical {gpu,anchor,default} IN.json OUT.json [FIGURES]``
+
+With ``FIGURES`` (a folder) it also draws ``<config>_sparsity_curves.png`` there (and, for
+``default``, ``crossed_matrix.png``) from the re-analysed numbers.
 
 Those runs predate the named records (``raw``) and the runner's provenance
 (``gpu``: one H100, not rerunnable here; ``anchor`` and ``default``: trained
@@ -21,9 +24,9 @@ from pathlib import Path
 from typing import Any
 
 from experiments.common import analysis as declared_analysis
-from experiments.common import runner
+from experiments.common import runner, stats
 
-from . import analysis
+from . import analysis, figures
 from .configs import anchor, default, gpu
 
 __all__ = ["reanalyse_anchor", "reanalyse_default", "main"]
@@ -57,9 +60,13 @@ def reanalyse_anchor(source: Mapping[str, Any], config) -> dict[str, Any]:
     fresh = {"ticket": _seeds(t["ticket"][0][0]), "reinit": _seeds(t["reinit"][0][0]),
              "random": _seeds(t["random"][0]), "dense": _seeds(t["dense"][0])}  # fmt: skip
     declared = declared_analysis.answer_all(questions, {q.name: values[q.name] for q in questions})
+    curves = {label: {"sparsity": c["sparsity"],
+                      "test_acc": [stats.mean_ci(x["per_seed"]).as_dict() for x in c["test_acc"]]}
+              for label, c in r["curves"].items()}  # fmt: skip
     return {
         "schedules": r["schedules"],
         "max_pruned_magnitude": r["max_pruned_magnitude"],
+        "curves": curves,
         "declared": declared,
         "answer": analysis.answer(declared),
         "anchor": {"schedule": r["anchor"]["schedule"], "dense": analysis.interval(dense),
@@ -158,10 +165,11 @@ WHY = {
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
-    if len(argv) != 3 or argv[0] not in CONFIGS:
+    if len(argv) not in (3, 4) or argv[0] not in CONFIGS:
         print(__doc__.splitlines()[2], file=sys.stderr)
         return 2
     name, source_path, target = argv[0], Path(argv[1]), Path(argv[2])
+    folder = Path(argv[3]) if len(argv) == 4 else None
     text = source_path.read_bytes()
     source = json.loads(text)
     config = CONFIGS[name]()
@@ -187,6 +195,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(out, indent=1))
     print(f"wrote {target}")
+    if folder is not None:
+        names = {"sparsity_curves.png": f"{name}_sparsity_curves.png", "crossed_matrix.png": "crossed_matrix.png"}
+        figures.plot(out["results"], lambda filename: folder / names[filename])
+        print(f"drew the figures in {folder}")
     return 0
 
 

@@ -111,10 +111,11 @@ def variants(r: Mapping[str, Any]) -> list[str]:
             rows.append([name, fmt(arm), arm["steps_to_produce"], fmt(vs) if vs else "—",
                          p_value(vs["p_holm"]) if vs else "—", fmt(arm.get("train_acc"))])  # fmt: skip
         ft, rs = v["finetune_choice"], v["random_schedule_choice"]
+        random_label = rs["label"] if rs["index"] is not None else "none eligible"
         lines += ["", f"Q3 at {float(s):.0%} ({v['schedule']}), seeds {v['report_seeds']} (choices on the "
                   f"first "
                   f"{ft['selection_seeds']}: fine-tuning LR {ft['label']}, validation means "
-                  f"{', '.join(number(m) for m in ft['means'])}; random arm's schedule {rs['label']}, "
+                  f"{', '.join(number(m) for m in ft['means'])}; random arm's schedule {random_label}, "
                   f"validation means {', '.join(number(m) for m in rs['means'])}):", "",
                   *table(["arm", "test acc", "updates to produce", "vs weight rewinding", "Holm p",
                           "final train acc"], rows)]
