@@ -196,7 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     target.write_text(json.dumps(out, indent=1))
     print(f"wrote {target}")
     if folder is not None:
-        names = {"sparsity_curves.png": f"{name}_sparsity_curves.png", "crossed_matrix.png": "crossed_matrix.png"}
+        names = {"sparsity_curves.png": f"{name}_sparsity_curves.png",
+                 "crossed_matrix.png": "crossed_matrix.png"}  # fmt: skip
         figures.plot(out["results"], lambda filename: folder / names[filename])
         print(f"drew the figures in {folder}")
     return 0
