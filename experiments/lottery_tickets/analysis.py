@@ -121,11 +121,11 @@ class Record:
         self.seeds = config.seeds
         self._chains: dict[ChainKey, dict[int, Mapping[str, Sequence[float]]]] = {}
         for c in raw["chains"]:
-            key = ChainKey(c["kind"], c["schedule"], c["rewind_step"], c["finetune_lr"])
+            key = ChainKey(c["kind"], c["schedule"], c["rewind_step"], c.get("finetune_lr"))  # None: dropped
             self._chains.setdefault(key, {})[c["seed"]] = c["rounds"]
         self._runs: dict[RunKey, dict[int, Mapping[str, float]]] = {}
         for r in raw["runs"]:
-            key = RunKey(r["arm"], r["found_under"], r["retrained_under"], float(r["sparsity"]),
+            key = RunKey(r["arm"], r.get("found_under"), r["retrained_under"], float(r["sparsity"]),
                          r["rewind_step"], r["draw"])  # fmt: skip
             self._runs.setdefault(key, {})[r["seed"]] = r
 
