@@ -7,6 +7,7 @@ sensitivity formula."""
 from __future__ import annotations
 
 import dataclasses
+import json
 
 import jax
 import jax.numpy as jnp
@@ -15,6 +16,8 @@ import optax
 
 import optasched as osd
 from experiments.common import testing, text
+from experiments.transformer_warmup import questions as qs
+from experiments.transformer_warmup import reanalyse
 from experiments.transformer_warmup import study as st
 from experiments.transformer_warmup import train as tr
 
@@ -40,6 +43,62 @@ def test_smoke_twice_same_numbers(tmp_path):
         assert (tmp_path / "a" / figure.split("/")[-1]).exists(), figure
     strip = lambda r: {k: v for k, v in r.items() if k not in ("sweeps", "figures")}
     assert strip(results) == strip(testing.numbers(second))
+    # question 2's declared tests are answered exactly as declared, and the plan is in the file
+    declared = [q.name for q in st_config().analyses]
+    assert [q["name"] for q in first["analysis_plan"]] == declared
+    for entry in results["beta2"].values():
+        assert list(entry["declared"]) == declared
+        assert all(d["declared"] and d["test"] in ("paired_t", "one_sample_t") for d in entry["declared"].values())
+    for entry in results["optimizers"].values():
+        for noam in entry["noam"]:  # inverse square root after W: the last step's LR is sqrt(W / (steps - 1)) of the peak
+            steps = st_config().steps
+            np.testing.assert_allclose(noam["last_step_over_peak"], (noam["warmup"] / (steps - 1)) ** 0.5, rtol=1e-5)
+    # the stored run records give the same numbers again without training (reanalyse.py)
+    again = testing.runner.json_safe(reanalyse.reanalyse(first))
+    for name in ("failure_map", "beta2", "tolerable_lr", "lr_sensitivity", "optimizers", "failure_criterion"):
+        assert again[name] == results[name], name
+
+
+def test_report_reads_results_without_jax():
+    import subprocess
+    import sys
+
+    modules = ("report", "questions", "reanalyse")
+    code = "import sys; " + "; ".join(f"import experiments.transformer_warmup.{m}" for m in modules)
+    subprocess.run([sys.executable, "-c", code + "; assert 'jax' not in sys.modules"], check=True)
+
+
+def test_noam_closed_form_is_the_schedule():
+    steps = np.arange(0, 400)
+    for width, warmup in ((64, 25), (64, 100), (128, 7)):
+        schedule = osd.noam(width, warmup_steps=warmup)
+        np.testing.assert_allclose(
+            qs.noam_lr(width, warmup, steps), np.asarray(jax.vmap(schedule)(steps)), rtol=2e-6, atol=0
+        )
+
+
+def test_critical_warmup_per_seed_by_hand():
+    failed = np.array([[True, True, False], [False, True, False], [False, False, True]])  # [warmup, seed]
+    # seed 0 trains from W 25 on; seed 1 from 100; seed 2 fails at the longest warmup: none
+    assert qs._critical_warmups(failed, [0, 25, 100]) == [25, 100, None]
+
+
+def test_beta2_config_reaches_the_rule_and_declares_before_the_run():
+    from experiments.transformer_warmup.configs import beta2, gpu
+
+    config = beta2.get_config()
+    st.check(config)
+    assert config.steps >= 1000 and config.seeds >= 8
+    assert max(config.beta2_warmups) >= 2 * max(st.rule_warmup(b) for b in config.beta2s)
+    assert {q.correction_family for q in config.analyses} == {"q2_rule", None}
+    bad = dataclasses.replace(config, beta2_warmups=(0, 50, 100, 200))  # no W = 25 (half of 0.96's 50)
+    try:
+        st.check(bad)
+    except ValueError as error:
+        assert "beta2_warmups" in str(error)
+    else:
+        raise AssertionError("expected a ValueError")
+    assert not hasattr(gpu.get_config(), "time_budget")  # the gpu config is the file, not the clock
 
 
 def test_corpus_is_pinned_and_split_by_book():
@@ -141,14 +200,14 @@ def test_stacked_runs_mix_schedule_families_in_one_program():
 
 def test_lr_sensitivity_by_hand():
     config = dataclasses.replace(st_config(), peaks=(1e-3, 1e-2, 1e-1), seeds=2)
-    outcomes = st.Outcomes(margin_threshold=2.9)
-    row = [st.Arm("post", 2, 32, 0, p, config.b2) for p in config.peaks]
+    outcomes = qs.Outcomes(margin_threshold=2.9)
+    row = [qs.Arm("post", 2, 32, 0, p, config.b2) for p in config.peaks]
     # per seed: losses at the three LRs, init 4.0; the diverged third run counts as the init loss
     table = {0: ([3.0, 2.0, 5.0], [-1, -1, -1]), 1: ([2.5, 2.2, 1.0], [-1, -1, 7])}
     for seed, (losses, diverged) in table.items():
         for arm, loss, div in zip(row, losses, diverged):
             outcomes.add(arm, seed, {"validation_loss": loss, "init_loss": 4.0, "diverged_at": div})
-    sensitivity = st._sensitivity(outcomes, row)
+    sensitivity = qs._sensitivity(outcomes, row)
     np.testing.assert_allclose(sensitivity, [(3.0 + 2.0 + 4.0) / 3 - 2.0, (2.5 + 2.2 + 4.0) / 3 - 2.2])
     assert list(outcomes.failed(row[2])) == [True, True]  # above the plateau threshold; diverged
     assert list(outcomes.failed(row[1])) == [False, False]
