@@ -47,6 +47,8 @@ def reanalyse(report: dict[str, Any]) -> dict[str, Any]:
     stored = report["results"]
     config = config_from(report["config"])
     runs = compact.records(stored["runs"])
+    # widths a historical run skipped (its time budget) have no runs: analyse the ones that ran
+    config.widths = tuple(w for w in config.widths if any(r["width"] == w for r in runs))
     outcomes = questions.outcomes_from_runs(runs, stored["failure_threshold"])
     return {
         "corpus": stored.get("corpus"),
