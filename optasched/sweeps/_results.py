@@ -5,27 +5,54 @@ metric over the swept values, and metric curves over training)."""
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 import jax
 import numpy as np
 
-__all__ = ["Best", "SweepResult"]
+from ._result_plots import plot_curves, plot_metric, unique
+from ._stack import _label as member_label  # the sweep labels' own formatting, so labels agree
+
+__all__ = ["Best", "Cell", "SweepResult"]
 
 
 class Best(NamedTuple):
-    """The best member of a sweep for one metric.
+    """The best member of a sweep for one metric, or with ``average_over`` the
+    best setting of the other axes (a cell of the heatmap).
 
     Attributes:
-        index: the member's index in the sweep.
-        label: its label.
-        value: its value of the metric.
+        index: the member's index in the sweep (of a setting: its first member).
+        label: its label (of a setting: its values of the axes not averaged).
+        value: its value of the metric (of a setting: the mean over its members).
+        members: the members averaged (just ``index`` without ``average_over``).
+        setting: the values of the axes not averaged, by axis; None without
+            ``average_over``.
     """
 
     index: int
     label: str
     value: float
+    members: tuple[int, ...] = ()
+    setting: dict[str, Any] | None = None
+
+
+class Cell(NamedTuple):
+    """The members that share their values of some swept axes, and their mean.
+
+    Attributes:
+        setting: the shared values, by axis.
+        members: the members' indices, in order.
+        value: the metric's mean over the members; NaN if any member's is
+            NaN (a diverged seed sinks its setting: it is never the best).
+        label: the setting as the sweep's labels write it.
+    """
+
+    setting: dict[str, Any]
+    members: tuple[int, ...]
+    value: float
+    label: str
 
 
 def _flatten_metrics(metrics: Any) -> dict[str, np.ndarray]:
@@ -91,27 +118,101 @@ class SweepResult:
         hits = [v for k, v in flat.items() if k.split("/")[-1] == "diverged_at"]
         return (hits[0] >= 0) if hits else np.zeros(len(self), dtype=bool)
 
-    def best(self, name: str, mode: str = "min") -> Best:
-        """The best member by a scalar metric; NaN never wins.
+    def best(self, name: str, mode: str = "min", average_over: str | Sequence[str] | None = None) -> Best:
+        """The best member by a scalar metric or, with ``average_over``, the best
+        setting of the other swept axes by the metric's mean over those axes
+        (over seeds, say). NaN never wins, and a setting with a NaN member has
+        a NaN mean. :meth:`plot` draws these same means and names this best.
 
         Args:
             name: a metric with one number per member.
             mode: ``"min"`` or ``"max"``.
+            average_over: a swept axis (``"seed"``) or several to average
+                over, or None to pick one member.
 
         Returns:
-            The :class:`Best` member.
+            The :class:`Best` member, or setting (its ``members`` and
+            ``setting`` say which).
+
+        Raises:
+            ValueError: for an unknown metric or axis, a bad ``mode``, or when
+                every candidate is NaN.
+
+        Example:
+            >>> import optasched as osd
+            >>> batch = osd.grid(lambda lr, seed: {"lr": lr, "seed": seed}, lr=[0.1, 0.2], seed=[0, 1])
+            >>> def train(config, key):  # lr=0.1 is lucky with seed 1 only
+            ...     lucky = (config["seed"] == 1) & (config["lr"] < 0.15)
+            ...     return {"acc": 2 * config["lr"] + 0.3 * lucky}
+            >>> result = osd.sweep(train, batch)
+            >>> result.best("acc", "max").label        # one lucky member
+            'lr=0.1, seed=1'
+            >>> best = result.best("acc", "max", average_over="seed")
+            >>> best.label, round(best.value, 4), best.members
+            ('lr=0.2', 0.4, (2, 3))
         """
         if mode not in ("min", "max"):
             raise ValueError(f"SweepResult.best: mode must be 'min' or 'max', got {mode!r}")
+        values = self._scalar(name, "best")
+        if average_over is None:
+            if np.all(np.isnan(values)):
+                raise ValueError(f"SweepResult.best: every member's {name} is NaN")
+            index = int(np.nanargmin(values) if mode == "min" else np.nanargmax(values))
+            return Best(index, self.labels[index], float(values[index]), (index,))
+        axes = self._axes(average_over, "best")
+        cells = self.cells(name, axes)
+        means = np.array([cell.value for cell in cells])
+        if np.all(np.isnan(means)):
+            raise ValueError(
+                f"SweepResult.best: every setting's mean of {name} over {', '.join(axes)} is NaN "
+                "(a setting with a NaN member has a NaN mean)"
+            )
+        cell = cells[int(np.nanargmin(means) if mode == "min" else np.nanargmax(means))]
+        return Best(cell.members[0], cell.label, cell.value, cell.members, cell.setting)
+
+    def cells(self, name: str, average_over: str | Sequence[str]) -> list[Cell]:
+        """The metric's mean over some swept axes, for each setting of the others:
+        the cells of :meth:`plot`'s heatmap, the candidates of :meth:`best`.
+
+        Args:
+            name: a metric with one number per member.
+            average_over: a swept axis or several.
+
+        Returns:
+            One :class:`Cell` per distinct setting of the other axes, in the
+            order of their first members.
+        """
+        values = self._scalar(name, "cells")
+        averaged = self._axes(average_over, "cells")
+        kept = [a for a in self.values if a not in averaged]
+        groups: dict[tuple, list[int]] = {}
+        for i in range(len(self)):
+            groups.setdefault(tuple(_hashable(self.values[a][i]) for a in kept), []).append(i)
+        cells = []
+        for key, members in groups.items():
+            setting = dict(zip(kept, (self.values[a][members[0]] for a in kept)))
+            label = ", ".join(member_label(a, v) for a, v in setting.items()) or "every member"
+            # np.mean, not nanmean: a member that diverged (NaN) makes its setting NaN, never the best.
+            cells.append(Cell(setting, tuple(members), float(np.mean(values[members])), label))
+        return cells
+
+    def _scalar(self, name: str, caller: str) -> np.ndarray:
         values = self.metric(name).astype(np.float64)
         if values.ndim != 1:
             raise ValueError(
-                f"SweepResult.best: {name} must be one number per member, has shape {values.shape}"
+                f"SweepResult.{caller}: {name} must be one number per member, has shape {values.shape}"
             )
-        if np.all(np.isnan(values)):
-            raise ValueError(f"SweepResult.best: every member's {name} is NaN")
-        index = int(np.nanargmin(values) if mode == "min" else np.nanargmax(values))
-        return Best(index, self.labels[index], float(values[index]))
+        return values
+
+    def _axes(self, axes: str | Sequence[str], caller: str) -> list[str]:
+        names = [axes] if isinstance(axes, str) else list(axes)
+        for axis in names:
+            if axis not in self.values:
+                raise ValueError(
+                    f"SweepResult.{caller}: average_over must name swept axes ({list(self.values)}), "
+                    f"got {axis!r}"
+                )
+        return names
 
     def columns(self) -> dict[str, np.ndarray]:
         """One column per swept axis, then one per scalar metric: name -> one value per member.
@@ -224,7 +325,7 @@ class SweepResult:
 
     def _varying_axes(self) -> list[str]:
         """The swept axes with more than one value (a one-value axis is a constant, not an axis)."""
-        return [a for a, v in self.values.items() if len(_unique(v)) > 1]
+        return [a for a, v in self.values.items() if len(unique(v)) > 1]
 
     def plot(
         self,
@@ -239,8 +340,12 @@ class SweepResult:
 
         A heatmap over two swept axes (``x`` and ``y``, by default the first
         two with more than one value), a line over one, else a bar per member.
-        Cells and points average the members that share their values (over
-        seeds, say), ignoring NaN; an axis with one value is not drawn.
+        A cell (or point) is the mean over the members that share its values,
+        that is over every axis not drawn (the seeds, say): exactly
+        :meth:`best` with ``average_over`` those axes, so a cell with a NaN
+        member is NaN (grey). The title says what the cells are ("mean over
+        seed of accuracy") and names the best cell, which is also outlined in
+        red: the brightest cell. An axis with one value is not drawn.
 
         Args:
             name: a metric with one number per member.
@@ -252,64 +357,7 @@ class SweepResult:
         Returns:
             The matplotlib figure.
         """
-        import matplotlib.pyplot as plt
-
-        values = self.metric(name).astype(np.float64)
-        if values.ndim != 1:
-            raise ValueError(
-                f"SweepResult.plot: {name} must be one number per member, has shape {values.shape}; "
-                "use plot_curves for a metric recorded over training"
-            )
-        for axis in (x, y):
-            if axis is not None and axis not in self.values:
-                raise ValueError(
-                    f"SweepResult.plot: {axis!r} is not a swept axis; axes are {list(self.values)}"
-                )
-        varying = [a for a in self._varying_axes() if a not in (x, y)]
-        chosen = [a for a in (x, y) if a is not None]
-        chosen += varying[: 2 - len(chosen)] if len(chosen) < 2 and (x is None or y is None) else []
-        fig, ax = plt.subplots(figsize=(6, 4))
-        if len(chosen) == 2:
-            x_axis, y_axis = chosen
-            xs, ys = _unique(self.values[x_axis]), _unique(self.values[y_axis])
-            grid = np.full((len(ys), len(xs)), np.nan)
-            for j, y_value in enumerate(ys):
-                for i, x_value in enumerate(xs):
-                    cell = values[(self.values[x_axis] == x_value) & (self.values[y_axis] == y_value)]
-                    grid[j, i] = _nanmean(cell)
-            image = ax.imshow(
-                grid, origin="lower", aspect="auto", cmap="viridis" if mode == "max" else "viridis_r"
-            )
-            ax.set_xticks(range(len(xs)), [_short(v) for v in xs], rotation=45)
-            ax.set_yticks(range(len(ys)), [_short(v) for v in ys])
-            ax.set_xlabel(x_axis)
-            ax.set_ylabel(y_axis)
-            fig.colorbar(image, ax=ax, label=name)
-        elif len(chosen) == 1:
-            axis = chosen[0]
-            xs = _unique(self.values[axis])
-            groups = [values[self.values[axis] == v] for v in xs]
-            means = np.array([_nanmean(g) for g in groups])
-            positions = xs if np.issubdtype(np.asarray(xs).dtype, np.number) else np.arange(len(xs))
-            if any(len(g) > 1 for g in groups):  # several members per value (seeds): their spread
-                spread = np.array([np.nanstd(g) if np.isfinite(g).any() else np.nan for g in groups])
-                ax.errorbar(positions, means, yerr=spread, marker="o", capsize=3)
-            else:
-                ax.plot(positions, means, marker="o")
-            if positions is not xs:
-                ax.set_xticks(positions, [_short(v) for v in xs])
-            ax.set_xlabel(axis)
-            ax.set_ylabel(name)
-        else:
-            ax.bar(range(len(values)), values)
-            ax.set_xlabel("member")
-            ax.set_ylabel(name)
-        best = self.best(name, mode)
-        ax.set_title(f"{name}: best {best.value:.4g} at {best.label}", fontsize=9)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=100)
-        return fig
+        return plot_metric(self, name, path, mode, x, y)
 
     def _curve(self, name: str) -> np.ndarray:
         values = self.metric(name).astype(np.float64)
@@ -347,71 +395,11 @@ class SweepResult:
             log_scale: a logarithmic value axis.
             ax: a matplotlib Axes to draw into.
         """
-        import matplotlib.pyplot as plt
-
-        values = self._curve(name)
-        xs = np.arange(values.shape[1]) if steps is None else np.asarray(steps)
-        if xs.shape != (values.shape[1],):
-            raise ValueError(
-                f"SweepResult.plot_curves: steps must have {values.shape[1]} entries, got {xs.shape}"
-            )
-        if band is not None and band not in self.values:
-            raise ValueError(
-                f"SweepResult.plot_curves: band must name a swept axis ({list(self.values)}), got {band!r}"
-            )
-        fig, ax = plt.subplots(figsize=(6, 4)) if ax is None else (ax.figure, ax)
-        others = [a for a in self._varying_axes() if a != band]
-        if band is None:
-            for i, curve in enumerate(values):
-                ax.plot(xs, curve, lw=1.0, label=self._describe(i, others) or self.labels[i])
-        else:
-            keys = [tuple(self.values[a][i] for a in others) for i in range(len(self))]
-            for key in dict.fromkeys(keys):
-                members = [i for i, k in enumerate(keys) if k == key]
-                group = values[members]
-                with np.errstate(all="ignore"):
-                    finite = np.isfinite(group).any(axis=0)
-                    mean = np.where(
-                        finite, np.nanmean(np.where(np.isfinite(group), group, np.nan), axis=0), np.nan
-                    )
-                    low, high = np.nanmin(group, axis=0), np.nanmax(group, axis=0)
-                label = ", ".join(f"{a}={_short(v)}" for a, v in zip(others, key)) or name
-                (line,) = ax.plot(xs, mean, lw=1.3, label=f"{label} (mean, min-max of {len(members)} {band})")
-                ax.fill_between(xs, low, high, color=line.get_color(), alpha=0.2, lw=0)
-        ax.set_xlabel("step" if steps is not None else "record")
-        ax.set_ylabel(name)
-        if log_scale:
-            ax.set_yscale("log")
-        ax.grid(alpha=0.3)
-        if len(ax.get_lines()) <= 12:
-            ax.legend(fontsize=7)
-        fig.tight_layout()
-        if path is not None:
-            fig.savefig(path, dpi=100)
-        return fig
-
-    def _describe(self, index: int, axes: list[str]) -> str:
-        return ", ".join(f"{a}={_short(self.values[a][index])}" for a in axes)
+        return plot_curves(self, name, path, band, steps, log_scale, ax)
 
 
-def _unique(values: np.ndarray) -> list:
-    """Distinct values in order (sorted when they compare)."""
-    values = np.asarray(values)
-    try:
-        return list(np.unique(values))
-    except TypeError:
-        return list(dict.fromkeys(values.tolist()))
-
-
-def _nanmean(x: np.ndarray) -> float:
-    x = np.asarray(x, dtype=np.float64)
-    return float(np.nanmean(x)) if np.isfinite(x).any() else float("nan")
-
-
-def _short(x: Any) -> str:
-    if isinstance(x, (float, np.floating)):
-        return f"{float(x):.3g}"
-    return str(x)
+def _hashable(x: Any) -> Any:
+    return x.item() if isinstance(x, np.generic) else x
 
 
 def _format(x: Any) -> str:
