@@ -48,11 +48,12 @@ def test_smoke_twice_same_numbers(tmp_path):
     assert [q["name"] for q in first["analysis_plan"]] == declared
     for entry in results["beta2"].values():
         assert list(entry["declared"]) == declared
-        assert all(d["declared"] and d["test"] in ("paired_t", "one_sample_t") for d in entry["declared"].values())
+        records = entry["declared"].values()
+        assert all(d["declared"] and d["test"] in ("paired_t", "one_sample_t") for d in records)
     for entry in results["optimizers"].values():
-        for noam in entry["noam"]:  # inverse square root after W: the last step's LR is sqrt(W / (steps - 1)) of the peak
-            steps = st_config().steps
-            np.testing.assert_allclose(noam["last_step_over_peak"], (noam["warmup"] / (steps - 1)) ** 0.5, rtol=1e-5)
+        for noam in entry["noam"]:  # inverse square root after W: the last step's LR over the peak
+            expected = (noam["warmup"] / (st_config().steps - 1)) ** 0.5
+            np.testing.assert_allclose(noam["last_step_over_peak"], expected, rtol=1e-5)
     # the stored run records give the same numbers again without training (reanalyse.py)
     again = testing.runner.json_safe(reanalyse.reanalyse(first))
     for name in ("failure_map", "beta2", "tolerable_lr", "lr_sensitivity", "optimizers", "failure_criterion"):

@@ -209,10 +209,12 @@ def beta2_study(config, outcomes: Outcomes) -> dict[str, Any]:
                             "critical_warmup_per_seed": critical,
                             "critical_warmup_all_seeds": None if None in critical else max(critical),
                             "validation_loss": {
-                                str(w): _interval(outcomes.values(a, "validation_loss")) for w, a in zip(warmups, cells)
+                                str(w): _interval(outcomes.values(a, "validation_loss"))
+                                for w, a in zip(warmups, cells)
                             },
                             "test_loss": {
-                                str(w): _interval(outcomes.values(a, "test_loss")) for w, a in zip(warmups, cells)
+                                str(w): _interval(outcomes.values(a, "test_loss"))
+                                for w, a in zip(warmups, cells)
                             },
                         }
                     )
@@ -230,7 +232,9 @@ def beta2_study(config, outcomes: Outcomes) -> dict[str, Any]:
             declared = {q.name for q in config.analyses}
             unknown = declared - set(values)
             if unknown:
-                raise ValueError(f"transformer_warmup: declared analyses {sorted(unknown)} are not question 2's")
+                raise ValueError(
+                    f"transformer_warmup: declared analyses {sorted(unknown)} are not question 2's"
+                )
             answers = analysis.answer_all(config.analyses, {k: v for k, v in values.items() if k in declared})
             out[f"{arch}/d{depth}/w{width}"] = {
                 "warmups": warmups,
@@ -278,7 +282,9 @@ def tolerable_lr(config, outcomes: Outcomes) -> dict[str, Any]:
             same_peak = {
                 str(row[0].warmup): {
                     f"{a.peak:g}": {
-                        **stats.paired(outcomes.values(a, "test_loss"), outcomes.values(a0, "test_loss")).as_dict(),
+                        **stats.paired(
+                            outcomes.values(a, "test_loss"), outcomes.values(a0, "test_loss")
+                        ).as_dict(),
                         "failed_seeds_without": int(outcomes.failed(a0).sum()),
                         "failed_seeds_with": int(outcomes.failed(a).sum()),
                     }
@@ -289,7 +295,9 @@ def tolerable_lr(config, outcomes: Outcomes) -> dict[str, Any]:
             out[f"{arch}/d{depth}/w{width}"] = {
                 "largest_trained_peak": largest,
                 "without_warmup": _chosen(outcomes, without),
-                "with_warmup": _chosen(outcomes, with_warmup, warmup=None if with_warmup is None else with_warmup.warmup),
+                "with_warmup": _chosen(
+                    outcomes, with_warmup, warmup=None if with_warmup is None else with_warmup.warmup
+                ),
                 "with_minus_without": None if diff is None else diff.as_dict(),
                 "best_peak_fails_without_warmup": None if with_warmup is None else not outcomes.trains(
                     Arm(arch, depth, width, 0, with_warmup.peak, config.b2)

@@ -64,7 +64,8 @@ def describe(report: dict) -> str:
         f"unigram - margin, by margin: {c['plateau_runs_by_margin']}; failed losses "
         f"[{_round(c['lowest_failed_loss'])}, {_round(c.get('highest_failed_loss'))}] "
         f"(with Noam: up to {_round(c.get('highest_failed_loss_all_schedules'))}), highest trained loss "
-        f"{_round(c['highest_trained_loss'])}; {c['runs_within_0.1_of_threshold']} runs within 0.1 of the threshold."
+        f"{_round(c['highest_trained_loss'])}; {c['runs_within_0.1_of_threshold']} runs within 0.1 of the "
+        "threshold."
     )
     for key, entry in r["beta2"].items():
         lines += _beta2(key, entry)
@@ -83,7 +84,8 @@ def describe(report: dict) -> str:
                 [
                     key,
                     largest,
-                    "none trains" if without is None else f"{_fmt(without['test_loss'])} at {without['peak']:g}",
+                    "none trains" if without is None
+                    else f"{_fmt(without['test_loss'])} at {without['peak']:g}",
                     "none trains" if with_ is None
                     else f"{_fmt(with_['test_loss'])} at {with_['peak']:g}, W {with_['warmup']}",
                     "" if e["with_minus_without"] is None else _fmt(e["with_minus_without"]),
@@ -107,7 +109,8 @@ def describe(report: dict) -> str:
         for key, e in r["tolerable_lr"].items():
             for w, by_peak in e["same_peak_minus_no_warmup"].items():
                 for peak, d in by_peak.items():
-                    rows.append([key, w, peak, f"{_fmt(d)} ({d['failed_seeds_without']} / {d['failed_seeds_with']})"])
+                    failed = f"({d['failed_seeds_without']} / {d['failed_seeds_with']})"
+                    rows.append([key, w, peak, f"{_fmt(d)} {failed}"])
         lines += _table(["model", "warmup W", "peak", "W minus W = 0"], rows)
     lines.append(
         "\n**Q4 LR sensitivity** (Wortsman et al.: mean over the peaks of min(loss, loss at init) - best loss; "
@@ -232,7 +235,8 @@ def _beta2(key: str, entry: dict) -> list[str]:
         interval = "n/a" if d["low"] is None else _fmt(d)
         rows.append([name, d["test"], interval, _p(d["p_value"]), _p(d["p_holm"]), str(d["n"]),
                      "yes" if d["significant"] else "no"])  # fmt: skip
-    lines += _table(["declared question", "test", "mean [95% CI]", "p", "p_holm", "seeds", "significant"], rows)
+    header = ["declared question", "test", "mean [95% CI]", "p", "p_holm", "seeds", "significant"]
+    lines += _table(header, rows)
     lines.append(
         f"\nThe rule predicts a critical-index growth of {entry['critical_index_growth_predicted']:g}. "
         "Descriptive: failed seeds per warmup; critical W = the shortest warmup from which every longer "

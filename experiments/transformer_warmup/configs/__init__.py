@@ -1,1 +1,1 @@
-"""Configs: smoke (the test), quick (minutes), default (questions 1 and 3-6), beta2 (question 2), gpu (one GPU)."""
+"""Configs: smoke (the test), quick, default (questions 1, 3-6), beta2 and beta2_low (question 2), gpu."""

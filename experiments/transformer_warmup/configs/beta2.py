@@ -44,7 +44,10 @@ def questions(beta2s: tuple[float, ...], peak: float) -> tuple[Question, ...]:
     out = []
     for b2 in beta2s:
         rule = rule_warmup(b2)
-        stat = f"test loss (nats/char, end of training, fixed test windows) of Post-LN at peak {peak:g}, b2 = {b2:g}"
+        stat = (
+            "test loss (nats/char, end of training, fixed test windows) of Post-LN "
+            f"at peak {peak:g}, b2 = {b2:g}"
+        )
         out.append(
             Question(
                 name=f"half_minus_rule_b2_{b2:g}",
@@ -69,8 +72,8 @@ def questions(beta2s: tuple[float, ...], peak: float) -> tuple[Question, ...]:
     out.append(
         Question(
             name="critical_warmup_growth",
-            question=f"Does the shortest warmup that trains grow from b2 = {low:g} to b2 = {high:g} (the rule: "
-            f"{rule_warmup(low)} to {rule_warmup(high)} steps)?",
+            question=f"Does the shortest warmup that trains grow from b2 = {low:g} to b2 = {high:g} "
+            f"(the rule: {rule_warmup(low)} to {rule_warmup(high)} steps)?",
             statistic="per seed: the index in the warmup grid (W = 0 is index 0) of the shortest warmup from "
             f"which every longer warmup of the grid trains, at b2 = {high:g} minus at b2 = {low:g} (NaN, "
             "dropped, where no warmup of the grid trains); on a doubling grid the rule predicts "

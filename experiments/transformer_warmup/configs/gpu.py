@@ -29,7 +29,7 @@ def get_config() -> default.Config:
         eval_windows=128,  # validation and test windows of 129 characters
         seeds=3,  # seeds per cell
         warmups=(0, 100),  # without warmup and with 2 / (1 - 0.98) steps
-        peaks=(1e-3, 3e-3),  # Post-LN's boundary at 6 x 64 lies between 3e-3 and 1e-2; wider models fail lower
+        peaks=(1e-3, 3e-3),  # Post-LN's 6 x 64 boundary lies between 3e-3 and 1e-2; wider models fail lower
         curve_peak=3e-3,  # a peak of the grid
         radam_peaks=(),  # question 5 runs on the CPU configs
         noam_warmups=(),  # question 5 runs on the CPU configs
