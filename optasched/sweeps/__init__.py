@@ -13,6 +13,7 @@ from ._loop import all_finite as all_finite
 from ._loop import stayed_finite as stayed_finite
 from ._loop import train_loop as train_loop
 from ._results import Best as Best
+from ._results import Cell as Cell
 from ._results import SweepResult as SweepResult
 from ._stack import Batch as Batch
 from ._stack import Distribution as Distribution
@@ -27,6 +28,7 @@ from ._stack import uniform as uniform
 __all__ = [
     "Batch",
     "Best",
+    "Cell",
     "Distribution",
     "LoopResult",
     "SweepResult",
