@@ -47,7 +47,8 @@ def test_schedules_built_inside_vmap_scan_and_by_replace_are_checked():
 
         return jax.lax.scan(body, 0.0, peaks)[0]
 
-    with pytest.raises(ValueError, match=r"linear built inside the checked function: init_value must be finite"):
+    message = r"linear built inside the checked function: init_value must be finite"
+    with pytest.raises(ValueError, match=message):
         osd.checked(jax.jit(in_scan))(jnp.array([0.1, jnp.nan, 0.3]))
 
     def replaced(decay_steps):
@@ -62,7 +63,8 @@ def test_a_stateful_hyperparameter_built_inside_is_checked():
         schedule = osd.plateau(osd.constant(0.1), factor=factor)
         return schedule.factor * 2
 
-    with pytest.raises(ValueError, match=r"plateau built inside the checked function: factor must be in \[0, 1\)"):
+    message = r"plateau built inside the checked function: factor must be in \[0, 1\)"
+    with pytest.raises(ValueError, match=message):
         osd.checked(jax.jit(train))(1.5)
     np.testing.assert_allclose(osd.checked(jax.jit(train))(0.5), 1.0)
 
@@ -127,7 +129,8 @@ def test_sweep_with_check_checks_the_configs_schedules():
         osd.stack(members),
     )
     with pytest.raises(
-        ValueError, match=r"^sweep member 2 \(c\): cosine at config\['lr'\]: decay_steps must be >= 0, got -4$"
+        ValueError,
+        match=r"^sweep member 2 \(c\): cosine at config\['lr'\]: decay_steps must be >= 0, got -4$",
     ):
         osd.sweep(lambda config, key: {"lr": config["lr"](3)}, stacked, labels=["a", "b", "c"], check=True)
 

@@ -117,7 +117,8 @@ def plot_metric(result, name: str, path: str | None, mode: str, x: str | None, y
         ax.set_xlabel(x_axis)
         ax.set_ylabel(y_axis)
         fig.colorbar(image, ax=ax, label=name)
-        def best_place(best):
+
+        def best_place(best):  # the best cell's column and row
             return xs.index(best.setting[x_axis]), ys.index(best.setting[y_axis])
 
         kind = "cell"
