@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from scipy import stats as sps
 
-from experiments.common import analysis, check_readme, compact, stats
+from experiments.common import analysis, check_readme, compact, stats, tables
 
 # Studies whose README tables still print numbers that no stored file holds (their engineers are
 # fixing them; issue 16): the count is what `python -m experiments.common.check_readme NAME` lists.
@@ -327,3 +327,9 @@ def test_every_readme_table_number_is_in_the_stored_results(name):
     assert report.checked > 0
     assert not report.errors, report.errors
     assert not report.unmatched, "\n".join(map(str, report.unmatched))
+
+
+def test_tables_refuse_ragged_rows():
+    with pytest.raises(ValueError, match="row 0 has 1 cells, the header 2"):
+        tables.markdown(["a", "b"], [["x"]])
+    assert tables.interval(float("nan")) == "n/a" and tables.interval(0.5, None, 0.7) == "0.50"

@@ -6,7 +6,8 @@ from collections.abc import Sequence
 
 from experiments.common import runner
 
-from .study import describe, study
+from .report import describe
+from .study import study
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -5,9 +5,10 @@ rate (b1 cycled inversely to it, lr x wd held constant), and halving the
 learning rate on a plateau of the epoch loss, is easy with ``osd.inject``; does
 it change test accuracy over the learning-rate schedule alone? Three arms x
 peak LRs x seeds run as ONE sweep (the arms' different structures stack into
-switches); each arm's peak LR is chosen on validation, and the arms are
-compared with ``lr_schedule`` paired over seeds (Holm over the two
-comparisons). The scheduled values of every step are logged, and the study
+switches); each arm's peak LR is chosen on the validation accuracy of the first
+``selection_seeds`` seeds, and the questions the config declares
+(``config.analyses``: paired t over the other seeds, Holm over the family) are
+answered exactly as declared. The scheduled values of every step are logged, and the study
 checks what the schedules promise: b1 at its floor at the peak LR, lr x wd
 constant through the cosine, the plateau's reductions only at epoch ends.
 """
@@ -18,20 +19,36 @@ import jax
 import numpy as np
 
 import optasched as osd
-from experiments.common import plotting, stats
+from experiments.common import analysis, plotting, stats
 from experiments.common.data import load_digits, split_validation
 
 from .train import ARMS, make_train, member, steps_per_epoch
 
 BASELINE = "lr_schedule"
+# The declared questions (config.analyses) this study knows how to answer: name -> (arm a, arm b), a - b.
+CONTRASTS = {
+    "coupled_vs_lr_schedule": ("coupled", BASELINE),
+    "coupled_plateau_vs_lr_schedule": ("coupled_plateau", BASELINE),
+    "plateau_over_coupled": ("coupled_plateau", "coupled"),
+}
 
 
 def check(config) -> None:
     unknown = [arm for arm in config.arms if arm not in ARMS]
     if unknown:
         raise ValueError(f"coupled_schedules: unknown arms {unknown}; known: {', '.join(ARMS)}")
-    if config.seeds < 2:
-        raise ValueError(f"coupled_schedules: paired intervals need at least 2 seeds, got {config.seeds}")
+    if not 1 <= config.selection_seeds <= config.seeds - 2:
+        raise ValueError(
+            f"coupled_schedules: selection_seeds must leave at least 2 reported seeds, got "
+            f"selection_seeds={config.selection_seeds} of seeds={config.seeds}"
+        )
+    for question in config.analyses:
+        if question.name not in CONTRASTS:
+            raise ValueError(f"coupled_schedules: no contrast for declared question {question.name!r}; "
+                             f"known: {', '.join(CONTRASTS)}")  # fmt: skip
+        missing = [arm for arm in CONTRASTS[question.name] if arm not in config.arms]
+        if missing:
+            raise ValueError(f"coupled_schedules: question {question.name!r} needs arms {missing}")
 
 
 def study(config, context) -> dict:
@@ -57,37 +74,51 @@ def study(config, context) -> dict:
     result = context.sweep(train, osd.stack(members), jax.random.key(config.seed), labels=labels, label=label)
     metrics = jax.tree.map(lambda x: np.asarray(x).reshape(grid + np.shape(x)[1:]), result.metrics)
 
-    arms, test_at_choice = {}, {}
+    k = config.selection_seeds
+    arms, reported = {}, {}
     for a, arm in enumerate(config.arms):
-        validation = metrics["validation_accuracy"][a].mean(axis=1)  # [peak]
-        choice = int(np.argmax(validation))
-        test = metrics["test_accuracy"][a, choice]
-        test_at_choice[arm] = test
+        failed = metrics["diverged_at"][a] >= 0  # [peak, seed]
+        # The one selection rule (a peak LR with a failed selection seed is never chosen; ties: the
+        # smaller peak LR), on seeds 0..k-1 only, so the reported seeds' luck cannot steer the choice.
+        held = stats.held_out(metrics["validation_accuracy"][a], metrics["test_accuracy"][a], k,
+                              failed=failed, labels=list(config.peak_lrs))  # fmt: skip
+        choice = held.selection.index
+        reported[arm] = held.values
         arms[arm] = {
-            "peak_lr": config.peak_lrs[choice],
+            "selection": held.selection.as_dict(),
+            "peak_lr": held.selection.label,
             "lr_index": choice,
-            "validation_accuracy": float(validation[choice]),
-            "validation_accuracy_by_lr": validation.tolist(),
-            "test_accuracy": stats.mean_ci(test).as_dict(),
-            "test_accuracy_by_lr": metrics["test_accuracy"][a].mean(axis=1).tolist(),
-            "train_loss": stats.mean_ci(metrics["train_loss"][a, choice]).as_dict(),
-            "diverged_runs": int(np.sum(metrics["diverged_at"][a] >= 0)),
+            "validation_accuracy": held.selection.mean,
+            "test_accuracy": stats.mean_ci(held.values).as_dict(),  # over the reported seeds
+            "test_accuracy_per_seed": held.values.tolist(),
+            "validation_accuracy_by_lr": metrics["validation_accuracy"][a, :, :k].mean(axis=1).tolist(),
+            "test_accuracy_by_lr": metrics["test_accuracy"][a, :, k:].mean(axis=1).tolist(),
+            "train_loss": (None if choice is None
+                           else stats.mean_ci(metrics["train_loss"][a, choice, k:]).as_dict()),  # fmt: skip
+            "diverged_runs": int(np.sum(failed)),
         }
-    comparisons = stats.compare_to(test_at_choice, BASELINE) if BASELINE in test_at_choice else {}
+    analyses = analysis.answer_all(
+        config.analyses,
+        {q.name: (reported[CONTRASTS[q.name][0]], reported[CONTRASTS[q.name][1]]) for q in config.analyses},
+    )
     per_epoch = steps_per_epoch(config, num_train)
     promises = check_promises(config, metrics, per_epoch)
     trace_arm = "coupled_plateau" if "coupled_plateau" in config.arms else config.arms[-1]
     trace = trace_of(config, metrics, arms, trace_arm)
-    plot_trace(config, trace, trace_arm, arms[trace_arm]["peak_lr"], per_epoch, context.path("schedules.png"))
+    trace_peak = config.peak_lrs[arms[trace_arm]["lr_index"] or 0]
+    plot_trace(config, trace, trace_arm, trace_peak, per_epoch, context.path("schedules.png"))
     plot_accuracy_by_lr(config, arms, context.path("accuracy_by_lr.png"))
     return {
-        "num_train": num_train,
+        "grid": {"arms": len(config.arms), "peak_lrs": len(config.peak_lrs), "seeds": config.seeds,
+                 "members": len(members), "selection_seeds": k, "reported_seeds": config.seeds - k},
+        "data": {"train": num_train, "validation": len(data["x_val"]), "test": len(data["x_test"])},
         "steps_per_epoch": per_epoch,
         "total_steps": config.epochs * per_epoch,
         "arms": arms,
-        "comparisons": {f"vs_{BASELINE}": comparisons},
-        "promises": promises,
+        "analyses": analyses,  # exactly the config's declared questions
+        "promises": promises,  # checks of what the schedules do, not tests of a hypothesis
         "trace_arm": trace_arm,
+        "trace": trace,  # every step of one run (compact copies drop it)
     }
 
 
@@ -114,6 +145,7 @@ def check_promises(config, metrics: dict, per_epoch: int) -> dict:
                 float(np.min(product[..., cosine])),
                 float(np.max(product[..., cosine])),
             ],
+            "runs": int(first.size),
             "runs_with_a_reduction": int(np.sum(first >= 0)),
             "reductions_per_run": float(drops.sum(axis=-1).mean()),
             "final_scale_mean": float(np.nanmean(scale[..., -1])),
@@ -126,45 +158,8 @@ def check_promises(config, metrics: dict, per_epoch: int) -> dict:
 
 def trace_of(config, metrics: dict, arms: dict, arm: str) -> dict:
     """Every step of seed 0 at the arm's chosen peak LR."""
-    a, p = config.arms.index(arm), arms[arm]["lr_index"]
+    a, p = config.arms.index(arm), arms[arm]["lr_index"] or 0  # no eligible peak LR: show the first
     return {name: np.asarray(values[a, p, 0]).tolist() for name, values in metrics["steps"].items()}
-
-
-# -- the report -----------------------------------------------------------------------------
-
-
-def describe(report: dict) -> str:
-    config, results = report["config"], report["results"]
-    lines = [
-        (
-            f"digits MLP, {results['total_steps']} steps "
-            f"({config['epochs']} epochs of {results['steps_per_epoch']}); "
-            f"test accuracy at each arm's validation-chosen peak LR, mean [95% CI] over {config['seeds']} seeds"
-        ),
-        f"{'arm':<17}{'peak lr':>8}{'val %':>7}{'test acc %':>20}{'- ' + BASELINE + ' (points)':>32}",
-    ]
-    comparisons = results["comparisons"][f"vs_{BASELINE}"]
-    for arm, row in results["arms"].items():
-        test = row["test_accuracy"]
-        cell = "—"
-        if arm in comparisons:
-            c = comparisons[arm]
-            cell = f"{stats.format_interval(c['mean'], c['low'], c['high'], 100)} p_holm={c['p_holm']:.2f}"
-        lines.append(
-            f"{arm:<17}{row['peak_lr']:>8g}{100 * row['validation_accuracy']:>7.1f}"
-            f"{stats.format_interval(test['mean'], test['low'], test['high'], 100):>20}{cell:>32}"
-        )
-    lines.append("\nwhat the schedules promise (all runs of each arm):")
-    for arm, p in results["promises"].items():
-        low, high = p["base_lr_x_wd_over_value_at_peak_min_max"]
-        lines.append(
-            f"  {arm:<16} b1 at the peak {p['b1_at_peak']:.3f}, last step {p['b1_last_step']:.3f}; "
-            f"lr x wd / its peak value in [{low:.4f}, {high:.4f}] after warmup; "
-            f"{p['reductions_per_run']:.2f} plateau reductions per run, "
-            f"final scale {p['final_scale_mean']:.3f}"
-            + (", all at epoch ends" if p["runs_with_a_reduction"] and p["reductions_at_epoch_ends"] else "")
-        )
-    return "\n".join(lines)
 
 
 # -- plots ----------------------------------------------------------------------------------
@@ -203,11 +198,11 @@ def plot_trace(config, trace: dict, arm: str, peak: float, per_epoch: int, path)
 
 
 def plot_accuracy_by_lr(config, arms: dict, path) -> None:
-    """Validation and test accuracy of each arm at every peak LR (mean over seeds)."""
+    """Validation (selection seeds) and test (reported seeds) accuracy of each arm at every peak LR."""
     plt = plotting.pyplot()
     fig, axes = plt.subplots(1, 2, figsize=(8, 3), sharey=True)
-    for ax, key, title in ((axes[0], "validation_accuracy_by_lr", "validation (chooses)"),
-                           (axes[1], "test_accuracy_by_lr", "test (reported)")):  # fmt: skip
+    for ax, key, title in ((axes[0], "validation_accuracy_by_lr", "validation, selection seeds (chooses)"),
+                           (axes[1], "test_accuracy_by_lr", "test, held-out seeds (reported)")):  # fmt: skip
         for arm, row in arms.items():
             ax.plot(config.peak_lrs, 100 * np.asarray(row[key]), "o-", ms=3, lw=1, label=arm)
         ax.set_xscale("log")
