@@ -54,14 +54,14 @@ from .schedules import Wsd as wsd
 from .schedules._names import get_schedule as get_schedule
 
 # -- sweeps --
-from .sweeps import Batch as Batch
-from .sweeps import choice as choice
-from .sweeps import grid as grid
-from .sweeps import int_uniform as int_uniform
-from .sweeps import log_uniform as log_uniform
-from .sweeps import sample as sample
-from .sweeps import stack as stack
-from .sweeps import uniform as uniform
+from .sweeps._stack import Batch as Batch
+from .sweeps._stack import choice as choice
+from .sweeps._stack import grid as grid
+from .sweeps._stack import int_uniform as int_uniform
+from .sweeps._stack import log_uniform as log_uniform
+from .sweeps._stack import sample as sample
+from .sweeps._stack import stack as stack
+from .sweeps._stack import uniform as uniform
 from .bridge._inject import InjectState as InjectState
 from .bridge._inject import hyperparams as hyperparams
 from .bridge._inject import inject as inject
@@ -76,12 +76,12 @@ from .bridge._range_test import lr_range_test as lr_range_test
 from .bridge._range_test import plot_range_test as plot_range_test
 from .bridge._keras import to_keras as to_keras
 
-from .sweeps import sweep as sweep
-from .sweeps import LoopResult as LoopResult
-from .sweeps import all_finite as all_finite
-from .sweeps import train_loop as train_loop
-from .sweeps import Best as Best
-from .sweeps import SweepResult as SweepResult
+from .sweeps._engine import sweep as sweep
+from .sweeps._loop import LoopResult as LoopResult
+from .sweeps._loop import all_finite as all_finite
+from .sweeps._loop import train_loop as train_loop
+from .sweeps._results import Best as Best
+from .sweeps._results import SweepResult as SweepResult
 
 # -- a quick look --
 from ._plot import plot as plot

@@ -37,15 +37,6 @@ class Warmup(Schedule, family="warmup"):
     starts after the warmup, as with ``optax.join_schedules``. ``warmup_steps=0``
     is the schedule itself. A float ``warmup_steps`` is differentiable.
 
-    Args:
-        schedule: the schedule s that runs after the warmup, seeing step
-            ``t - warmup_steps`` (a number is a constant).
-        warmup_steps: W >= 0 steps of warmup (0: the schedule itself; a float is
-            differentiable).
-        init_value: the value at step 0 (default 0; > 0 for ``"exponential"``).
-        shape: ``"linear"`` (default), ``"cosine"``, ``"exponential"`` or
-            ``"constant"`` (static).
-
     Example:
         >>> import optasched as osd
         >>> s = osd.warmup(osd.cosine(1.0, decay_steps=100), warmup_steps=10)
@@ -96,12 +87,6 @@ class Join(Schedule, family="join"):
     ``optax.join_schedules`` with traced boundaries: at ``t == b`` the next
     schedule is already active and sees step 0.
 
-    Args:
-        schedules: the schedules s_0, s_1, ... to run one after another (at least
-            one).
-        boundaries: the steps b_0 <= b_1 <= ... (one fewer than ``schedules``) at
-            which the next schedule starts, seeing step 0 there.
-
     Example:
         >>> import optasched as osd
         >>> s = osd.join([osd.constant(1.0), osd.linear(0.5, 0.0, 10)], boundaries=[100])
@@ -148,13 +133,6 @@ class Join(Schedule, family="join"):
 class Clip(Schedule, family="clip"):
     r"""Clamp a schedule: :math:`v(t) = \min(\max(s(t), a(t)), b(t))`; either bound may be
     omitted, and each is a number or a schedule.
-
-    Args:
-        schedule: the schedule to clamp.
-        min_value: the lower bound a(t), a number or a schedule; ``None``
-            (default): no lower bound.
-        max_value: the upper bound b(t), a number or a schedule; ``None``
-            (default): no upper bound (give at least one of the two).
 
     Example:
         >>> import optasched as osd
@@ -210,15 +188,6 @@ class Restarts(GeometricCycles, family="restarts"):
     m > 1 the index comes from the closed form, exact in float64 and in
     float32 while cycle starts stay below 2**24.
 
-    Args:
-        schedule: the schedule s whose first ``first_period`` steps each cycle
-            replays.
-        first_period: T_0 > 0 steps of the first cycle.
-        period_multiplier: m >= 1, each cycle m times longer than the one before
-            (default 1).
-        peak_multiplier: mu >= 0, each cycle's values mu times the one before
-            (default 1).
-
     Example:
         >>> import optasched as osd
         >>> s = osd.restarts(osd.linear(1.0, 0.0, 10), first_period=10, peak_multiplier=0.5)
@@ -255,10 +224,6 @@ class Cycle(Schedule, family="cycle"):
 
     :class:`restarts` with equal, unscaled cycles.
 
-    Args:
-        schedule: the schedule whose first ``period`` steps repeat.
-        period: P > 0 steps per repetition.
-
     Example:
         >>> import optasched as osd
         >>> round(float(osd.cycle(osd.linear(0.0, 1.0, 10), period=10)(13)), 4)
@@ -281,11 +246,6 @@ class Shift(Schedule, family="shift"):
     r"""Delay (``offset > 0``) or advance (``offset < 0``) a schedule.
 
     .. math:: v(t) = s(\max(t - \text{offset}, 0))
-
-    Args:
-        schedule: the schedule to move in time.
-        offset: steps; > 0 delays (the schedule's step 0 value is held until
-            then), < 0 advances it.
 
     Example:
         >>> import optasched as osd
@@ -314,11 +274,6 @@ class Staircase(Schedule, family="staircase"):
 
     .. math:: v(t) = s(\lfloor t / k \rfloor k)
 
-    Args:
-        schedule: the schedule to hold piecewise constant.
-        step_size: k > 0 steps per block; each block takes the value at its first
-            step (counts in epochs become a per-epoch schedule).
-
     Example:
         >>> import optasched as osd
         >>> round(float(osd.staircase(osd.linear(1.0, 0.0, 100), step_size=10)(19)), 4)
@@ -346,12 +301,6 @@ class FromFunction(Schedule, family="from_function"):
     differentiates and sweeps (``grid(s, **{"params.lr": [...]})``) like a
     built-in family. ``function`` is static structure: members of one sweep
     share it.
-
-    Args:
-        function: a pure function ``function(step, params)`` returning the value
-            (jnp operations; static structure, shared by a sweep's members).
-        params: any pytree of numbers (dict, list, tuple, a number); each number
-            becomes a traced leaf under its path (``params.lr``).
 
     Example:
         >>> import jax.numpy as jnp

@@ -78,18 +78,6 @@ class Coupled(_CoupledFields, family="coupled"):
     Uses: :class:`cycled_momentum`, :class:`coupled_ema_decay`,
     :class:`coupled_temperature`, :class:`coupled_weight_decay`.
 
-    Args:
-        schedule: the base schedule s (a learning rate, usually) whose position
-            p(t) drives this one.
-        low: the value L where p = 0 (in step) or p = 1 (``inverse``).
-        high: the value H where p = 1 (in step) or p = 0 (``inverse``).
-        base_min: the base value taken as p = 0; ``None`` (default) reads the
-            base's range off its hyperparameters (give both or neither).
-        base_max: the base value taken as p = 1 (> ``base_min``); ``None``
-            (default) as for ``base_min``.
-        inverse: move against the base instead of with it (static; default
-            False).
-
     Example:
         >>> import optasched as osd
         >>> lr = osd.cosine(1.0, decay_steps=100)
@@ -141,17 +129,6 @@ class CycledMomentum(_Reparameterised, family="cycled_momentum"):
     semantics (0.95 to 0.85 by default) for those bases, and the same affine
     rule for any other (see :class:`coupled` for :math:`p`).
 
-    Args:
-        schedule: the learning-rate schedule it cycles against.
-        base_momentum: the momentum at the learning rate's peak (default 0.85,
-            PyTorch's).
-        max_momentum: the momentum where the learning rate is lowest (default
-            0.95, PyTorch's).
-        base_min: the learning rate taken as its lowest; ``None`` (default) reads
-            it off the schedule (give both or neither).
-        base_max: the learning rate taken as its peak (> ``base_min``); ``None``
-            (default) as for ``base_min``.
-
     Example:
         >>> import optasched as osd
         >>> lr = osd.one_cycle(0.1, total_steps=100, pct_start=0.3)
@@ -182,16 +159,6 @@ class CoupledEmaDecay(_Reparameterised, family="coupled_ema_decay"):
     with a short average (``min_decay``); as it anneals the average
     lengthens to ``max_decay``.
 
-    Args:
-        schedule: the learning-rate schedule it follows.
-        min_decay: the decay (Flax convention: weight of the old statistics) at
-            the learning rate's peak (default 0.9).
-        max_decay: the decay where the learning rate is lowest (default 0.99).
-        base_min: the learning rate taken as its lowest; ``None`` (default) reads
-            it off the schedule (give both or neither).
-        base_max: the learning rate taken as its peak (> ``base_min``); ``None``
-            (default) as for ``base_min``.
-
     Example:
         >>> import optasched as osd
         >>> d = osd.coupled_ema_decay(osd.cosine(1.0, 100))
@@ -218,17 +185,6 @@ class CoupledTemperature(_Reparameterised, family="coupled_temperature"):
 
     High while the learning rate is high (soft targets, exploration), down to
     ``min_temperature`` as it anneals.
-
-    Args:
-        schedule: the learning-rate schedule it follows.
-        min_temperature: the temperature where the learning rate is lowest
-            (default 0.05).
-        max_temperature: the temperature at the learning rate's peak (default
-            0.2).
-        base_min: the learning rate taken as its lowest; ``None`` (default) reads
-            it off the schedule (give both or neither).
-        base_max: the learning rate taken as its peak (> ``base_min``); ``None``
-            (default) as for ``base_min``.
 
     Example:
         >>> import optasched as osd
@@ -272,16 +228,6 @@ class CoupledWeightDecay(Schedule, family="coupled_weight_decay"):
 
     At the peak both equal ``weight_decay``. Any other weight-decay schedule
     is simply a schedule passed as ``weight_decay`` to :func:`inject`.
-
-    Args:
-        schedule: the learning-rate schedule eta(t) the decay is tied to.
-        weight_decay: lambda >= 0, the weight decay at the learning rate's peak.
-        mode: ``"constant_product"`` (default) or ``"proportional"`` (static; see
-            above).
-        max_value: the cap >= 0 of ``"constant_product"``; ``None`` (default) is
-            ``1000 * weight_decay``.
-        reference: eta_ref > 0, the learning rate at which the decay is
-            ``weight_decay``; ``None`` (default) is the schedule's peak.
 
     Example:
         >>> import optasched as osd

@@ -46,17 +46,6 @@ class CosineRestarts(GeometricCycles, family="cosine_restarts"):
     m > 1 the index comes from the closed form, exact in float64 and in
     float32 while cycle starts stay below 2**24.
 
-    Args:
-        init_value: the peak I of the first cycle.
-        first_period: T_0 > 0 steps of the first cycle.
-        period_multiplier: m >= 1, each cycle is m times longer than the one
-            before (default 1: equal cycles; PyTorch's ``T_mult``, Keras'
-            ``t_mul``).
-        peak_multiplier: mu >= 0, each cycle's amplitude ``I - E`` is mu times the
-            one before (default 1; Keras' ``m_mul``).
-        end_value: the value E each cycle decays to (default 0; PyTorch's
-            ``eta_min``).
-
     Example:
         >>> import optasched as osd
         >>> s = osd.cosine_restarts(1.0, first_period=10, period_multiplier=2.0)
@@ -91,20 +80,6 @@ class Cyclic(Schedule, family="cyclic"):
     ``step_size_up`` steps and back over ``step_size_down`` (default: the same).
     The amplitude is scaled by 1 (``"triangular"``), by :math:`2^{-c}` in cycle
     c (``"triangular2"``), or by :math:`\gamma^t` (``"exp_range"``).
-
-    Args:
-        base_value: the lowest value (PyTorch's ``base_lr``), at step 0 and at the
-            end of every cycle.
-        max_value: the top of the first cycle (PyTorch's ``max_lr``).
-        step_size_up: steps > 0 from ``base_value`` up to the top (default 2000,
-            PyTorch's).
-        step_size_down: steps >= 0 back down; ``None`` (default) is
-            ``step_size_up``.
-        mode: how the amplitude shrinks: ``"triangular"`` (never, the default),
-            ``"triangular2"`` (halved every cycle) or ``"exp_range"`` (by
-            ``gamma`` per step) (static).
-        gamma: the per-step factor > 0 of ``"exp_range"`` (default 1; ignored by
-            the other modes).
 
     Example:
         >>> import optasched as osd

@@ -206,14 +206,6 @@ class InverseTime(Schedule, family="inverse_time"):
 
     .. math:: v(t) = I / (1 + r\, t / T) \quad(\lfloor t / T \rfloor \text{ if staircase})
 
-    Args:
-        init_value: the value I at step 0.
-        decay_steps: T > 0, steps per unit of decay (at t = T the value is
-            I / (1 + r)).
-        decay_rate: r >= 0, how fast it decays (0 holds ``init_value``).
-        staircase: decay in whole units of T (``floor(t / T)``) rather than
-            continuously (static; default False).
-
     Example:
         >>> import optasched as osd
         >>> float(osd.inverse_time(1.0, decay_steps=10, decay_rate=1.0)(10))
@@ -251,14 +243,6 @@ class InverseSqrt(Schedule, family="inverse_sqrt"):
     With ``timescale`` :math:`\tau` = ``None`` (:math:`\tau = W`) this is the
     Noam schedule of Vaswani et al. 2017 normalised to peak P at step W; with a
     given ``timescale`` it is HF ``get_inverse_sqrt_schedule``.
-
-    Args:
-        peak_value: the value P reached at the end of the warmup.
-        warmup_steps: W >= 0 steps of linear warmup from 0 (0: no warmup, the
-            decay starts at P).
-        timescale: steps tau > 0 of the decay (the value halves at
-            t = W + 3 tau); ``None`` (default) uses ``warmup_steps``, which must
-            then be > 0.
 
     Example:
         >>> import optasched as osd
@@ -335,14 +319,6 @@ class Cosine(Schedule, family="cosine"):
     ``end_value = alpha * I``; PyTorch ``CosineAnnealingLR(T_max=T, eta_min=E)``
     agrees for ``t <= T``. ``decay_steps=0`` gives ``end_value`` at once.
 
-    Args:
-        init_value: the value I at step 0.
-        decay_steps: T >= 0 steps of decay (0 gives ``end_value`` at once).
-        end_value: the value E from step T on (default 0; optax's
-            ``alpha * init_value``).
-        exponent: e > 0, raises the cosine factor to this power (default 1,
-            the plain cosine; optax's ``exponent``).
-
     Example:
         >>> import optasched as osd
         >>> round(float(osd.cosine(1.0, decay_steps=100)(50)), 4)
@@ -372,11 +348,6 @@ class Rex(Schedule, family="rex"):
 
     .. math:: v(t) = E + (I - E)\, \frac{1 - z}{\tfrac12 + \tfrac12 (1 - z)}, \quad z = \min(t / T, 1)
 
-    Args:
-        init_value: the value I at step 0.
-        total_steps: T >= 0 steps of decay (0 gives ``end_value`` at once).
-        end_value: the value E from step T on (default 0).
-
     Example:
         >>> import optasched as osd
         >>> round(float(osd.rex(1.0, total_steps=100)(50)), 4)
@@ -405,14 +376,6 @@ class TanhDecay(Schedule, family="tanh_decay"):
     .. math::
         v(t) = E + \tfrac12 (I - E)\bigl(1 - \tanh(L (1 - t/T) + U\, t/T)\bigr)
         \text{ for } t < T, \quad E \text{ after}
-
-    Args:
-        init_value: the peak I (the value tends to I at step 0 when ``lower_bound``
-            is very negative; exactly ``E + (I - E)(1 - tanh(L)) / 2``).
-        decay_steps: T >= 0 steps of decay; ``end_value`` from step T on.
-        end_value: the value E at and after step T (default 0; timm's ``lr_min``).
-        lower_bound: L, the tanh argument at step 0 (default -7; timm's ``lb``).
-        upper_bound: U > L, the tanh argument at step T (default 3; timm's ``ub``).
 
     Example:
         >>> import optasched as osd

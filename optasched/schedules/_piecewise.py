@@ -124,15 +124,6 @@ class PiecewiseLinear(Schedule, family="piecewise_linear"):
     (``"cosine"``), as ``optax.piecewise_interpolate_schedule`` but with knots
     given as absolute steps. A repeated knot is a jump.
 
-    Args:
-        boundaries: the knots' steps b_i, non-decreasing and >= 0 (a repeated
-            knot is a jump).
-        values: the value v_i at each knot (as many as ``boundaries``); before
-            the first knot the value is ``values[0]``, after the last
-            ``values[-1]``.
-        interpolation: ``"linear"`` (default) or ``"cosine"`` between knots
-            (static).
-
     Example:
         >>> import optasched as osd
         >>> s = osd.piecewise_linear([0, 10, 20], [0.0, 1.0, 0.5])
@@ -172,21 +163,6 @@ class OneCycle(Schedule, family="one_cycle"):
     cosine (``"cos"``) or ``"linear"``.
 
     Every numeric argument, ``pct_start`` included, is a traced leaf.
-
-    Args:
-        max_value: the peak, reached at step ``pct_start * total_steps - 1``
-            (PyTorch's ``max_lr``).
-        total_steps: T > 0, the length of the cycle in steps; the final value is
-            held from step T - 1 on.
-        pct_start: p in (0, 1), the fraction of the steps spent rising (default
-            0.3).
-        div_factor: > 0, the start value is ``max_value / div_factor`` (default
-            25).
-        final_div_factor: > 0, the end value is
-            ``max_value / (div_factor * final_div_factor)`` (default 1e4).
-        anneal_strategy: ``"cos"`` (default) or ``"linear"`` (static).
-        three_phase: come back down to the start value before the final anneal,
-            as PyTorch's ``three_phase=True`` (static; default False).
 
     Example:
         >>> import optasched as osd
@@ -267,18 +243,6 @@ class Wsd(Schedule, family="wsd"):
     ``"1-sqrt"``: :math:`1 - \sqrt{x}`) and :math:`g_w(x) = g_d'(1 - x)` the
     warmup shape. ``end_value`` is HF's ``min_lr_ratio * peak_value``: the
     warmup starts there too.
-
-    Args:
-        peak_value: the value P of the stable phase.
-        warmup_steps: W >= 0 steps rising from ``end_value`` to P.
-        stable_steps: S >= 0 steps held at P.
-        decay_steps: D >= 0 steps falling from P to ``end_value`` (held after).
-        end_value: E, where the warmup starts and the decay ends (default 0; HF's
-            ``min_lr_ratio * peak_value``).
-        warmup_shape: ``"linear"`` (default), ``"cosine"`` or ``"1-sqrt"``
-            (static; HF's ``warmup_type``).
-        decay_shape: ``"1-sqrt"`` (default), ``"linear"`` or ``"cosine"``
-            (static; HF's ``decay_type``).
 
     Example:
         >>> import optasched as osd

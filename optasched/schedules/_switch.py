@@ -76,11 +76,6 @@ class Switch(_SwitchFields, family="switch"):
 
     Build it with :func:`switch` or by stacking schedules of different
     families with :func:`optasched.stack`.
-
-    Args:
-        schedules: the branches, one schedule per family (none stateful).
-        index: which branch to evaluate, an integer in ``[0, len(schedules))``;
-            a traced leaf, so one sweep can mix families.
     """
 
     def _check_structure(self):
@@ -104,11 +99,6 @@ class StatefulSwitch(_SwitchFields, StatefulSchedule, family="stateful_switch"):
     Its state holds every stateful branch's state; each update advances all of
     them (cheap, and the same program for every member) and reads the chosen
     branch's value.
-
-    Args:
-        schedules: the branches; any may be stateful (``plateau``).
-        index: which branch to evaluate, an integer in ``[0, len(schedules))``;
-            a traced leaf, so one sweep can mix families.
     """
 
     def init_state(self, dtype) -> tuple[Any, ...]:
