@@ -49,7 +49,8 @@ def test_a_custom_node_needs_a_template_and_a_wrong_template_gives_none(tmp_path
     store.save_atomic(tmp_path / "loop.ckpt", tree)
     with pytest.raises(ValueError, match="like="):
         store.load_checked(tmp_path / "loop.ckpt")
-    loaded, _ = store.load_checked(tmp_path / "loop.ckpt", like=jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree))
+    template = jax.tree.map(lambda x: jax.ShapeDtypeStruct(x.shape, x.dtype), tree)
+    loaded, _ = store.load_checked(tmp_path / "loop.ckpt", like=template)
     np.testing.assert_array_equal(loaded.history["loss"], tree.history["loss"])
     wrong_shape = LoopResult(np.ones(3), {"loss": np.zeros(3)}, np.int32(-1))
     assert store.load_checked(tmp_path / "loop.ckpt", like=wrong_shape) is None

@@ -11,6 +11,7 @@ compilation. The engine only decides the order of work; the program cache
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
@@ -23,6 +24,7 @@ from ._executor import ChunkRunner, Progress, cpu_workers, gather, split_into_ch
 from ._inputs import check_inputs
 from ._programs import member_program, memory_bytes
 from ._results import SweepResult
+from ._resume import open_checkpoint
 from ._tuner import check_memory_budget, fit_memory_budget, search_chunk, should_search, starting_chunk
 
 __all__ = ["sweep"]
@@ -41,6 +43,8 @@ def sweep(
     labels: Sequence[str] | None = None,
     progress: bool = False,
     check: bool = False,
+    checkpoint_dir: str | os.PathLike | None = None,
+    overwrite: bool = False,
 ) -> SweepResult:
     """Run ``train(config, key) -> metrics`` for every member of a stacked sweep.
 
@@ -107,6 +111,16 @@ def sweep(
             train: decay_steps must be >= 0, got -100``. Off by default: the
             checks cost run time, and a sweep without them runs exactly the
             program it would without this option.
+        checkpoint_dir: a folder to save each finished chunk's results in,
+            atomically (see "Resuming after preemption" in the README). The
+            same sweep rerun with it loads the finished chunks, runs the
+            rest at the recorded chunk size, and returns a result equal to an
+            uninterrupted sweep, bit for bit. A folder must be visible to
+            every process of a multi-host sweep.
+        overwrite: replace the checkpoints of a different sweep found in
+            ``checkpoint_dir`` (without it, a ``ValueError`` names what
+            differs: batch structure, batch values, key, program, chunk size,
+            strategy, split keys or devices).
 
     Returns:
         A :class:`SweepResult` with per-member metrics (NumPy, leading axis
@@ -115,7 +129,8 @@ def sweep(
     Raises:
         ValueError: for a bad argument (naming it and its value), an empty
             sweep, a ``memory_budget`` that cannot be met, or (``check=True``)
-            a member whose schedules break a constraint.
+            a member whose schedules break a constraint, or a
+            ``checkpoint_dir`` holding a different sweep.
 
     Example:
         >>> import jax, jax.numpy as jnp, optasched as osd
@@ -138,11 +153,16 @@ def sweep(
     member = checked_member(train) if check else train  # checked: returns (errors, metrics)
     program = member_program(member, split_keys, strategy, inputs.mesh, jax.random.key_impl(inputs.key))
     runner = ChunkRunner(program, inputs.configs, np.asarray(jax.random.key_data(inputs.key)), inputs.mesh)
+    resume = open_checkpoint(
+        checkpoint_dir, overwrite, member, inputs,
+        strategy=strategy, split_keys=split_keys, chunk_size=chunk_size,
+    )  # fmt: skip
+    recorded = resume.recorded_chunk if resume is not None else None  # a resumed sweep keeps its chunk size
 
-    chunk = starting_chunk(strategy, chunk_size, num_members, devices)
-    search = should_search(strategy, chunk_size, devices, num_members, chunk)
+    chunk = recorded or starting_chunk(strategy, chunk_size, num_members, devices)
+    search = recorded is None and should_search(strategy, chunk_size, devices, num_members, chunk)
     entry = runner.compiled(chunk, identify=search)
-    if memory_budget is not None and strategy != "map":
+    if memory_budget is not None and strategy != "map" and recorded is None:
         chunk, entry = fit_memory_budget(runner, entry, chunk, memory_budget, identify=search)
     elif memory_budget is not None:  # "map" runs every member in one program: nothing to shrink
         check_memory_budget(entry, chunk, memory_budget)
@@ -155,9 +175,11 @@ def sweep(
     if search:
         capped = memory_budget is not None  # the fitted chunk is the largest allowed
         chunk, entry, results, todo = search_chunk(runner, entry, chunk, todo, bar, capped=capped)
+    if resume is not None:  # record the sweep, save the trials' chunks, load the finished ones
+        results, todo = resume.start(chunk, entry.executable, results, todo, bar)
     chunks = split_into_chunks(todo, chunk)
     workers = cpu_workers(devices, inputs.mesh, memory_budget, len(chunks))
-    results += runner.run_chunks(entry, chunks, chunk, workers, bar)
+    results += runner.run_chunks(entry, chunks, chunk, workers, bar, resume and resume.save)
     metrics = gather(results)
     if check:
         errors, metrics = metrics

@@ -8,6 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 import jax
@@ -18,7 +19,7 @@ from jax.sharding import Mesh, NamedSharding, PartitionSpec
 from ._programs import Compiled, compile_program
 from ._tuner import usable_cores
 
-__all__ = ["ChunkRunner", "Progress", "cpu_workers", "gather", "run_timed", "split_into_chunks"]
+__all__ = ["ChunkRunner", "Progress", "cpu_workers", "gather", "run_timed", "split_into_chunks", "to_host"]
 
 _clock = time.perf_counter  # the clock that times chunks for the tuner
 
@@ -40,6 +41,19 @@ class Progress:
         self.start = time.perf_counter()
         self.chunks = 0
         self.done = 0
+        self.loaded_chunks: int | None = None  # set by a resumed sweep
+
+    def loaded(self, members: int, chunks: int) -> None:
+        """Count chunks loaded from a checkpoint (done before this run) and redraw.
+
+        Args:
+            members: members the loaded chunks hold.
+            chunks: chunk files loaded.
+        """
+        self.loaded_chunks = chunks
+        self.done += members
+        if self.enabled:
+            self._draw()
 
     def update(self, members: int) -> None:
         """Count one finished chunk of ``members`` member runs and redraw.
@@ -49,14 +63,18 @@ class Progress:
         """
         self.chunks += 1
         self.done += members
-        if not self.enabled:
-            return
+        if self.enabled:
+            self._draw()
+
+    def _draw(self) -> None:
         width = 24
         filled = round(width * self.done / self.total)
         elapsed = time.perf_counter() - self.start
         sys.stderr.write(
             f"\r{self.label}: [{'#' * filled}{'.' * (width - filled)}] {self.done}/{self.total} members, "
-            f"{self.chunks} chunks, {elapsed:.1f} s"
+            f"{self.chunks} chunks"
+            + ("" if self.loaded_chunks is None else f" run, {self.loaded_chunks} loaded from checkpoint")
+            + f", {elapsed:.1f} s"
         )
         if self.done == self.total:
             sys.stderr.write("\n")
@@ -180,7 +198,13 @@ class ChunkRunner:
         return run_timed(entry.executable, self.arguments(indices))
 
     def run_chunks(
-        self, entry: Compiled, chunks: list[np.ndarray], size: int, workers: int, bar: Progress
+        self,
+        entry: Compiled,
+        chunks: list[np.ndarray],
+        size: int,
+        workers: int,
+        bar: Progress,
+        on_result: Callable[[np.ndarray, Any], None] | None = None,
     ) -> list[tuple[np.ndarray, Any]]:
         """Run every chunk, padding short ones to ``size`` with member 0.
 
@@ -190,22 +214,26 @@ class ChunkRunner:
             size: members per compiled chunk.
             workers: chunks run side by side (threads); 1 runs them in order.
             bar: the progress bar to update.
+            on_result: called as ``on_result(indices, outputs)`` on this
+                thread as each chunk finishes (a checkpoint's save), or None.
 
         Returns:
             ``(indices, outputs)`` per chunk, in the order they finished.
         """
         if workers > 1:
-            return self._run_side_by_side(entry, chunks, size, workers, bar)
+            return self._run_side_by_side(entry, chunks, size, workers, bar, on_result)
         results = []
         for indices in chunks:
             out = entry.executable(*self.arguments(_padded(indices, size)))
             results.append((indices, out))
-            if bar.enabled:
+            if on_result is not None:
+                on_result(indices, out)
+            elif bar.enabled:
                 jax.block_until_ready(out)
             bar.update(len(indices))
         return results
 
-    def _run_side_by_side(self, entry, chunks, size, workers, bar) -> list[tuple[np.ndarray, Any]]:
+    def _run_side_by_side(self, entry, chunks, size, workers, bar, on_result) -> list[tuple[np.ndarray, Any]]:
         # XLA's CPU backend spreads one vmapped chunk poorly over the cores (on 2 cores a chunk of
         # 8 ran only 1.2x faster than on one), so chunks run side by side, one per core. Each
         # chunk is the same program on its own members: the results do not depend on the order.
@@ -215,9 +243,16 @@ class ChunkRunner:
         results = []
         with concurrent.futures.ThreadPoolExecutor(workers) as pool:
             futures = {pool.submit(run, indices): indices for indices in chunks}
-            for future in concurrent.futures.as_completed(futures):
-                results.append((futures[future], future.result()))
-                bar.update(len(futures[future]))
+            try:
+                for future in concurrent.futures.as_completed(futures):
+                    results.append((futures[future], future.result()))
+                    if on_result is not None:
+                        on_result(*results[-1])
+                    bar.update(len(futures[future]))
+            except BaseException:
+                for future in futures:  # a failed chunk ends the sweep: start no more
+                    future.cancel()
+                raise
         return results
 
 
@@ -236,12 +271,22 @@ def gather(results: list[tuple[np.ndarray, Any]]) -> Any:
         The metrics pytree with NumPy leaves, leading axis = members.
     """
     order = np.argsort(np.concatenate([indices for indices, _ in results]), kind="stable")
-    parts = [jax.tree.map(lambda x, n=len(indices): x[:n], _to_host(out)) for indices, out in results]
+    parts = [jax.tree.map(lambda x, n=len(indices): x[:n], to_host(out)) for indices, out in results]
     return jax.tree.map(lambda *leaves: np.concatenate(leaves)[order], *parts)
 
 
-def _to_host(tree: Any) -> Any:
-    """Fetch a (possibly multi-process) result to NumPy on every process."""
+def to_host(tree: Any) -> Any:
+    """Fetch a (possibly multi-process) result to NumPy on every process.
+
+    Args:
+        tree: a chunk's outputs; NumPy leaves (a chunk loaded from a
+            checkpoint) are on every process already.
+
+    Returns:
+        The tree with NumPy leaves.
+    """
+    if all(isinstance(x, np.ndarray) for x in jax.tree.leaves(tree)):
+        return tree
     if jax.process_count() > 1:
         return multihost_utils.process_allgather(tree, tiled=True)
     return jax.tree.map(np.asarray, tree)
