@@ -1,0 +1,1 @@
+"""Configs of the noisy-labels study: smoke, quick, default, gpu."""
