@@ -37,9 +37,8 @@ def test_flax_optimizers_log_every_scheduled_value():
         logged = osd.hyperparams(opt_state)
         assert sorted(logged) == ["b1", "b2", "eps", "eps_root", "learning_rate", "weight_decay"]  # every one used
         assert all(np.isfinite(v) for v in logged.values())
-    # the plateau reduced the NNX run's learning rate below its schedule by now
-    lr = osd.warmup(osd.cosine(0.05, run.TOTAL_STEPS), warmup_steps=3)
-    assert float(osd.hyperparams(optimizer.opt_state)["learning_rate"]) < float(lr(HALF - 1))
+    # the plateau reduced the NNX run's learning rate below its schedule by now (from the next update on)
+    assert float(optimizer.opt_state.schedule_states["learning_rate"].scale[...]) < 1
     assert int(optimizer.step[...]) == HALF and int(state.step) == HALF
 
 

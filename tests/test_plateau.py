@@ -1,5 +1,7 @@
 """Specification of reduce-on-plateau: PyTorch ReduceLROnPlateau semantics
-(driven against the real torch scheduler on random metric sequences), every
+(driven against the real torch scheduler on random metric sequences; a value
+given to update t lowers the rate from update t + 1, as scheduler.step(loss)
+after optimizer.step()), every
 hyperparameter traced and vmappable, correct for negative losses, composable
 with a warmup, and sharing the machinery of every schedule (checked mode, configs,
 sweeps)."""
@@ -35,8 +37,14 @@ def torch_learning_rates(metrics, **kwargs):
     return np.asarray(learning_rates)
 
 
+def torch_learning_rates_used(metrics, **kwargs):
+    """The learning rate of each epoch when ``scheduler.step(metric)`` ends it (the first is the initial)."""
+    return np.concatenate([[INITIAL_LR], torch_learning_rates(metrics, **kwargs)[:-1]])
+
+
 def run_plateau(plateau, metrics):
-    """Our value after each plateau step (one scan; vmappable over both arguments)."""
+    """The value each update uses when it receives ``value=metric`` (one scan; vmappable over both
+    arguments): a reduction the metric triggers takes effect from the next update."""
 
     def step(state, inputs):
         t, metric = inputs
@@ -86,9 +94,10 @@ def test_equivalent_to_torch_reduce_lr_on_plateau_on_random_sequences():
             stacked = osd.stack([ours(config) for _, config in group])
             got = np.asarray(run_sweep(stacked, jnp.asarray(np.stack([m for m, _ in group]))))
             for i, (metrics, config) in enumerate(group):
-                expected = torch_learning_rates(metrics, **config)
+                expected = torch_learning_rates_used(metrics, **config)
+                # rtol: torch multiplies the learning rate, we the scale of the base value (float64)
                 np.testing.assert_allclose(got[i], expected, rtol=1e-12, err_msg=str(config))
-                reductions += int(np.sum(np.diff(np.concatenate([[INITIAL_LR], expected])) != 0))
+                reductions += int(np.sum(np.diff(torch_learning_rates(metrics, **config)) != 0))
     assert reductions > 100  # the sequences do exercise the reductions
 
 
@@ -96,7 +105,7 @@ def test_through_inject_the_logged_learning_rate_is_torchs():
     # dyadic metrics and an absolute threshold: exact in float32 and in Python floats
     rng = np.random.default_rng(1)
     metrics = 4.0 + np.cumsum(rng.choice([0.0, 0.0, -0.25, 0.125], size=40))
-    expected = torch_learning_rates(
+    expected = torch_learning_rates_used(
         metrics, patience=2, factor=0.5, threshold=1 / 16, threshold_mode="abs", cooldown=1
     )
     opt = osd.inject(optax.sgd)(
@@ -131,7 +140,8 @@ def test_accumulation_averages_each_window_like_one_torch_step_per_epoch():
                 jnp.asarray(metrics),
             )
         )
-    expected = np.concatenate([[INITIAL_LR] * (size - 1), np.repeat(per_epoch, size)])[: len(metrics)]
+    # the epoch's mean is complete with its last update's value; the next epoch uses the new rate
+    expected = np.concatenate([[INITIAL_LR] * size, np.repeat(per_epoch, size)])[: len(metrics)]
     np.testing.assert_allclose(got, expected, rtol=1e-12)
 
 
@@ -146,8 +156,8 @@ def test_a_constant_negative_metric_plateaus(mode):
             osd.plateau(INITIAL_LR, patience=2, mode=mode), jnp.asarray(metrics, jnp.float32)
         )
     )
-    np.testing.assert_allclose(got[:3], INITIAL_LR)
-    np.testing.assert_allclose(got[3], INITIAL_LR * 0.1, rtol=1e-6)  # 3 bad steps > patience 2
+    np.testing.assert_allclose(got[:4], INITIAL_LR)
+    np.testing.assert_allclose(got[4], INITIAL_LR * 0.1, rtol=1e-6)  # 3 bad steps > patience 2, then used
     assert got[-1] < INITIAL_LR * 1e-3
     # the same for the update-scaling transformation, where optax.contrib's never reduces
     theirs = optax.contrib.reduce_on_plateau(patience=2)
@@ -173,7 +183,8 @@ def test_reduce_on_plateau_scales_the_updates():
     for loss in [3.0, 2.0, 2.0, 2.0, 2.0, 1.0]:
         updates, state = opt.update(jnp.ones(2), state, params, value=loss)
         scales.append(-float(updates[0]))
-    np.testing.assert_allclose(scales, [1.0, 1.0, 0.5, 0.25, 0.2, 0.2], rtol=1e-6)
+    # the 3rd, 4th and 5th losses are bad (patience 0): each lowers the scale from the next update
+    np.testing.assert_allclose(scales, [1.0, 1.0, 1.0, 0.5, 0.25, 0.2], rtol=1e-6)
     assert float(osd.hyperparams(state)["plateau_scale"]) == pytest.approx(0.2)
 
 
@@ -187,9 +198,10 @@ def test_warmup_then_plateau():
     np.testing.assert_allclose(
         got[:warmup_steps], osd.warmup(osd.constant(0.1), warmup_steps)(np.arange(warmup_steps)), rtol=1e-6
     )
-    # steps before begin_step are not judged: step 10 sets the best, 11..13 are bad, 13 reduces
-    np.testing.assert_allclose(got[warmup_steps : warmup_steps + 3], 0.1, rtol=1e-6)
-    np.testing.assert_allclose(got[warmup_steps + 3], 0.05, rtol=1e-6)
+    # steps before begin_step are not judged: step 10 sets the best, 11..13 are bad, 13 reduces,
+    # and update 14 is the first to use the reduced rate
+    np.testing.assert_allclose(got[warmup_steps : warmup_steps + 4], 0.1, rtol=1e-6)
+    np.testing.assert_allclose(got[warmup_steps + 4], 0.05, rtol=1e-6)
 
 
 def test_sweep_over_plateau_hyperparameters_in_inject():
@@ -230,10 +242,8 @@ def test_bad_plateau_arguments_raise():
     with pytest.raises(ValueError, match="plateau: schedule must be a schedule or a number"):
         osd.plateau("0.1")
     opt = osd.inject(optax.sgd)(learning_rate=osd.plateau(0.1))
-    with pytest.raises(
-        ValueError, match=r"plateau: the update needs the monitored value; call update\(.*value=loss\)"
-    ):
-        opt.update(jnp.ones(1), opt.init(jnp.zeros(1)), jnp.zeros(1))
+    with pytest.raises(ValueError, match=r"plateau: value must be a scalar, got shape \(2,\)"):
+        opt.update(jnp.ones(1), opt.init(jnp.zeros(1)), jnp.zeros(1), value=jnp.ones(2))
 
 
 # -- a stateful schedule shares the machinery of the others ----------------------------------------

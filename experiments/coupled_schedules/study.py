@@ -149,9 +149,9 @@ def check_promises(config, metrics: dict, per_epoch: int) -> dict:
             "runs_with_a_reduction": int(np.sum(first >= 0)),
             "reductions_per_run": float(drops.sum(axis=-1).mean()),
             "final_scale_mean": float(np.nanmean(scale[..., -1])),
-            # An epoch's mean loss is complete once its last step's loss is known, before that step's
-            # update: a reduction is first used by the update of an epoch's last step.
-            "reductions_at_epoch_ends": bool(np.all((drop_steps - config.warmup_steps + 1) % per_epoch == 0)),
+            # An epoch's mean loss is complete with its last step's loss; a reduction it triggers is
+            # first used by the next epoch's first update (as PyTorch's scheduler.step(loss) per epoch).
+            "reductions_at_epoch_ends": bool(np.all((drop_steps - config.warmup_steps) % per_epoch == 0)),
         }
     return out
 

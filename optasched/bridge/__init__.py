@@ -12,6 +12,7 @@ from ._layerwise import param_groups as param_groups
 from ._range_test import RangeTest as RangeTest
 from ._range_test import lr_range_test as lr_range_test
 from ._range_test import plot_range_test as plot_range_test
+from ._reduce_on_plateau import plateau_step as plateau_step
 from ._reduce_on_plateau import reduce_on_plateau as reduce_on_plateau
 from ._replace import replace_schedules as replace_schedules
 from ._state import InjectState as InjectState
@@ -24,6 +25,7 @@ __all__ = [
     "layerwise_decay",
     "lr_range_test",
     "param_groups",
+    "plateau_step",
     "plot_range_test",
     "reduce_on_plateau",
     "replace_schedules",

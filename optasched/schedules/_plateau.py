@@ -3,9 +3,9 @@
 
 :class:`Plateau` (``osd.plateau``) multiplies any schedule by a scale that
 drops by ``factor`` when the monitored value (``value=loss`` passed to
-``update``) stops improving; use it as a hyperparameter of
-:func:`optasched.inject`. ``osd.reduce_on_plateau`` (in the optax bridge) is
-the same logic as a transformation that scales the updates.
+``update``, or once per epoch to ``osd.plateau_step``) stops improving; use it
+as a hyperparameter of :func:`optasched.inject`. ``osd.reduce_on_plateau`` (in
+the optax bridge) is the same logic as a transformation that scales the updates.
 """
 
 from __future__ import annotations
@@ -33,16 +33,24 @@ class PlateauState(NamedTuple):
     cooldown_counter: jax.Array  # shape=(), int32
     accumulated: jax.Array  # sum of the values of the current window
     accumulated_count: jax.Array  # shape=(), int32
+    previous_scale: jax.Array  # the scale before the last reduction, used by updates before scale_from
+    scale_from: jax.Array  # shape=(), int32: the first update that uses ``scale``
 
 
 class Plateau(StatefulSchedule, family="plateau"):
     r"""Scale a schedule down by ``factor`` whenever a monitored value plateaus.
 
-    A hyperparameter for :func:`inject`: each ``update(..., value=loss)`` is
-    one PyTorch ``ReduceLROnPlateau.step(loss)``, taken *before* the update's
-    hyperparameters are read (so a reduction applies to that update, as the
-    next epoch's learning rate does in PyTorch). With :math:`v = s(t)\,c`
-    (:math:`c` the scale, initially 1):
+    A hyperparameter for :func:`inject`. Each monitored value is one PyTorch
+    ``ReduceLROnPlateau.step(value)`` (with ``accumulation_size`` :math:`k > 1`,
+    the mean of :math:`k` values is one step), and **a reduction takes effect
+    from the first update after the one that received the value**, as
+    ``scheduler.step(val_loss)`` after an epoch's last ``optimizer.step()``
+    lowers the learning rate from the next epoch on. Give the value with an
+    update (``update(grads, state, params, value=loss)``: its own learning rate
+    is not changed by it) or, once per epoch, with :func:`optasched.plateau_step`
+    after the epoch's last update (the same as giving it to that update).
+    Updates without a value leave the counters untouched. With
+    :math:`v = s(t)\,c` (:math:`c` the scale, initially 1):
 
     .. math::
         \text{better}(a) = \begin{cases}
@@ -76,18 +84,26 @@ class Plateau(StatefulSchedule, family="plateau"):
         min_value: floor :math:`v_{\min}` of the value (PyTorch ``min_lr``).
         eps: minimal change of the value for a reduction to be applied.
         mode: ``"min"`` (a loss) or ``"max"`` (an accuracy).
-        accumulation_size: average this many values before each plateau step
-            (one step per epoch of ``accumulation_size`` updates).
-        begin_step: updates before this step are ignored (no counting during
-            a warmup).
+        accumulation_size: average this many values (updates without a value
+            do not count) into each plateau step: ``steps_per_epoch`` with a
+            training loss on every update gives one step per epoch, taking
+            effect from the next epoch's first update.
+        begin_step: values given with updates before this step are ignored
+            (no counting during a warmup); :func:`optasched.plateau_step`
+            counts as the last update made.
 
-    Example:
+    Example (one plateau step per epoch, as ``scheduler.step(val_loss)``):
         >>> import jax.numpy as jnp, optax, optasched as osd
         >>> opt = osd.inject(optax.sgd)(learning_rate=osd.plateau(0.1, factor=0.5, patience=1))
         >>> params = jnp.zeros(2)
         >>> state = opt.init(params)
-        >>> for loss in [1.0, 0.5, 0.5, 0.5, 0.5]:
-        ...     _, state = opt.update(jnp.ones(2), state, params, value=loss)
+        >>> for val_loss in [1.0, 0.5, 0.5, 0.5]:                   # four epochs
+        ...     for _ in range(3):                                    # of three updates
+        ...         _, state = opt.update(jnp.ones(2), state, params)
+        ...     state = osd.plateau_step(state, val_loss)           # the 2nd epoch without gain reduces
+        >>> round(float(osd.hyperparams(state)["learning_rate"]), 6)  # the rate the last update used
+        0.1
+        >>> _, state = opt.update(jnp.ones(2), state, params)       # epoch 5 uses the reduced rate
         >>> round(float(osd.hyperparams(state)["learning_rate"]), 6)
         0.05
 
@@ -121,6 +137,8 @@ class Plateau(StatefulSchedule, family="plateau"):
             cooldown_counter=jnp.zeros((), jnp.int32),
             accumulated=jnp.zeros((), dtype),
             accumulated_count=jnp.zeros((), jnp.int32),
+            previous_scale=jnp.ones((), dtype),
+            scale_from=jnp.zeros((), jnp.int32),
         )
 
     def _is_better(self, value, best):
@@ -137,10 +155,8 @@ class Plateau(StatefulSchedule, family="plateau"):
 
     def update_state(self, state: PlateauState, step, value=None, **extra_args) -> PlateauState:
         del extra_args
-        if value is None:
-            raise ValueError(
-                "plateau: the update needs the monitored value; call update(grads, state, params, value=loss)"
-            )
+        if value is None:  # no metric with this update (the per-epoch recipe): nothing to count
+            return state
         dtype = state.best.dtype
         value = jnp.asarray(value).astype(dtype)
         if value.shape != ():
@@ -166,9 +182,20 @@ class Plateau(StatefulSchedule, family="plateau"):
         scale = jnp.where(applied, new / jnp.where(base > 0, base, 1), state.scale)
         cooldown_counter = jnp.where(reduce, self.cooldown, cooldown_counter).astype(jnp.int32)
         bad = jnp.where(reduce, 0, bad).astype(jnp.int32)
+        # As PyTorch's scheduler.step(loss) after optimizer.step(): this update keeps its scale and
+        # the reduction takes effect from the next one.
+        previous_scale = jnp.where(applied, self._scale_at(state, step), state.previous_scale)
+        scale_from = jnp.where(applied, jnp.asarray(step).astype(jnp.int32) + 1, state.scale_from)
 
         stepped = PlateauState(
-            scale, best, bad, cooldown_counter, jnp.zeros((), dtype), jnp.zeros((), jnp.int32)
+            scale,
+            best,
+            bad,
+            cooldown_counter,
+            jnp.zeros((), dtype),
+            jnp.zeros((), jnp.int32),
+            previous_scale,
+            scale_from,
         )
         waiting = state._replace(
             accumulated=jnp.where(active, total, state.accumulated),
@@ -176,7 +203,14 @@ class Plateau(StatefulSchedule, family="plateau"):
         )
         return jax.tree.map(lambda a, b: jnp.where(ready, a, b), stepped, waiting)
 
+    @staticmethod
+    def _scale_at(state: PlateauState, step) -> jax.Array:
+        """The scale update ``step`` uses: ``scale`` from ``scale_from`` on, the previous one before."""
+        step = jnp.asarray(step)
+        return jnp.where(step >= state.scale_from.astype(step.dtype), state.scale, state.previous_scale)
+
     def evaluate(self, state: PlateauState, step) -> jax.Array:
-        return self.schedule(step) * state.scale
+        return self.schedule(step) * self._scale_at(state, step)
+
 
 __all__ = ["MODES", "THRESHOLD_MODES", "Plateau", "PlateauState"]
