@@ -50,6 +50,16 @@ from .schedules import TanhDecay as tanh_decay
 from .schedules import Warmup as warmup
 from .schedules import Wsd as wsd
 
+# -- per-sample weightings (each class is its public constructor: osd.small_loss is weightings.SmallLoss) --
+from .weightings import Weighting as Weighting
+from .weightings import CoTeaching as co_teaching
+from .weightings import Focal as focal
+from .weightings import GCE as gce
+from .weightings import MarginWeighting as margin_weighting
+from .weightings import SelfPaced as self_paced
+from .weightings import SmallLoss as small_loss
+from .weightings import UniformWeighting as uniform_weighting
+
 # -- names users know (Hugging Face, PyTorch, timm) --
 from .schedules import get_schedule as get_schedule
 
@@ -69,7 +79,6 @@ from .bridge import replace_schedules as replace_schedules
 from .schedules import PlateauState as PlateauState
 from .schedules import Plateau as plateau
 from .bridge import reduce_on_plateau as reduce_on_plateau
-from .bridge import plateau_step as plateau_step
 from .bridge import layerwise_decay as layerwise_decay
 from .bridge import param_groups as param_groups
 from .bridge import RangeTest as RangeTest

@@ -19,10 +19,11 @@ import optasched
 import optasched.schedules
 
 ROOT = pathlib.Path(optasched.__file__).parent
-LAYERS = ("schedules", "bridge", "sweeps")
+LAYERS = ("schedules", "weightings", "bridge", "sweeps")
 # What each place may not import at all: the layers above it.
 ABOVE = {
-    "schedules": ("bridge", "sweeps", "cli", "_plot"),
+    "schedules": ("weightings", "bridge", "sweeps", "cli", "_plot"),
+    "weightings": ("bridge", "sweeps", "cli", "_plot"),
     "bridge": ("sweeps", "cli", "_plot"),
     "sweeps": ("cli", "_plot"),
 }

@@ -16,6 +16,8 @@ from ._algebra import Maximum as Maximum
 from ._algebra import Minimum as Minimum
 from ._algebra import Mul as Mul
 from ._algebra import Sub as Sub
+from ._check_context import check_constraint as check_constraint
+from ._check_context import checking_inside as checking_inside
 from ._checked import check as check
 from ._checked import checked as checked
 from ._checked import checkified as checkified
@@ -70,7 +72,9 @@ from ._piecewise import PiecewiseLinear as PiecewiseLinear
 from ._piecewise import Wsd as Wsd
 from ._plateau import Plateau as Plateau
 from ._plateau import PlateauState as PlateauState
+from ._registry import declared_families as declared_families
 from ._registry import families as families
+from ._schedule import Declared as Declared
 from ._schedule import Schedule as Schedule
 from ._schedule import as_schedule as as_schedule
 from ._stateful import StatefulSchedule as StatefulSchedule
@@ -82,6 +86,7 @@ from ._trees import schedule_nodes as schedule_nodes
 
 __all__ = [
     # the base and how a family declares its fields
+    "Declared",
     "Schedule",
     "StatefulSchedule",
     "Field",
@@ -99,6 +104,7 @@ __all__ = [
     # helpers the other layers use
     "as_schedule",
     "convert_leaf",
+    "declared_families",
     "describe_difference",
     "families",
     "is_traced",
@@ -150,7 +156,9 @@ __all__ = [
     # checked mode, configs, names
     "NAMES",
     "check",
+    "check_constraint",
     "checked",
+    "checking_inside",
     "checkified",
     "first_check_line",
     "from_config",

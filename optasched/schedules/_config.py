@@ -18,8 +18,8 @@ import numpy as np
 from ._constraints import plain_number
 from ._convert import is_traced
 from ._fields import Kind
-from ._registry import families
-from ._schedule import Schedule
+from ._registry import declared_families
+from ._schedule import Declared
 
 
 def _numbers(x: Any) -> Any:
@@ -68,7 +68,7 @@ def _read_dtypes(family: str, config: dict[str, Any]) -> dict[str, np.dtype]:
     return dtypes
 
 
-def to_config(schedule: Schedule) -> dict[str, Any]:
+def to_config(schedule: Declared) -> dict[str, Any]:
     """A JSON-safe dict describing ``schedule``: ``{"family": name, **hyperparameters}``.
 
     Numbers are written with the shortest text that reads back to the same
@@ -84,7 +84,7 @@ def to_config(schedule: Schedule) -> dict[str, Any]:
         >>> osd.to_config(osd.warmup(osd.cosine(0.1, 900), 100))["schedule"]
         {'family': 'cosine', 'init_value': 0.1, 'decay_steps': 900, 'end_value': 0.0, 'exponent': 1.0}
     """
-    if not isinstance(schedule, Schedule):
+    if not isinstance(schedule, Declared):
         raise ValueError(f"to_config: expected an optasched schedule, got {schedule!r}")
     config: dict[str, Any] = {"family": schedule.family}
     dtypes: dict[str, str] = {}
@@ -114,7 +114,7 @@ def to_config(schedule: Schedule) -> dict[str, Any]:
     return config
 
 
-def from_config(config: dict[str, Any]) -> Schedule:
+def from_config(config: dict[str, Any]) -> Declared:
     """Rebuild a schedule from :func:`to_config` output or a hand-written dict.
 
     Omitted arguments take the constructor's defaults; a number where a
@@ -134,7 +134,7 @@ def from_config(config: dict[str, Any]) -> Schedule:
     """
     if not isinstance(config, dict):
         raise ValueError(f"from_config: expected a dict with a 'family' key, got {config!r}")
-    known = families()
+    known = declared_families()
     if "family" not in config:
         raise ValueError(
             f"from_config: the config needs a 'family' key naming one of {', '.join(known)}; "

@@ -1,7 +1,9 @@
 """The registry of schedule families by public name, filled as each family class
 is created (``class Cosine(Schedule, family="cosine")``). Configs, the switch
 and ``optasched list`` look families up here; a second class claiming a name
-already taken is refused.
+already taken is refused. Siblings of schedules declared the same way (the
+per-sample weightings, :class:`Declared` subclasses) share the names, so one
+config reader builds both, but are not schedule families.
 """
 
 from __future__ import annotations
@@ -9,19 +11,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ._schedule import Schedule
+    from ._schedule import Declared, Schedule
 
-_FAMILIES: dict[str, type[Schedule]] = {}
+_FAMILIES: dict[str, type[Declared]] = {}
 
 
-def register(cls: type[Schedule]) -> None:
+def register(cls: type[Declared]) -> None:
     """Records ``cls`` under its public name ``cls.family``.
 
     Redefining the same class (same module and qualified name, as when a module
     is reloaded) replaces it; any other class claiming a taken name is refused.
 
     Args:
-        cls: a schedule class created with ``family="name"``.
+        cls: a schedule (or sibling) class created with ``family="name"``.
 
     Raises:
         ValueError: if another class already has the name.
@@ -38,6 +40,14 @@ def register(cls: type[Schedule]) -> None:
 
 def families() -> dict[str, type[Schedule]]:
     """Every schedule family by its public name (user-defined families included), sorted by name."""
+    from ._schedule import Schedule  # at call time: the registry sits below the base class
+
+    return {name: cls for name, cls in declared_families().items() if issubclass(cls, Schedule)}
+
+
+def declared_families() -> dict[str, type[Declared]]:
+    """Every registered family, schedules and their siblings (weightings), sorted by name:
+    what a config may name."""
     return dict(sorted(_FAMILIES.items()))
 
 
@@ -56,4 +66,4 @@ def family_class(name: str) -> type[Schedule]:
         raise ValueError(f"unknown schedule family {name!r}; known: {', '.join(sorted(_FAMILIES))}") from None
 
 
-__all__ = ["families", "family_class", "register"]
+__all__ = ["declared_families", "families", "family_class", "register"]

@@ -1,4 +1,5 @@
-"""The Schedule base class: a frozen pytree whose leaves are its hyperparameters.
+"""The Schedule base class: a frozen pytree whose leaves are its hyperparameters
+(and :class:`Declared`, the machinery it shares with its siblings in the layers above).
 
 A family declares its fields once, as annotated class attributes with a field
 specifier (see :mod:`._fields`)::
@@ -43,31 +44,27 @@ except ImportError:  # Python 3.10
 
 
 @dataclass_transform(eq_default=False, frozen_default=True, field_specifiers=SPECIFIERS)
-class Schedule:
-    """A schedule: a pure, jittable function of the step whose numeric
-    hyperparameters are the leaves of a pytree.
+class Declared:
+    """A frozen pytree whose leaves are its declared hyperparameters: the machinery
+    that schedules (:class:`Schedule`) and their siblings in the layers above
+    (per-sample weightings) share.
 
-    Call it on an integer (or float) step, scalar or array, inside or outside
-    ``jit``. A schedule whose leaves carry leading sweep axes (from
-    :func:`optasched.stack` or :func:`optasched.grid`) evaluates every member at
-    once: the result has shape ``batch_shape + step.shape``.
-
-    A family subclasses it with ``family="name"`` (its public name, unique),
-    declares its fields (see the module docstring), implements ``_value(step)``
-    for one member, and ``value_range(step)`` if its range can be read off its
-    hyperparameters. A reparameterisation of another family implements
-    ``_general()`` (the general family built from its own leaves, at
-    evaluation time) instead of ``_value``. Cross-field requirements go in
-    ``_constraints()``; structural ones (lengths that must match) in
-    ``_check_structure()``.
+    A subclass with ``family="name"`` (its public name, unique across every
+    declared kind, so configs find it) declares its fields with the specifiers
+    of :mod:`._fields` and gets the constructor, conversion, validation with
+    errors naming the argument, pytree registration, sweep axes, indexing,
+    ``replace``, ``repr``, checked mode and the config round trip. Cross-field
+    requirements go in ``_constraints()``; structural ones (lengths that must
+    match) in ``_check_structure()``. What the object computes is the
+    subclass's business: a :class:`Schedule` is a function of the step.
     """
 
-    family: ClassVar[str] = "schedule"
+    family: ClassVar[str] = "declared"
+    # The word errors use for one object of this kind ("a single cosine schedule has no len()").
+    _noun: ClassVar[str] = "object"
     fields: ClassVar[dict[str, Field]] = {}
     _leaf_names: ClassVar[tuple[str, ...]] = ()
     _static_names: ClassVar[tuple[str, ...]] = ()
-    # True for schedules whose value needs a state besides the step (StatefulSchedule).
-    _needs_state: ClassVar[bool] = False
     # The core ranks of the leaves of ``params`` fields (from_function), in leaf order: the one
     # piece of structure a field's kind does not fix. Recorded by ``_setup`` from the arguments as
     # given, carried as static aux data of the pytree and kept by ``replace``; None means all 0.
@@ -79,7 +76,7 @@ class Schedule:
             cls.family = family
         declared: dict[str, Field] = {}
         for base in reversed(cls.__mro__[1:]):
-            declared.update(getattr(base, "fields", {}) if issubclass(base, Schedule) else {})
+            declared.update(getattr(base, "fields", {}) if issubclass(base, Declared) else {})
         for name in cls.__dict__.get("__annotations__", {}):
             spec = cls.__dict__.get(name)
             if isinstance(spec, Field):
@@ -171,56 +168,11 @@ class Schedule:
 
     def __setattr__(self, name: str, new: Any) -> None:
         raise AttributeError(
-            f"{self.family} schedules are immutable; use .replace({name}=...) for a copy with a new value"
+            f"{self.family} {self._noun}s are immutable; use .replace({name}=...) for a copy with a new value"
         )
 
     def __delattr__(self, name: str) -> None:
-        raise AttributeError(f"{self.family} schedules are immutable")
-
-    # -- subclass hooks ---------------------------------------------------------------------
-
-    def _general(self) -> Schedule | None:
-        """For a reparameterisation: the general family built from this one's leaves."""
-        return None
-
-    def _value(self, step):
-        general = self._general()
-        if general is None:
-            raise NotImplementedError(f"{type(self).__name__} defines neither _value nor _general")
-        return general._value(step)
-
-    def value_range(self, step):
-        """``(low, high)``: the smallest and largest value the schedule takes, as
-        traced arrays, or None when it cannot be read off the hyperparameters.
-
-        Over the whole course for most families; for schedules whose cycles grow
-        (restarts with ``peak_multiplier > 1``) over the course up to the end of
-        the cycle that ``step`` falls in. Coupled schedules normalise by it.
-
-        Args:
-            step: the step whose cycle bounds the range (for growing cycles).
-        """
-        general = self._general()
-        return None if general is None else general.value_range(step)
-
-    def position(self, step):
-        """Where the value at ``step`` lies within :meth:`value_range`, in [0, 1]
-        (1 for a constant); None when the range is unknown.
-
-        Args:
-            step: the step.
-        """
-        general = self._general()
-        if general is not None:
-            return general.position(step)
-        found = self.value_range(step)
-        if found is None:
-            return None
-        low, high = found
-        current = self._value(step)
-        fraction = jnp.clip(safe_divide(current - low, high - low, 1.0), 0.0, 1.0)
-        # At or beyond the ends exactly (a constant is at its top; inf - inf must not give NaN).
-        return jnp.where(current >= high, 1.0, jnp.where(current <= low, 0.0, fraction))
+        raise AttributeError(f"{self.family} {self._noun}s are immutable")
 
     def _constraints(self) -> Iterator[Constraint]:
         return iter(())
@@ -327,42 +279,24 @@ class Schedule:
     def __len__(self) -> int:
         batch = self.batch_shape
         if not batch:
-            raise TypeError(f"a single {self.family} schedule has no len(); stack schedules first")
+            raise TypeError(f"a single {self.family} {self._noun} has no len(); stack {self._noun}s first")
         return batch[0]
 
-    def __getitem__(self, index) -> Schedule:
+    def __getitem__(self, index) -> Declared:
         """Member ``index`` of a stacked sweep (or a sub-sweep for a slice)."""
         batch = self.batch_shape
         if not batch:
-            raise TypeError(f"a single {self.family} schedule cannot be indexed")
+            raise TypeError(f"a single {self.family} {self._noun} cannot be indexed")
         if isinstance(index, (int, np.integer)) and not -batch[0] <= index < batch[0]:
             raise IndexError(f"sweep member {index} out of range for a sweep of {batch[0]}")
         return jax.tree.map(lambda x: x[index], self)
 
-    def __iter__(self) -> Iterator[Schedule]:
+    def __iter__(self) -> Iterator[Declared]:
         return (self[i] for i in range(len(self)))
-
-    # -- evaluation --------------------------------------------------------------------------
-
-    def __call__(self, step) -> jax.Array:
-        step = as_step(self.family, step)
-        batch = self.batch_shape
-        if not batch:
-            return self._value(step)
-        evaluate = lambda member: member._value(step)  # noqa: E731
-        for _ in batch:
-            evaluate = jax.vmap(evaluate)
-        return evaluate(self)
-
-    @property
-    def dtype(self) -> np.dtype:
-        """The floating dtype of the schedule's values."""
-        floats = [x.dtype for x in jax.tree.leaves(self) if jnp.issubdtype(x.dtype, jnp.floating)]
-        return jnp.result_type(*floats) if floats else default_float_dtype()
 
     # -- editing ---------------------------------------------------------------------------------
 
-    def replace(self, **changes) -> Schedule:
+    def replace(self, **changes) -> Declared:
         """A copy with some hyperparameters changed, validated like the constructor.
 
         Keys are field names, or dotted paths into composites and parameter trees:
@@ -406,6 +340,94 @@ class Schedule:
 
         args = ", ".join(f"{n}={show(v)}" for n, v in self._hyperparameters().items() if v is not None)
         return f"{self.family}({args})"
+
+
+class Schedule(Declared):
+    """A schedule: a pure, jittable function of the step whose numeric
+    hyperparameters are the leaves of a pytree.
+
+    Call it on an integer (or float) step, scalar or array, inside or outside
+    ``jit``. A schedule whose leaves carry leading sweep axes (from
+    :func:`optasched.stack` or :func:`optasched.grid`) evaluates every member at
+    once: the result has shape ``batch_shape + step.shape``.
+
+    A family subclasses it with ``family="name"`` (its public name, unique),
+    declares its fields (see the module docstring), implements ``_value(step)``
+    for one member, and ``value_range(step)`` if its range can be read off its
+    hyperparameters. A reparameterisation of another family implements
+    ``_general()`` (the general family built from its own leaves, at
+    evaluation time) instead of ``_value``. Cross-field requirements go in
+    ``_constraints()``; structural ones (lengths that must match) in
+    ``_check_structure()``.
+    """
+
+    family: ClassVar[str] = "schedule"
+    _noun: ClassVar[str] = "schedule"
+    # True for schedules whose value needs a state besides the step (StatefulSchedule).
+    _needs_state: ClassVar[bool] = False
+
+    # -- subclass hooks ---------------------------------------------------------------------
+
+    def _general(self) -> Schedule | None:
+        """For a reparameterisation: the general family built from this one's leaves."""
+        return None
+
+    def _value(self, step):
+        general = self._general()
+        if general is None:
+            raise NotImplementedError(f"{type(self).__name__} defines neither _value nor _general")
+        return general._value(step)
+
+    def value_range(self, step):
+        """``(low, high)``: the smallest and largest value the schedule takes, as
+        traced arrays, or None when it cannot be read off the hyperparameters.
+
+        Over the whole course for most families; for schedules whose cycles grow
+        (restarts with ``peak_multiplier > 1``) over the course up to the end of
+        the cycle that ``step`` falls in. Coupled schedules normalise by it.
+
+        Args:
+            step: the step whose cycle bounds the range (for growing cycles).
+        """
+        general = self._general()
+        return None if general is None else general.value_range(step)
+
+    def position(self, step):
+        """Where the value at ``step`` lies within :meth:`value_range`, in [0, 1]
+        (1 for a constant); None when the range is unknown.
+
+        Args:
+            step: the step.
+        """
+        general = self._general()
+        if general is not None:
+            return general.position(step)
+        found = self.value_range(step)
+        if found is None:
+            return None
+        low, high = found
+        current = self._value(step)
+        fraction = jnp.clip(safe_divide(current - low, high - low, 1.0), 0.0, 1.0)
+        # At or beyond the ends exactly (a constant is at its top; inf - inf must not give NaN).
+        return jnp.where(current >= high, 1.0, jnp.where(current <= low, 0.0, fraction))
+
+    # -- evaluation --------------------------------------------------------------------------
+
+    def __call__(self, step) -> jax.Array:
+        step = as_step(self.family, step)
+        batch = self.batch_shape
+        if not batch:
+            return self._value(step)
+        evaluate = lambda member: member._value(step)  # noqa: E731
+        for _ in batch:
+            evaluate = jax.vmap(evaluate)
+        return evaluate(self)
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The floating dtype of the schedule's values."""
+        floats = [x.dtype for x in jax.tree.leaves(self) if jnp.issubdtype(x.dtype, jnp.floating)]
+        return jnp.result_type(*floats) if floats else default_float_dtype()
 
     # -- arithmetic: the pointwise families of the algebra module, found by name (they subclass
     # Schedule, so this module cannot import them) ------------------------------------------------
@@ -461,4 +483,4 @@ def as_schedule(x: Any, family: str = "schedule", name: str = "schedule") -> Sch
         raise ValueError(f"{family}: {name} must be a schedule or a number, got {x!r}") from err
 
 
-__all__ = ["Schedule", "as_schedule"]
+__all__ = ["Declared", "Schedule", "as_schedule"]

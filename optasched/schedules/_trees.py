@@ -10,25 +10,26 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
-from ._schedule import Schedule
+from ._schedule import Declared
 
 
-def schedule_nodes(tree: Any, path: str = "") -> Iterator[tuple[str, Schedule]]:
-    """Every schedule inside a pytree (nested composites included), with its path.
+def schedule_nodes(tree: Any, path: str = "") -> Iterator[tuple[str, Declared]]:
+    """Every schedule inside a pytree (nested composites and siblings such as weightings
+    included), with its path.
 
     Args:
         tree: any pytree.
         path: the text before every path (the tree's own place).
     """
-    is_schedule = lambda x: isinstance(x, Schedule)  # noqa: E731
+    is_schedule = lambda x: isinstance(x, Declared)  # noqa: E731
     for key_path, node in jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_schedule)[0]:
-        if not isinstance(node, Schedule):
+        if not isinstance(node, Declared):
             continue
         here = path + jax.tree_util.keystr(key_path)
         yield here, node
         for name in node._leaf_names:
             field_value = getattr(node, name)
-            if isinstance(field_value, (Schedule, tuple)):
+            if isinstance(field_value, (Declared, tuple)):
                 yield from schedule_nodes(field_value, f"{here}.{name}")
 
 
@@ -40,7 +41,7 @@ def describe_difference(a: Any, b: Any, path: str = "") -> str | None:
         path: the text before every path in the answer.
     """
     where = path or "the top level"
-    if isinstance(a, Schedule) or isinstance(b, Schedule):
+    if isinstance(a, Declared) or isinstance(b, Declared):
         return _schedule_difference(a, b, path)
     if (a is None) != (b is None):
         return f"{where}: {'None' if a is None else 'given'} vs {'None' if b is None else 'given'}"
@@ -74,7 +75,7 @@ def _first(differences: Iterator[str | None]) -> str | None:
 
 
 def _kind_of(x: Any) -> str:
-    return f"{x.family} schedule" if isinstance(x, Schedule) else f"{type(x).__name__} {x!r}"
+    return f"{x.family} {x._noun}" if isinstance(x, Declared) else f"{type(x).__name__} {x!r}"
 
 
 __all__ = ["describe_difference", "schedule_nodes"]

@@ -17,7 +17,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..schedules import Schedule, describe_difference, switch
+from ..schedules import Declared, Schedule, describe_difference, switch
 
 __all__ = [
     "Batch",
@@ -140,8 +140,8 @@ class Batch(NamedTuple):
         return len(self.labels)
 
 
-def _builder(build: Callable[..., Any] | Schedule) -> Callable[..., Any]:
-    if isinstance(build, Schedule):
+def _builder(build: Callable[..., Any] | Declared) -> Callable[..., Any]:
+    if isinstance(build, Declared):  # a schedule or a sibling (a weighting)
         return build.replace
     if not callable(build):
         raise ValueError(f"build must be a schedule or a callable, got {build!r}")
