@@ -92,6 +92,13 @@ from .sweeps import all_finite as all_finite
 from .sweeps import train_loop as train_loop
 from .sweeps import Best as Best
 from .sweeps import SweepResult as SweepResult
+from .sweeps import successive_halving as successive_halving
+from .sweeps import HalvingResult as HalvingResult
+from .sweeps import pbt as pbt
+from .sweeps import PBTResult as PBTResult
+from .sweeps import explore as explore
+from .sweeps import Explore as Explore
+from .sweeps import leaf_names as leaf_names
 
 # -- a quick look --
 from ._plot import plot as plot
