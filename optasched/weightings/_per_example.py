@@ -37,7 +37,7 @@ def margin(logits: jax.Array, labels: jax.Array) -> jax.Array:
         labels: the labels, ``[B]`` integers in ``[0, C)``.
     """
     labelled = jnp.take_along_axis(logits, labels[:, None], axis=-1)[:, 0]
-    is_label = jnp.arange(logits.shape[-1]) == labels[:, None]
+    is_label = jnp.arange(logits.shape[-1])[None, :] == labels[:, None]  # explicit ranks (strict promotion)
     runner_up = jnp.max(jnp.where(is_label, -jnp.inf, logits), axis=-1)
     return labelled - runner_up
 
