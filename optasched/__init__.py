@@ -92,6 +92,8 @@ from .sweeps import all_finite as all_finite
 from .sweeps import train_loop as train_loop
 from .sweeps import Best as Best
 from .sweeps import SweepResult as SweepResult
+from .sweeps import stepped_sweep as stepped_sweep
+from .sweeps import SteppedSweep as SteppedSweep
 from .sweeps import successive_halving as successive_halving
 from .sweeps import HalvingResult as HalvingResult
 from .sweeps import pbt as pbt

@@ -331,3 +331,164 @@ def test_bad_checkpoint_arguments_are_value_errors_naming_them(work):
     (work / "file").write_text("")
     with pytest.raises(ValueError, match="checkpoint_dir=.*file' exists and is not a folder"):
         sweep["run"](checkpoint_dir=work / "file")
+
+
+# -- long members: the step-level driver ------------------------------------------------------------
+
+# A tiny regression trained with adam on a cosine schedule; its state holds a typed PRNG key (fresh
+# noise every step). Member 2's learning rate diverges. Each segment appends its first step to
+# $RESUME_WORK/segments.txt; with $RESUME_WORK/fail reading "K", the process SIGKILLs itself when a
+# segment starts after K checkpoints are complete (orbax renames a finished step folder into place).
+STEPS = """
+import os, pathlib, signal
+import jax, jax.numpy as jnp, numpy as np, optax
+import optasched as osd
+
+TOTAL, EVERY = 40, 10
+CONFIGS = {"peak": np.array([0.01, 0.05, 1e5, 0.1], np.float32)}
+X = jnp.linspace(-1.0, 1.0, 8)
+
+
+def segment_started(step, peak):
+    if peak > 1.0:  # the diverged member stays at step 0
+        return
+    work = pathlib.Path(os.environ["RESUME_WORK"])
+    with open(work / "segments.txt", "a") as f:
+        f.write(f"{int(step)}\\n")
+    fail = work / "fail"
+    if fail.exists():
+        done = [p for p in (work / "steps").iterdir() if p.name.isdigit()]
+        if len(done) >= int(fail.read_text()):
+            os.kill(os.getpid(), signal.SIGKILL)
+
+
+def optimizer(config):
+    return optax.adam(osd.cosine(config["peak"], TOTAL))
+
+
+def init(config, key):
+    params = {"w": jnp.zeros(()), "b": jnp.zeros(())}
+    return {"params": params, "opt": optimizer(config).init(params), "rng": key}
+
+
+def advance(config, state, num_steps):
+    jax.debug.callback(segment_started, state["opt"][0].count, config["peak"])  # adam's step count
+    opt = optimizer(config)
+
+    def step(state, t):
+        rng, noise_key = jax.random.split(state["rng"])
+        y = 3.0 * X + 1.0 + 0.1 * jax.random.normal(noise_key, X.shape)
+        loss_fn = lambda p: jnp.mean((p["w"] * X + p["b"] - y) ** 2)
+        loss, grads = jax.value_and_grad(loss_fn)(state["params"])
+        updates, opt_state = opt.update(grads, state["opt"], state["params"])
+        params = optax.apply_updates(state["params"], updates)
+        params = jax.tree.map(lambda p: p * jnp.exp(config["peak"] - 0.01), params)  # member 2 blows up
+        return {"params": params, "opt": opt_state, "rng": rng}, {"loss": loss}
+
+    return osd.train_loop(step, state, num_steps)
+
+
+def run(**options):
+    folder = pathlib.Path(os.environ["RESUME_WORK"]) / "steps"
+    defaults = {"total_steps": TOTAL, "checkpoint_every": EVERY, "checkpoint_dir": folder, "max_to_keep": 3}
+    return osd.stepped_sweep(init, advance, CONFIGS, 0, **(defaults | options))
+"""
+steps = {}
+exec(compile(STEPS, "STEPS", "exec"), steps)
+
+
+@functools.cache
+def straight_run():
+    """The stepped sweep without checkpoints (once, shared)."""
+    return steps["run"](checkpoint_dir=None)
+
+
+def started_segments(work):
+    path = work / "segments.txt"
+    found = sorted({int(line) for line in path.read_text().split()}) if path.exists() else []
+    path.unlink(missing_ok=True)
+    return found
+
+
+def assert_same_run(got, want):
+    for a, b in zip(jax.tree.leaves((got.state, got.metrics, got.diverged_at)),
+                    jax.tree.leaves((want.state, want.metrics, want.diverged_at))):  # fmt: skip
+        if jnp.issubdtype(a.dtype, jax.dtypes.prng_key):
+            a, b = jax.random.key_data(a), jax.random.key_data(b)
+        np.testing.assert_array_equal(a, b)  # bit for bit, NaN where both are NaN
+
+
+def test_the_straight_stepped_run_isolates_the_diverging_member(work):
+    result = straight_run()
+    assert result.diverged_at.tolist()[2] >= 0 and [result.diverged_at[i] for i in (0, 1, 3)] == [-1, -1, -1]
+    assert result.metrics["loss"].shape == (4, 4, 10)  # members, segments, steps per segment
+    assert np.isfinite(result.metrics["loss"][[0, 1, 3]]).all()
+    assert all(np.isfinite(x[2]).all() for x in jax.tree.leaves(result.state["params"]))  # last finite state
+    assert result.resumed_from == 0
+
+
+def test_a_killed_stepped_sweep_resumes_bit_identically(work):
+    (work / "fail").write_text("2")
+    (work / "steps").mkdir()
+    child = subprocess.run(
+        [sys.executable, "-c", STEPS + "\nrun()\n"], env=os.environ | {"RESUME_WORK": str(work)},
+        capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    (work / "fail").unlink()
+    assert child.returncode == -signal.SIGKILL, child.stderr[-2000:]
+    assert sorted(p.name for p in (work / "steps").iterdir() if p.name.isdigit()) == ["1", "2"]
+    assert started_segments(work) == [0, 10, 20]  # the third segment was killed
+    resumed = steps["run"]()
+    assert resumed.resumed_from == 20
+    assert started_segments(work) == [20, 30]  # the first two were not run again
+    assert_same_run(resumed, straight_run())
+
+
+def test_deleting_the_newest_checkpoint_falls_back_to_the_one_before(work):
+    import shutil
+
+    steps["run"]()
+    assert sorted(p.name for p in (work / "steps").iterdir() if p.name.isdigit()) == ["2", "3", "4"]
+    shutil.rmtree(work / "steps" / "4")
+    started_segments(work)
+    resumed = steps["run"]()
+    assert resumed.resumed_from == 30 and started_segments(work) == [30]
+    assert_same_run(resumed, straight_run())
+    again = steps["run"]()  # complete: nothing to run
+    assert again.resumed_from == 40 and started_segments(work) == []
+    assert_same_run(again, straight_run())
+
+
+def test_a_different_stepped_sweep_is_refused_unless_overwritten(work):
+    steps["run"]()
+    with pytest.raises(ValueError, match="holds a different sweep: its key differs"):
+        osd.stepped_sweep(steps["init"], steps["advance"], steps["CONFIGS"], 1, total_steps=40,
+                          checkpoint_every=10, checkpoint_dir=work / "steps")  # fmt: skip
+    with pytest.raises(ValueError, match="its batch values differ"):
+        osd.stepped_sweep(
+            steps["init"], steps["advance"], {"peak": steps["CONFIGS"]["peak"] * 2}, 0, total_steps=40,
+            checkpoint_every=10, checkpoint_dir=work / "steps",
+        )  # fmt: skip
+    with pytest.raises(ValueError, match="its total steps differs"):
+        steps["run"](total_steps=50)
+    started_segments(work)
+    replaced = steps["run"](total_steps=20, overwrite=True)
+    assert replaced.resumed_from == 0 and started_segments(work) == [0, 10]
+
+
+def test_bad_stepped_sweep_arguments_are_value_errors_naming_them(work):
+    cases = {
+        "total_steps must be a positive int, got 0": dict(total_steps=0),
+        "checkpoint_every must divide total_steps=40 .* got 15": dict(checkpoint_every=15),
+        "checkpoint_every must be a positive int, got 2.5": dict(checkpoint_every=2.5),
+        "max_to_keep must be a positive int, got 0": dict(max_to_keep=0),
+        "overwrite must be True or False, got 1": dict(overwrite=1),
+        "checkpoint_dir must be a folder path .* got 5": dict(checkpoint_dir=5),
+    }
+    for message, change in cases.items():
+        with pytest.raises(ValueError, match=message):
+            steps["run"](**change)
+    with pytest.raises(ValueError, match="advance must be a function advance"):
+        osd.stepped_sweep(steps["init"], None, steps["CONFIGS"], total_steps=4, checkpoint_every=2)
+    with pytest.raises(ValueError, match="init must be a function init"):
+        osd.stepped_sweep(3, steps["advance"], steps["CONFIGS"], total_steps=4, checkpoint_every=2)

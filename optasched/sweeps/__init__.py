@@ -24,6 +24,8 @@ from ._pbt import pbt as pbt
 from ._results import Best as Best
 from ._results import Cell as Cell
 from ._results import SweepResult as SweepResult
+from ._steps import SteppedSweep as SteppedSweep
+from ._steps import stepped_sweep as stepped_sweep
 from ._stack import Batch as Batch
 from ._stack import Distribution as Distribution
 from ._stack import choice as choice
@@ -43,6 +45,7 @@ __all__ = [
     "HalvingResult",
     "LoopResult",
     "PBTResult",
+    "SteppedSweep",
     "SweepResult",
     "all_finite",
     "choice",
@@ -55,6 +58,7 @@ __all__ = [
     "sample",
     "stack",
     "stayed_finite",
+    "stepped_sweep",
     "successive_halving",
     "sweep",
     "train_loop",
