@@ -98,9 +98,8 @@ def reduce_on_plateau(
 
 def _member_steps(node: InjectState, value) -> dict:
     """The schedule states of one (unbatched) inject state after the value."""
-    last_update = jnp.maximum(node.count - 1, 0)  # the value belongs to the last update made
     return {
-        name: schedule.update_state(node.schedule_states[name], last_update, value=value)
+        name: schedule.update_state(node.schedule_states[name], node.count, value=value, between_updates=True)
         for name, schedule in node.schedules.items()
         if isinstance(schedule, StatefulSchedule)
     }
@@ -129,15 +128,18 @@ def plateau_step(opt_state, value):
     PyTorch's ``scheduler.step(val_loss)`` at the end of an epoch: every
     stateful hyperparameter (:func:`plateau`, :func:`reduce_on_plateau`, a
     switch or sweep with a plateau member) held by an :func:`~optasched.inject`
-    state counts ``value`` exactly as if the last update made had received
-    ``value=value``; a reduction takes effect from the next update (the next
-    epoch's first). Updates in between need no ``value`` (they leave the
-    plateau untouched), so an epoch of updates can be one jitted scan.
+    state counts ``value``, the metric of the model after :math:`n` updates
+    (:math:`n` the state's count), and a reduction it triggers takes effect
+    from the next update, update :math:`n` (the next epoch's first): each
+    stateful hyperparameter's state :math:`\sigma` becomes
 
-    .. math:: \text{state}' = \text{update\_state}(\text{state}, \max(n - 1, 0), \text{value})
+    .. math:: \sigma' = \text{update\_state}(\sigma, n, \text{value}, \text{between\_updates} = \text{True})
 
-    with :math:`n` the state's update count. Nothing else changes: the step
-    count, the moments, and the logged values (those the last update used).
+    Updates in between need no ``value`` (they leave the plateau untouched),
+    so an epoch of updates can be one jitted scan. With a constant base
+    schedule and ``begin_step`` 0, this equals giving ``value=`` to the
+    epoch's last update. Nothing else changes: the step count, the moments,
+    and the logged values (those the last update used).
 
     Args:
         opt_state: a state holding inject states (an optax state, a chain,

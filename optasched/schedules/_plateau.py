@@ -48,8 +48,8 @@ class Plateau(StatefulSchedule, family="plateau"):
     lowers the learning rate from the next epoch on. Give the value with an
     update (``update(grads, state, params, value=loss)``: its own learning rate
     is not changed by it) or, once per epoch, with :func:`optasched.plateau_step`
-    after the epoch's last update (the same as giving it to that update).
-    Updates without a value leave the counters untouched. With
+    after the epoch's last update (the next epoch's first update uses the
+    reduction). Updates without a value leave the counters untouched. With
     :math:`v = s(t)\,c` (:math:`c` the scale, initially 1):
 
     .. math::
@@ -88,9 +88,10 @@ class Plateau(StatefulSchedule, family="plateau"):
             do not count) into each plateau step: ``steps_per_epoch`` with a
             training loss on every update gives one step per epoch, taking
             effect from the next epoch's first update.
-        begin_step: values given with updates before this step are ignored
-            (no counting during a warmup); :func:`optasched.plateau_step`
-            counts as the last update made.
+        begin_step: values of the model before this many updates are ignored
+            (no counting during a warmup): ``value=`` given with an update
+            before ``begin_step``, or :func:`optasched.plateau_step` called
+            before update ``begin_step``.
 
     Example (one plateau step per epoch, as ``scheduler.step(val_loss)``):
         >>> import jax.numpy as jnp, optax, optasched as osd
@@ -153,7 +154,20 @@ class Plateau(StatefulSchedule, family="plateau"):
         bound = jnp.where(best >= 0, best * (threshold + 1), best * (1 - threshold))
         return value > jnp.where(jnp.isinf(best), best, bound)
 
-    def update_state(self, state: PlateauState, step, value=None, **extra_args) -> PlateauState:
+    def update_state(
+        self, state: PlateauState, step, value=None, between_updates=False, **extra_args
+    ) -> PlateauState:
+        """The state after a monitored value (one ``ReduceLROnPlateau.step`` per complete window).
+
+        Args:
+            state: the current state.
+            step: the update count: the value is of the model after ``step`` updates.
+            value: the monitored value, a scalar; None (no value) leaves the state as it is.
+            between_updates: False for a value given with update ``step`` (a reduction takes
+                effect from update ``step + 1``), True for one given before it
+                (:func:`optasched.plateau_step`: from update ``step`` on).
+            **extra_args: the update's other extra arguments, ignored.
+        """
         del extra_args
         if value is None:  # no metric with this update (the per-epoch recipe): nothing to count
             return state
@@ -182,10 +196,11 @@ class Plateau(StatefulSchedule, family="plateau"):
         scale = jnp.where(applied, new / jnp.where(base > 0, base, 1), state.scale)
         cooldown_counter = jnp.where(reduce, self.cooldown, cooldown_counter).astype(jnp.int32)
         bad = jnp.where(reduce, 0, bad).astype(jnp.int32)
-        # As PyTorch's scheduler.step(loss) after optimizer.step(): this update keeps its scale and
-        # the reduction takes effect from the next one.
-        previous_scale = jnp.where(applied, self._scale_at(state, step), state.previous_scale)
-        scale_from = jnp.where(applied, jnp.asarray(step).astype(jnp.int32) + 1, state.scale_from)
+        # As PyTorch's scheduler.step(loss) after optimizer.step(): an update that received the value
+        # keeps its scale; the reduction takes effect from the next update.
+        first = jnp.asarray(step).astype(jnp.int32) + (0 if between_updates else 1)
+        previous_scale = jnp.where(applied, self._scale_at(state, first - 1), state.previous_scale)
+        scale_from = jnp.where(applied, first, state.scale_from)
 
         stepped = PlateauState(
             scale,
