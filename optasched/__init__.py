@@ -15,7 +15,6 @@ from .schedules import check as check
 from .schedules import checked as checked
 from .schedules import from_config as from_config
 from .schedules import switch as switch
-from .schedules import to_config as to_config
 from .schedules import Clip as clip
 from .schedules import Constant as constant
 from .schedules import Cosine as cosine
@@ -76,6 +75,8 @@ from .bridge import InjectState as InjectState
 from .bridge import hyperparams as hyperparams
 from .bridge import inject as inject
 from .bridge import replace_schedules as replace_schedules
+from .bridge import restore_schedules as restore_schedules
+from .bridge import to_config as to_config  # schedules' to_config, and optimizer states too
 from .schedules import PlateauState as PlateauState
 from .schedules import Plateau as plateau
 from .bridge import reduce_on_plateau as reduce_on_plateau

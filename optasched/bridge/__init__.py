@@ -1,5 +1,5 @@
 """The optax side: :func:`inject` (schedule any hyperparameter, the values in the
-optimizer state), logging and swapping them, reduce on plateau as a
+optimizer state), logging and swapping them, configs of their schedules, reduce on plateau as a
 transformation, per-layer and per-group schedules, the learning-rate range
 test, and Keras. Other layers and the top-level package import from here only.
 """
@@ -16,6 +16,8 @@ from ._reduce_on_plateau import plateau_step as plateau_step
 from ._reduce_on_plateau import reduce_on_plateau as reduce_on_plateau
 from ._replace import replace_schedules as replace_schedules
 from ._state import InjectState as InjectState
+from ._state_config import restore_schedules as restore_schedules
+from ._state_config import to_config as to_config
 
 __all__ = [
     "InjectState",
@@ -29,5 +31,7 @@ __all__ = [
     "plot_range_test",
     "reduce_on_plateau",
     "replace_schedules",
+    "restore_schedules",
+    "to_config",
     "to_keras",
 ]

@@ -30,8 +30,8 @@ from ._combinators import Restarts as Restarts
 from ._combinators import Shift as Shift
 from ._combinators import Staircase as Staircase
 from ._combinators import Warmup as Warmup
-from ._config import from_config as from_config
-from ._config import to_config as to_config
+from ._config_tree import from_config as from_config
+from ._config_tree import to_config as to_config
 from ._constraints import Constraint as Constraint
 from ._constraints import bound as bound
 from ._convert import convert_leaf as convert_leaf
