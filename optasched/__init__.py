@@ -82,6 +82,11 @@ from .schedules import Plateau as plateau
 from .bridge import reduce_on_plateau as reduce_on_plateau
 from .bridge import layerwise_decay as layerwise_decay
 from .bridge import param_groups as param_groups
+from .bridge import per_layer as per_layer
+from .bridge import schedule_values as schedule_values
+from .bridge import step_count as step_count
+from .bridge import dropout as dropout
+from .bridge import overriding as overriding
 from .bridge import RangeTest as RangeTest
 from .bridge import lr_range_test as lr_range_test
 from .bridge import plot_range_test as plot_range_test

@@ -1,5 +1,6 @@
 """The optax side: :func:`inject` (schedule any hyperparameter, the values in the
-optimizer state), logging and swapping them, configs of their schedules, reduce on plateau as a
+optimizer state), logging and swapping them, evaluating schedules of the model's
+hyperparameters at the optimizer's step, configs of their schedules, reduce on plateau as a
 transformation, per-layer and per-group schedules, the learning-rate range
 test, and Keras. Other layers and the top-level package import from here only.
 """
@@ -9,6 +10,9 @@ from ._inject import inject as inject
 from ._keras import to_keras as to_keras
 from ._layerwise import layerwise_decay as layerwise_decay
 from ._layerwise import param_groups as param_groups
+from ._outside import schedule_values as schedule_values
+from ._outside import step_count as step_count
+from ._per_layer import per_layer as per_layer
 from ._range_test import RangeTest as RangeTest
 from ._range_test import lr_range_test as lr_range_test
 from ._range_test import plot_range_test as plot_range_test
@@ -18,20 +22,27 @@ from ._replace import replace_schedules as replace_schedules
 from ._state import InjectState as InjectState
 from ._state_config import restore_schedules as restore_schedules
 from ._state_config import to_config as to_config
+from ._traced_model import dropout as dropout
+from ._traced_model import overriding as overriding
 
 __all__ = [
     "InjectState",
     "RangeTest",
+    "dropout",
     "hyperparams",
     "inject",
     "layerwise_decay",
     "lr_range_test",
+    "overriding",
     "param_groups",
+    "per_layer",
     "plateau_step",
     "plot_range_test",
     "reduce_on_plateau",
     "replace_schedules",
     "restore_schedules",
+    "schedule_values",
+    "step_count",
     "to_config",
     "to_keras",
 ]

@@ -10,6 +10,7 @@ function, its own :func:`inject` optimizer with its own schedules, on top of
 
 from __future__ import annotations
 
+import functools
 import inspect
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -22,7 +23,7 @@ from ..schedules import Kind, Schedule, convert_leaf, describe_difference, is_tr
 from ..schedules import Constant as constant
 from ._inject import inject
 
-__all__ = ["layerwise_decay", "param_groups", "path_name"]
+__all__ = ["check_num_layers", "depth_of_each", "layerwise_decay", "param_groups", "path_name"]
 
 
 def path_name(path) -> str:
@@ -75,6 +76,47 @@ def _leaf_paths(tree) -> list[str]:
     return [path_name(p) for p, _ in jax.tree_util.tree_flatten_with_path(tree)[0]]
 
 
+def check_num_layers(where: str, num_layers: int | None) -> None:
+    """Raises the ValueError for a ``num_layers`` that is not None or a non-negative int.
+
+    Args:
+        where: the public function, for the message.
+        num_layers: the top depth given.
+    """
+    if num_layers is not None and (
+        isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0
+    ):
+        raise ValueError(f"{where}: num_layers must be a non-negative integer, got {num_layers!r}")
+
+
+def depth_of_each(where: str, depths: Any, params: Any, num_layers: int | None = None) -> Any:
+    """The integer depth of every parameter, checked (shared by the per-layer transformations).
+
+    Args:
+        where: the public function, for the messages.
+        depths: a pytree like the parameters, a function of the parameter
+            tree, or a function ``depth(path, leaf)`` of each leaf's path.
+        params: the parameters (or updates) to label.
+        num_layers: the top depth, or None for no upper bound.
+
+    Returns:
+        A pytree like ``params`` of Python ints.
+
+    Raises:
+        ValueError: naming the path of a depth that is not an integer in
+            ``[0, num_layers]``, or depths of another structure.
+    """
+    tree = _per_leaf(depths, params, "depths", where)
+    for path, depth in zip(_leaf_paths(params), jax.tree.leaves(tree)):
+        if isinstance(depth, bool) or not isinstance(depth, int):
+            raise ValueError(f"{where}: the depth of {path} must be an integer, got {depth!r}")
+        if depth < 0 or (num_layers is not None and depth > num_layers):
+            raise ValueError(
+                f"{where}: the depth of {path} must be in [0, num_layers={num_layers}], got {depth!r}"
+            )
+    return tree
+
+
 # -- layer-wise decay -------------------------------------------------------------------------
 
 
@@ -125,22 +167,8 @@ def layerwise_decay(
     Reference: Clark et al., "ELECTRA", ICLR 2020; Bao et al., "BEiT", ICLR 2022.
     """
     where = "layerwise_decay"
-    if num_layers is not None and (
-        isinstance(num_layers, bool) or not isinstance(num_layers, int) or num_layers < 0
-    ):
-        raise ValueError(f"{where}: num_layers must be a non-negative integer, got {num_layers!r}")
-
-    def depth_tree(params):
-        tree = _per_leaf(depths, params, "depths", where)
-        paths, values = _leaf_paths(params), jax.tree.leaves(tree)
-        for path, depth in zip(paths, values):
-            if isinstance(depth, bool) or not isinstance(depth, int):
-                raise ValueError(f"{where}: the depth of {path} must be an integer, got {depth!r}")
-            if depth < 0 or (num_layers is not None and depth > num_layers):
-                raise ValueError(
-                    f"{where}: the depth of {path} must be in [0, num_layers={num_layers}], got {depth!r}"
-                )
-        return tree
+    check_num_layers(where, num_layers)
+    depth_tree = functools.partial(depth_of_each, where, depths, num_layers=num_layers)
 
     def scale_by_depth(layer_decay) -> optax.GradientTransformation:
         def init_fn(params):
