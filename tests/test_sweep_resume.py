@@ -11,6 +11,7 @@ falling back when its newest checkpoint is gone.
 import functools
 import os
 import pathlib
+import re
 import signal
 import subprocess
 import sys
@@ -492,3 +493,30 @@ def test_bad_stepped_sweep_arguments_are_value_errors_naming_them(work):
         osd.stepped_sweep(steps["init"], None, steps["CONFIGS"], total_steps=4, checkpoint_every=2)
     with pytest.raises(ValueError, match="init must be a function init"):
         osd.stepped_sweep(3, steps["advance"], steps["CONFIGS"], total_steps=4, checkpoint_every=2)
+
+
+# -- the README's examples ---------------------------------------------------------------------------
+
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+
+
+def readme_blocks():
+    """The code blocks of the README's "Resuming after preemption" subsection."""
+    text = README.read_text()
+    section = text.split("### Resuming after preemption\n", 1)[1].split("\n### ", 1)[0]
+    return re.findall(r"```python\n(.*?)```", section, re.S)
+
+
+def test_the_readme_examples_run_as_written(tmp_path, monkeypatch, capsys):
+    blocks = readme_blocks()
+    assert len(blocks) == 2
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "readme_example"}
+    exec(compile(blocks[0], "README.md, resuming, block 0", "exec"), namespace)
+    captured = capsys.readouterr()
+    assert "holds a different sweep: its key differs from this one's; pass overwrite=True" in captured.out
+    assert "0 chunks run, 2 loaded from checkpoint" in captured.err  # chunks of 2 rounded up to 4 devices
+    namespace = {"__name__": "readme_example"}
+    exec(compile(blocks[1], "README.md, resuming, block 1", "exec"), namespace)
+    assert "(3, 4, 50)" in capsys.readouterr().out
+    assert namespace["run"].resumed_from == 0 and namespace["again"].resumed_from == 200
