@@ -25,9 +25,12 @@ def _p(x) -> str:
 
 def declared_table(results: dict) -> str:
     """Every declared question: the paired difference (percentage points), raw and Holm p."""
+    def statistic(record):  # a "|" inside a cell would split it
+        return record["statistic"].split(": ", 1)[-1].replace("|", "\\|")
+
     rows = [
-        [name, record["statistic"].split(": ", 1)[-1], _pct(record, signed=True), _p(record["p_value"]),
-         _p(record["p_holm"]), "yes" if record["significant"] else "no"]
+        [name, statistic(record), _pct(record, signed=True), _p(record["p_value"]), _p(record["p_holm"]),
+         "yes" if record["significant"] else "no"]
         for name, record in results["declared"].items()
     ]  # fmt: skip
     header = ["question", "statistic (final test accuracy, points)", "mean [95% CI]", "p", "p Holm",
