@@ -188,6 +188,18 @@ def test_a_sweep_over_a_coupled_bn_momentum_equals_separate_runs():
     assert not np.allclose(means[0], means[3])  # the momentum made a difference
 
 
+def test_time_constant_proportional_to_one_over_lr_is_pointnet_halving():
+    lr = osd.multistep(0.4, jnp.array([3, 6]), 0.5)
+    opt = osd.inject(optax.sgd)(learning_rate=lr)
+    state = opt.init(jnp.zeros(2))
+    pytorch_momenta = []
+    for _ in range(8):
+        decay = osd.schedule_values(state, {"bn_momentum": 1 - 0.25 * lr})["bn_momentum"]
+        pytorch_momenta.append(round(1 - float(decay), 6))
+        _, state = opt.update(jnp.ones(2), state)
+    assert pytorch_momenta == [0.1] * 3 + [0.05] * 3 + [0.025] * 2  # halved at every LR drop
+
+
 # -- osd.dropout and osd.overriding -------------------------------------------------------------
 
 
