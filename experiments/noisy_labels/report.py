@@ -46,6 +46,26 @@ def accuracy_table(results: dict, run: str, schedule: str, metric: str = "final_
     return tables.markdown(["arm"] + noises, rows)
 
 
+def headline_table(results: dict, run: str) -> str:
+    """One run at a glance: final test accuracy (%) per arm at every noise (constant LR) and at sym40
+    under cosine, the validation-chosen epoch's at sym40, the label precision over the last epoch at
+    sym40, and the fraction of the corrupted training examples predicted as their wrong label."""
+    summary = results["runs"][run]
+    cells, precision = summary["cells"], summary["label_precision"]
+    noises = list(cells["uniform"]["constant"])
+    header = ["arm"] + [f"{n} final" for n in noises] + ["sym40 cosine final", "sym40 chosen epoch",
+                                                         "sym40 precision", "sym40 memorised"]  # fmt: skip
+
+    def row(arm):
+        at_40 = cells[arm]["constant"]["sym40"]
+        return ([arm] + [_pct(cells[arm]["constant"][n]["final_test"]) for n in noises]
+                + [_pct(cells[arm]["cosine"]["sym40"]["final_test"]), _pct(at_40["chosen_test"]),
+                   _pct(precision[arm]["constant"]["sym40"]["last_epoch"]),
+                   _pct(summary["cells"][arm]["constant"]["sym40"]["memorised_last"])])  # fmt: skip
+
+    return tables.markdown(header, [row(arm) for arm in cells])
+
+
 def versus_uniform_table(results: dict, run: str, schedule: str, key: str = "vs_uniform_final") -> str:
     """Exploratory: every arm minus uniform CE (points), Holm over the arms of each noise setting."""
     by_noise = results["runs"][run][key][schedule]
@@ -78,6 +98,8 @@ def describe(report: dict) -> str:
     lines = ["Declared questions (paired over seeds, Student t, Holm within each run):", "",
              declared_table(results)]  # fmt: skip
     for run in results["runs"]:
+        title = f"{run}: test accuracy (%), constant LR unless said; label precision over the last epoch"
+        lines += ["", title, "", headline_table(results, run)]
         for schedule in ("constant", "cosine"):
             lines += ["", f"{run}, {schedule} LR: final test accuracy (%)", "",
                       accuracy_table(results, run, schedule)]  # fmt: skip
