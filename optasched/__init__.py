@@ -108,6 +108,17 @@ from .sweeps import explore as explore
 from .sweeps import Explore as Explore
 from .sweeps import leaf_names as leaf_names
 
+# -- federated learning (osd.round_clock is federated.RoundClock) --
+from .federated import RoundClock as round_clock
+from .federated import ClientData as ClientData
+from .federated import FederationResult as FederationResult
+from .federated import federate as federate
+from .federated import pad_clients as pad_clients
+from .federated import fedavg as fedavg
+from .federated import fedavgm as fedavgm
+from .federated import fedadam as fedadam
+from .federated import fedyogi as fedyogi
+
 # -- a quick look --
 from ._plot import plot as plot
 

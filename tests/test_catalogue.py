@@ -139,6 +139,7 @@ CATALOGUE = {
     "cycle": (osd.cycle, dict(schedule=osd.linear(1.0, 0.0, 70), period=70), dict(period=35)),
     "shift": (osd.shift, dict(schedule=cos(), offset=25), dict(offset=-10)),
     "staircase": (osd.staircase, dict(schedule=cos(), step_size=20), dict(step_size=7)),
+    "round_clock": (osd.round_clock, dict(schedule=cos(), local_steps=4), dict(local_steps=3)),
     "from_function": (
         osd.from_function,
         dict(function=lambda t, p: p["lr"] * jnp.exp(-t / p["tau"]), params={"lr": 1.0, "tau": 80.0}),

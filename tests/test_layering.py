@@ -19,13 +19,15 @@ import optasched
 import optasched.schedules
 
 ROOT = pathlib.Path(optasched.__file__).parent
-LAYERS = ("schedules", "weightings", "bridge", "sweeps")
+LAYERS = ("schedules", "weightings", "bridge", "federated", "sweeps")
 # What each place may not import at all: the layers above it.
 ABOVE = {
-    "schedules": ("weightings", "bridge", "sweeps", "cli", "_plot"),
-    "weightings": ("bridge", "sweeps", "cli", "_plot"),
-    "bridge": ("sweeps", "cli", "_plot"),
-    "sweeps": ("cli", "_plot"),
+    "schedules": ("weightings", "bridge", "federated", "sweeps", "cli", "_plot"),
+    "weightings": ("bridge", "federated", "sweeps", "cli", "_plot"),
+    "bridge": ("federated", "sweeps", "cli", "_plot"),
+    # federated sits beside sweeps: neither imports the other (a federation is a sweep's train body).
+    "federated": ("sweeps", "cli", "_plot"),
+    "sweeps": ("federated", "cli", "_plot"),
 }
 
 
