@@ -26,7 +26,7 @@ import optasched as osd
 from .configs.default import SINGLE_ARMS
 from .noise import Noise
 
-__all__ = ["KINDS", "ARM_KIND", "forget_rate", "single_member", "pair_member", "lr_schedule"]
+__all__ = ["KINDS", "ARM_KIND", "assumed_rate", "forget_rate", "single_member", "pair_member", "lr_schedule"]
 
 KINDS = ("uniform", "margin", "small_loss", "gce", "focal", "oracle")  # what a one-network member computes
 ARM_KIND = {
@@ -36,12 +36,24 @@ ARM_KIND = {
 
 
 def assumed_rate(noise: Noise, config) -> float:
-    """The forget rate R the small-loss arms and Co-teaching use at this noise setting."""
+    """The forget rate R the small-loss arms and Co-teaching use at this noise setting.
+
+    Args:
+      noise: the setting.
+      config: the study's config (``assumed_rate_at_zero``).
+    """
     return noise.rate if noise.rate > 0 else config.assumed_rate_at_zero
 
 
 def forget_rate(arm: str, noise: Noise, config, ramp_steps: int):
-    """The forget-rate schedule of a small-loss arm (Co-teaching ramps like ``small_loss_ramp``)."""
+    """The forget-rate schedule of a small-loss arm (Co-teaching ramps like ``small_loss_ramp``).
+
+    Args:
+      arm: the arm's name.
+      noise: the noise setting.
+      config: the study's config.
+      ramp_steps: the ramp's length in steps.
+    """
     rate = assumed_rate(noise, config)
     start, end = {
         "small_loss_ramp": (0.0, rate),
@@ -53,7 +65,13 @@ def forget_rate(arm: str, noise: Noise, config, ramp_steps: int):
 
 
 def lr_schedule(name: str, config, steps: int):
-    """The LR schedule: Adam at ``learning_rate`` held constant, or cosine-decayed to 0 over the run."""
+    """The LR schedule: Adam at ``learning_rate`` held constant, or cosine-decayed to 0 over the run.
+
+    Args:
+      name: ``"constant"`` or ``"cosine"``.
+      config: the study's config (``learning_rate``).
+      steps: the run's length in steps.
+    """
     if name == "constant":
         return osd.constant(config.learning_rate)
     if name == "cosine":
@@ -63,7 +81,17 @@ def lr_schedule(name: str, config, steps: int):
 
 def single_member(arm: str, schedule: str, noise_index: int, seed: int, config, steps: int,
                   ramp_steps: int) -> dict:  # fmt: skip
-    """One member of a one-network sweep."""
+    """One member of a one-network sweep.
+
+    Args:
+      arm: one of ``configs.default.SINGLE_ARMS``.
+      schedule: the LR schedule's name.
+      noise_index: index into ``config.noises``.
+      seed: the training seed (init and data order).
+      config: the study's config.
+      steps: the run's length in steps.
+      ramp_steps: the forget-rate ramp's length in steps.
+    """
     if arm not in SINGLE_ARMS:
         raise ValueError(f"noisy_labels: arm must be one of {SINGLE_ARMS}, got {arm!r}")
     noise = config.noises[noise_index]
@@ -80,7 +108,16 @@ def single_member(arm: str, schedule: str, noise_index: int, seed: int, config, 
 
 
 def pair_member(schedule: str, noise_index: int, seed: int, config, steps: int, ramp_steps: int) -> dict:
-    """One member of the two-network (Co-teaching) sweep."""
+    """One member of the two-network (Co-teaching) sweep.
+
+    Args:
+      schedule: the LR schedule's name.
+      noise_index: index into ``config.noises``.
+      seed: the training seed (init and data order; network A's init is the one-network arms').
+      config: the study's config.
+      steps: the run's length in steps.
+      ramp_steps: the forget-rate ramp's length in steps.
+    """
     noise = config.noises[noise_index]
     return {
         "noise": np.int32(noise_index),

@@ -31,6 +31,7 @@ __all__ = [
     "arms_vs_uniform",
     "memorisation_gap",
     "label_precision",
+    "cell_summary",
     "analyse",
 ]
 

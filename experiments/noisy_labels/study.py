@@ -24,7 +24,7 @@ from .configs.default import ARMS, SINGLE_ARMS, questions as declared_questions
 from .noise import noisy_splits
 from .train import make_pair, make_single, steps_per_epoch
 
-__all__ = ["check", "load", "train_run", "cells_of", "study"]
+__all__ = ["check", "load", "train_run", "cells_of", "study", "plot_curves"]
 
 NUM_CLASSES = 10
 
@@ -50,7 +50,12 @@ def check(config) -> None:
 
 
 def load(name: str, config) -> dict[str, np.ndarray]:
-    """One data set with a validation split and every noise setting (``noise.noisy_splits``)."""
+    """One data set with a validation split and every noise setting (``noise.noisy_splits``).
+
+    Args:
+      name: ``"mnist1d"`` or ``"digits"``.
+      config: the study's config (seeds of the data, the split and the noise).
+    """
     if name == "mnist1d":
         data = split_validation(load_mnist1d(config.data_seed), config.validation_size)
     else:
@@ -59,7 +64,16 @@ def load(name: str, config) -> dict[str, np.ndarray]:
 
 
 def train_run(context, config, data_name: str, model: str, data: dict, key) -> dict[str, dict]:
-    """Train every arm of one run; per-arm metrics with leading axes [schedule, noise, seed]."""
+    """Train every arm of one run; per-arm metrics with leading axes [schedule, noise, seed].
+
+    Args:
+      context: the runner's context (progress, sweeps).
+      config: the study's config.
+      data_name: the data set's name (for progress lines).
+      model: ``"mlp"`` or ``"cnn"``.
+      data: :func:`load`'s arrays.
+      key: the PRNG key every member gets (the seed is folded in inside ``train``).
+    """
     epoch = steps_per_epoch(data, config)
     steps, ramp = config.epochs * epoch, config.ramp_epochs * epoch
     grid = (len(config.schedules), len(config.noises), config.seeds)
@@ -110,7 +124,13 @@ def _per_seed(curves: dict, diverged_at: int, epoch_steps: int) -> dict[str, flo
 
 
 def cells_of(config, metrics: dict[str, dict], epoch_steps: int) -> tuple[dict, dict]:
-    """``(cells, curves)``: per-seed numbers ``cells[arm][schedule][noise][metric]``, mean curves."""
+    """``(cells, curves)``: per-seed numbers ``cells[arm][schedule][noise][metric]``, mean curves.
+
+    Args:
+      config: the study's config.
+      metrics: :func:`train_run`'s per-arm metrics.
+      epoch_steps: steps per epoch (to place a divergence among the epochs).
+    """
     cells: dict = {}
     curves: dict = {}
     for arm, m in metrics.items():

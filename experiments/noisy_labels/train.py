@@ -28,7 +28,12 @@ __all__ = ["steps_per_epoch", "make_single", "make_pair"]
 
 
 def steps_per_epoch(data: dict[str, np.ndarray], config) -> int:
-    """Steps of one epoch: the training examples over the batch size, rounded down."""
+    """Steps of one epoch: the training examples over the batch size, rounded down.
+
+    Args:
+      data: the data set's arrays (``x_train``).
+      config: the study's config (``batch_size``).
+    """
     return data["x_train"].shape[0] // config.batch_size
 
 
@@ -89,6 +94,11 @@ def make_single(model_name: str, config, data: dict[str, np.ndarray]):
     The member's ``kind`` picks which weighting's loss is minimised; every
     weighting is evaluated on the same logits, so arms of different kinds are
     members of one program (per step the extra cost is a few [batch]-sized ops).
+
+    Args:
+      model_name: ``"mlp"`` or ``"cnn"`` (``experiments.common.models``).
+      config: the study's config.
+      data: the arrays of ``study.load``.
     """
     model = _model(model_name)
     arrays = _Data(data, model, config)
@@ -141,6 +151,11 @@ def make_pair(model_name: str, config, data: dict[str, np.ndarray]):
     small-loss samples its PEER selects; the reported accuracy is network a's.
     The selections are constants of the gradient, so one gradient of
     ``loss_a + loss_b`` over the pair trains each network on its own loss.
+
+    Args:
+      model_name: ``"mlp"`` or ``"cnn"`` (``experiments.common.models``).
+      config: the study's config.
+      data: the arrays of ``study.load``.
     """
     model = _model(model_name)
     arrays = _Data(data, model, config)
