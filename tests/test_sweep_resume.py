@@ -324,6 +324,16 @@ def test_a_sharded_sweep_resumes_too(work):
     assert_same_metrics(resumed.metrics, full.metrics)
 
 
+def test_a_tuned_chunk_size_is_recorded_and_kept_on_resume(work, monkeypatch, tmp_path):
+    monkeypatch.setenv("OPTASCHED_CACHE", str(tmp_path / "cache"))  # no remembered chunk: the tuner measures
+    first = sweep["run"](chunk_size=None)  # strategy "auto" on one CPU device: trial chunks, then the rest
+    computed(work)
+    assert sorted(i for members in saved_members(work / "ckpt").values() for i in members) == list(range(16))
+    again = sweep["run"](chunk_size=None)
+    assert computed(work) == [] and again.chunk_size == first.chunk_size
+    assert_same_metrics(again.metrics, first.metrics)
+
+
 def test_bad_checkpoint_arguments_are_value_errors_naming_them(work):
     with pytest.raises(ValueError, match="overwrite must be True or False, got 'yes'"):
         sweep["run"](overwrite="yes")
@@ -426,6 +436,36 @@ def test_the_straight_stepped_run_isolates_the_diverging_member(work):
     assert np.isfinite(result.metrics["loss"][[0, 1, 3]]).all()
     assert all(np.isfinite(x[2]).all() for x in jax.tree.leaves(result.state["params"]))  # last finite state
     assert result.resumed_from == 0
+
+
+def test_a_member_whose_plain_advance_diverges_is_frozen_at_its_segment_start():
+    def init(config, key):
+        return {"x": jnp.float32(1.0), "step": jnp.int32(0)}
+
+    def advance(config, state, num_steps):  # no train_loop: (state, metrics)
+        x = state["x"] * config["factor"] ** num_steps
+        return {"x": x, "step": state["step"] + num_steps}, {"x": x}
+
+    factors = {"factor": np.array([0.5, 1e12, 2.0], np.float32)}  # member 1 overflows in segment 2
+    run = osd.stepped_sweep(init, advance, factors, total_steps=9, checkpoint_every=3)
+    assert run.diverged_at.tolist() == [-1, 3, -1]
+    assert run.state["step"].tolist() == [9, 3, 9]  # member 1 kept its state of step 3: x = 1e12**3
+    assert np.isfinite(run.state["x"][1]) and run.state["x"][1] > 1e35
+    np.testing.assert_array_equal(np.isnan(run.metrics["x"][1]), [False, True, True])
+    np.testing.assert_array_equal(run.metrics["x"][2], [8.0, 64.0, 512.0])
+
+
+def test_a_sharded_stepped_sweep_resumes_bit_identically(work):
+    import shutil
+
+    devices = jax.devices()[:4]  # one member per device
+    straight = steps["run"](devices=devices, checkpoint_dir=None)
+    steps["run"](devices=devices)
+    shutil.rmtree(work / "steps" / "4")
+    shutil.rmtree(work / "steps" / "3")
+    resumed = steps["run"](devices=devices)
+    assert resumed.resumed_from == 20
+    assert_same_run(resumed, straight)
 
 
 def test_a_killed_stepped_sweep_resumes_bit_identically(work):

@@ -165,7 +165,7 @@ def stepped_sweep(
     num_segments = total_steps // checkpoint_every
     shapes = jax.eval_shape(segment, configs, state, diverged_at, jnp.int32(0))[2]
     history = place(jax.tree.map(lambda s: _empty_history(s, num_segments), shapes))
-    carry = {"state": state, "diverged_at": diverged_at, "history": history}
+    carry = place({"state": state, "diverged_at": diverged_at, "history": history})  # every leaf by member
 
     store, done = None, 0
     if checkpoint_dir is not None:
@@ -181,6 +181,7 @@ def stepped_sweep(
         )  # fmt: skip
         store = _Store(Path(checkpoint_dir), max_to_keep)
         done, carry = store.restore(carry, fingerprint, overwrite)
+        carry = place(carry)
     resumed_from = done * checkpoint_every
     if progress and done:
         sys.stderr.write(f"stepped_sweep: resumed from step {resumed_from} (checkpoint)\n")
