@@ -164,7 +164,7 @@ def sweep(
     entry = runner.compiled(chunk, identify=search)
     if memory_budget is not None and strategy != "map" and recorded is None:
         chunk, entry = fit_memory_budget(runner, entry, chunk, memory_budget, identify=search)
-    elif memory_budget is not None:  # "map" runs every member in one program: nothing to shrink
+    elif memory_budget is not None:  # "map" (every member in one program) or a recorded size: check only
         check_memory_budget(entry, chunk, memory_budget)
 
     bar = Progress(num_members, progress)
