@@ -5,6 +5,8 @@ alone keeps its one-schedule format (tests/test_config.py)."""
 
 import json
 import math
+import pathlib
+import re
 from typing import NamedTuple
 
 import jax
@@ -213,3 +215,22 @@ def test_bad_tree_configs_raise_naming_where_and_what(config, message):
 def test_no_eval_a_string_stays_a_string():
     setup = osd.from_config({"$tree": {"code": "__import__('os').system('false')", "family_name": "cosine"}})
     assert setup == {"code": "__import__('os').system('false')", "family_name": "cosine"}
+
+
+README = pathlib.Path(__file__).resolve().parent.parent / "README.md"
+
+
+def test_the_readmes_configs_example_runs_as_written(tmp_path, monkeypatch):
+    """The code block of the README's configs section, run as a user would, and what its comments say."""
+    blocks = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+    (block,) = [b for b in blocks if "restore_schedules" in b]
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "readme_example"}
+    exec(compile(block, "README.md, configs example", "exec"), namespace)
+    text, setup, saved = namespace["text"], namespace["setup"], namespace["saved"]
+    assert text.startswith('{"$tree": {"lr": {"family": "warmup", "schedule": {"family": "cosine", ')
+    assert '"seed": 0, "widths": {"$tuple": [64, 64]}}}' in text
+    assert setup["widths"] == (64, 64) and isinstance(setup["lr"], osd.Schedule)
+    assert saved.startswith('{"$tree": {"learning_rate": {"family": "warmup", ')
+    fresh = namespace["fresh"]
+    assert fresh[1].schedules["learning_rate"].warmup_steps == 100
