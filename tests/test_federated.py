@@ -200,14 +200,34 @@ def test_padding_rows_are_never_used():
         return np.where(padding.reshape(padding.shape + (1,) * (leaf.ndim - 2)), np.float32(1e3), leaf)
 
     garbage = jax.tree.map(spoil, clients.examples)
-    run = lambda data, batch_size: osd.federate(  # noqa: E731
-        example_loss, PARAMS, data, jax.random.key(1), rounds=3, local_steps=4, batch_size=batch_size,
-        client_optimizer=osd.inject(optax.sgd)(learning_rate=0.3), server_optimizer=osd.fedavg(1.0),
-        participation=0.5,
-    ).params  # fmt: skip
+    def run(data, batch_size):
+        return osd.federate(
+            example_loss, PARAMS, data, jax.random.key(1), rounds=3, local_steps=4, batch_size=batch_size,
+            client_optimizer=osd.inject(optax.sgd)(learning_rate=0.3), server_optimizer=osd.fedavg(1.0),
+            participation=0.5,
+        ).params["w"]  # fmt: skip
+
     for batch_size in (None, 2):
-        np.testing.assert_array_equal(run(clients, batch_size)["w"],
-                                      run(clients._replace(examples=garbage), batch_size)["w"])  # fmt: skip
+        jitted = jax.jit(run, static_argnums=1)  # the same program for both: padding is data
+        spoiled = clients._replace(examples=garbage)
+        np.testing.assert_array_equal(jitted(clients, batch_size), jitted(spoiled, batch_size))
+
+
+def test_local_epochs_give_each_client_its_own_number_of_steps():
+    """E epochs of batch B: ceil(E n_i / B) steps, capped by local_steps; gradient 1, LR 0.1."""
+    clients = osd.pad_clients([np.ones(n, np.float32) for n in (4, 8, 12)])
+
+    @jax.jit
+    def mean_delta(epochs):
+        return osd.federate(
+            linear_loss, jnp.float32(0.0), clients, jax.random.key(0), rounds=1, local_steps=5, batch_size=4,
+            local_epochs=epochs, weighting="uniform", server_optimizer=osd.fedavg(1.0),
+            client_optimizer=osd.inject(optax.sgd)(learning_rate=0.1),
+        ).params  # fmt: skip
+
+    np.testing.assert_allclose(mean_delta(1.0), -0.1 * (1 + 2 + 3) / 3, rtol=ULPS)
+    np.testing.assert_allclose(mean_delta(2.0), -0.1 * (2 + 4 + 5) / 3, rtol=ULPS)  # 6 steps capped at 5
+    np.testing.assert_allclose(mean_delta(0.5), -0.1 * (1 + 1 + 2) / 3, rtol=ULPS)
 
 
 def test_the_federation_traces_once_whatever_the_number_of_rounds():
@@ -318,6 +338,7 @@ def test_a_participation_rate_outside_zero_one_is_refused(rate):
         ({"client_clock": "own"}, "client_clock must be one of"),
         ({"weighting": "loss"}, "weighting must be one of"),
         ({"max_participants": 9}, "max_participants"),
+        ({"local_epochs": 0.0}, "local_epochs must be a positive number"),
         ({"clients": [np.ones(3)]}, "clients must be a ClientData"),
         ({"clients": osd.ClientData(np.ones((2, 3)), jnp.zeros(2, jnp.int32))}, "at least one example"),
         ({"clients": osd.ClientData(np.ones((2, 3)), jnp.ones(3, jnp.int32))}, "clients.examples"),

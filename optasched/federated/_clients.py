@@ -10,6 +10,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
+from jax.typing import ArrayLike
 
 from ..bridge import InjectState
 
@@ -162,11 +163,16 @@ def local_update(
     client_optimizer: optax.GradientTransformation,
     local_steps: int,
     batch_size: int | None,
+    local_epochs: ArrayLike | None = None,
 ) -> tuple[Any, jax.Array]:
     """One client's round: ``local_steps`` optimizer steps from the broadcast ``params``.
 
     The client's optimizer state is fresh every round; its
     :func:`~optasched.inject` counts start at ``start``, the round clock.
+    With ``local_epochs`` the client takes only its first
+    ``min(local_steps, ceil(local_epochs * num_examples / batch_size))`` steps
+    (``ceil(local_epochs)`` for full batches); the rest leave the model and
+    optimizer state unchanged.
 
     Args:
         example_loss: ``example_loss(params, batch) -> per-example losses``, shape ``(batch,)``.
@@ -178,6 +184,7 @@ def local_update(
         client_optimizer: the client's optax optimizer.
         local_steps: optimizer steps per round.
         batch_size: examples per step; None uses every example each step.
+        local_epochs: optional passes over the client's examples (may be traced).
 
     Returns:
         ``(delta, loss)``: the client model minus ``params``, and the mean training loss over its steps.
@@ -189,20 +196,28 @@ def local_update(
     else:
         rows = _batches(key, num_examples, max_examples, local_steps, batch_size)
         valid = jnp.broadcast_to(num_examples > 0, rows.shape)
-    weights = valid.astype(jnp.result_type(*jax.tree.leaves(params)))
+    dtype = jnp.result_type(*jax.tree.leaves(params))
+    weights = valid.astype(dtype)
+    active = jnp.ones((local_steps,), bool)
+    if local_epochs is not None:
+        epochs = jnp.asarray(local_epochs, dtype)
+        per_epoch = 1 if batch_size is None else num_examples.astype(dtype) / batch_size
+        active = jnp.arange(local_steps) < jnp.ceil(epochs * per_epoch)
 
     def mean_loss(model, batch, weight):
         return jnp.sum(weight * example_loss(model, batch)) / jnp.maximum(jnp.sum(weight), 1)
 
     def step(carry, inputs):
         model, state = carry
-        batch_rows, weight = inputs
+        batch_rows, weight, on = inputs
         batch = jax.tree.map(lambda leaf: leaf[batch_rows], examples)
         loss, grads = jax.value_and_grad(mean_loss)(model, batch, weight)
-        updates, state = client_optimizer.update(grads, state, model)
-        return (optax.apply_updates(model, updates), state), loss
+        updates, new_state = client_optimizer.update(grads, state, model)
+        stepped = (optax.apply_updates(model, updates), new_state)
+        return jax.tree.map(lambda new, old: jnp.where(on, new, old), stepped, (model, state)), loss
 
     state = set_clock(client_optimizer.init(params), start)
-    (model, _), losses = jax.lax.scan(step, (params, state), (rows, weights))
+    (model, _), losses = jax.lax.scan(step, (params, state), (rows, weights, active))
     delta = jax.tree.map(lambda new, old: new - old, model, params)
-    return delta, jnp.mean(losses)
+    mean = jnp.sum(jnp.where(active, losses, 0)) / jnp.maximum(jnp.sum(active), 1).astype(losses.dtype)
+    return delta, mean

@@ -12,6 +12,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from ..schedules import is_traced
 from ._clients import ClientData, check_clients, local_update
 from ._participation import check_participation, sample_clients, slot_count
 
@@ -62,6 +63,7 @@ def federate(
     client_optimizer: optax.GradientTransformation,
     server_optimizer: optax.GradientTransformation,
     batch_size: int | None = None,
+    local_epochs: float | jax.Array | None = None,
     participation: float | jax.Array = 1.0,
     sampling: str = "fixed",
     max_participants: int | None = None,
@@ -117,7 +119,13 @@ def federate(
             (:func:`~optasched.fedavg`, :func:`~optasched.fedavgm`,
             :func:`~optasched.fedadam`, :func:`~optasched.fedyogi`).
         batch_size: examples per local step, taken in passes over a random
-            order of the client's examples; None: all of them every step.
+            order of the client's examples (one order per client and round);
+            None: all of them every step.
+        local_epochs: optional :math:`E` (may be traced): client :math:`i`
+            takes only :math:`\min(K, \lceil E n_i / B \rceil)` of the
+            :math:`K` local steps (:math:`\lceil E \rceil` with full batches),
+            FedAvg's "E epochs of batch B" with ``local_steps`` as the static
+            cap; its later steps leave model and optimizer state unchanged.
         participation: the rate in (0, 1] (traced allowed).
         sampling: ``"fixed"`` or ``"bernoulli"`` (above).
         max_participants: client slots per round for ``"fixed"``.
@@ -133,6 +141,7 @@ def federate(
 
     Raises:
         ValueError: naming the argument: ``participation`` outside (0, 1],
+            ``local_epochs`` not positive,
             ``clients`` with no example or arrays of mismatched shapes,
             non-positive ``rounds`` / ``local_steps`` / ``batch_size``, an
             unknown ``sampling``, ``weighting`` or ``client_clock``.
@@ -155,11 +164,15 @@ def federate(
     where = "federate"
     _check(where, rounds, local_steps, batch_size, client_clock, weighting)
     check_participation(where, participation, sampling)
+    if local_epochs is not None and not is_traced(local_epochs):
+        epochs = np.asarray(local_epochs)
+        if epochs.ndim != 0 or not np.isfinite(epochs) or epochs <= 0:
+            raise ValueError(f"{where}: local_epochs must be a positive number or None, got {local_epochs!r}")
     num_clients = check_clients(where, clients)
     slots = slot_count(where, participation, sampling, num_clients, max_participants)
     local = functools.partial(
         local_update, example_loss, client_optimizer=client_optimizer, local_steps=local_steps,
-        batch_size=batch_size,
+        batch_size=batch_size, local_epochs=local_epochs,
     )  # fmt: skip
     counts = jnp.asarray(clients.num_examples, jnp.int32)
     all_examples = jax.tree.map(jnp.asarray, clients.examples)
