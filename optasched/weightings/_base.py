@@ -132,10 +132,13 @@ class Weighting(Declared):
             checkify.check(jnp.any(mask), message)
 
     def _at(self, name: str, step) -> jax.Array:
-        """Hyperparameter ``name`` at ``step`` (one member); in checked mode its
-        bounds are checked on this value too."""
-        value = getattr(self, name)(step)
-        if checking_inside() is not None:
+        """Hyperparameter ``name`` at ``step`` (one member). In checked mode, a
+        schedule whose range cannot be read off its hyperparameters (which
+        construction and :func:`optasched.check` therefore skip) has its bounds
+        checked on this value."""
+        child = getattr(self, name)
+        value = child(step)
+        if checking_inside() is not None and child.value_range(jnp.asarray(0)) is None:
             for op, limit in self.fields[name].bounds:
                 check_constraint(self.family, (), bound(name, value, op, limit), " at the step it is applied")
         return value
