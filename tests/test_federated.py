@@ -310,6 +310,25 @@ def test_a_sweep_over_client_schedules_equals_separate_runs():
         np.testing.assert_allclose(swept.metrics["w"][i], alone["w"], rtol=PROGRAMS, atol=1e-7)
 
 
+def test_client_work_shards_over_devices_and_gives_the_same_federation():
+    assert jax.device_count() == 4  # tests/conftest.py
+    clients = osd.pad_clients(logistic_clients(sizes=(5, 2, 7, 3, 4, 6)))
+
+    def run(devices):
+        federation = jax.jit(lambda: osd.federate(
+            example_loss, PARAMS, clients, jax.random.key(0), rounds=3, local_steps=2, batch_size=2,
+            participation=0.5, client_optimizer=osd.inject(optax.sgd)(learning_rate=0.3),
+            server_optimizer=osd.fedadam(0.05), devices=devices,
+        ).params)  # fmt: skip
+        return federation(), federation.lower().compile().as_text()
+
+    alone, program = run(None)
+    sharded, sharded_program = run(jax.devices())  # 3 clients a round in 4 slots, one per device
+    assert "num_partitions=4" in sharded_program and "num_partitions=4" not in program
+    for got, want in zip(jax.tree.leaves(sharded), jax.tree.leaves(alone)):
+        np.testing.assert_allclose(got, want, rtol=PROGRAMS, atol=1e-7)
+
+
 # -- bad input -----------------------------------------------------------------------------------
 
 
@@ -339,6 +358,8 @@ def test_a_participation_rate_outside_zero_one_is_refused(rate):
         ({"weighting": "loss"}, "weighting must be one of"),
         ({"max_participants": 9}, "max_participants"),
         ({"local_epochs": 0.0}, "local_epochs must be a positive number"),
+        ({"devices": []}, "devices must be a non-empty list"),
+        ({"devices": [jax.devices()[0]] * 2}, "devices must not repeat"),
         ({"clients": [np.ones(3)]}, "clients must be a ClientData"),
         ({"clients": osd.ClientData(np.ones((2, 3)), jnp.zeros(2, jnp.int32))}, "at least one example"),
         ({"clients": osd.ClientData(np.ones((2, 3)), jnp.ones(3, jnp.int32))}, "clients.examples"),

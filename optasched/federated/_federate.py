@@ -4,7 +4,8 @@ round's clients ``vmap``-ed, the server an optax optimizer of their deltas."""
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import math
+from collections.abc import Callable, Sequence
 from typing import Any, NamedTuple
 
 import jax
@@ -14,6 +15,7 @@ import optax
 
 from ..schedules import is_traced
 from ._clients import ClientData, check_clients, local_update
+from ._devices import client_mesh, pad_slots, shard_slots
 from ._participation import check_participation, sample_clients, slot_count
 
 __all__ = ["CLIENT_CLOCKS", "FederationResult", "federate"]
@@ -70,6 +72,7 @@ def federate(
     weighting: str = "examples",
     client_clock: str = "round",
     evaluate: Callable[[Any], dict[str, jax.Array]] | None = None,
+    devices: Sequence[jax.Device] | None = None,
 ) -> FederationResult:
     r"""Run a whole federation (FedAvg and its server optimizers) as one program.
 
@@ -135,6 +138,10 @@ def federate(
             part in before) :math:`\times K`, its own counter -- the bug of
             frameworks that keep a scheduler per client, for comparison only.
         evaluate: optional ``evaluate(params) -> dict`` of metrics recorded after each round.
+        devices: spread each round's client slots over these devices (one
+            mesh axis; the slots are padded with unused ones to a multiple of
+            their number), as :func:`~optasched.sweep` shards its members.
+            Default: one device. Inside a sharded sweep, leave it None.
 
     Returns:
         A :class:`FederationResult` (final model, server state, per-round history).
@@ -170,6 +177,8 @@ def federate(
             raise ValueError(f"{where}: local_epochs must be a positive number or None, got {local_epochs!r}")
     num_clients = check_clients(where, clients)
     slots = slot_count(where, participation, sampling, num_clients, max_participants)
+    mesh = client_mesh(where, devices)
+    width = slots if mesh is None else math.ceil(slots / mesh.size) * mesh.size
     local = functools.partial(
         local_update, example_loss, client_optimizer=client_optimizer, local_steps=local_steps,
         batch_size=batch_size, local_epochs=local_epochs,
@@ -181,13 +190,13 @@ def federate(
         params, server_state, taken = carry
         round_key = jax.random.fold_in(key, round_index)
         sample_key, batch_key = jax.random.split(round_key)
-        index, in_use = sample_clients(sample_key, participation, sampling, num_clients, slots)
-        own = taken[index] if client_clock == "participations" else jnp.full((slots,), round_index)
-        starts = own * local_steps
+        drawn = sample_clients(sample_key, participation, sampling, num_clients, slots)
+        index, in_use = pad_slots(*drawn, width)
+        own = taken[index] if client_clock == "participations" else jnp.full((width,), round_index)
         examples = jax.tree.map(lambda leaf: leaf[index], all_examples)
         client_keys = jax.vmap(lambda i: jax.random.fold_in(batch_key, i))(index)
         deltas, losses = jax.vmap(local, in_axes=(None, 0, 0, 0, 0))(
-            params, examples, counts[index], client_keys, starts
+            params, *shard_slots((examples, counts[index], client_keys, own * local_steps), mesh)
         )
         size = counts[index] if weighting == "examples" else (counts[index] > 0).astype(jnp.int32)
         dtype = jnp.result_type(*jax.tree.leaves(params))
