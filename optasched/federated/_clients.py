@@ -214,6 +214,8 @@ def local_update(
         loss, grads = jax.value_and_grad(mean_loss)(model, batch, weight)
         updates, new_state = client_optimizer.update(grads, state, model)
         stepped = (optax.apply_updates(model, updates), new_state)
+        if local_epochs is None:  # every step counts: no masking in the program
+            return stepped, loss
         return jax.tree.map(lambda new, old: jnp.where(on, new, old), stepped, (model, state)), loss
 
     state = set_clock(client_optimizer.init(params), start)

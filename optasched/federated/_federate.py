@@ -42,16 +42,28 @@ class FederationResult(NamedTuple):
     history: dict[str, jax.Array]
 
 
-def _check(where, rounds, local_steps, batch_size, client_clock, weighting):
+def _check(where, rounds, local_steps, batch_size, local_epochs, client_clock, weighting):
     for name, value in (("rounds", rounds), ("local_steps", local_steps)):
         if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
             raise ValueError(f"{where}: {name} must be a positive int, got {value!r}")
     if batch_size is not None and (not isinstance(batch_size, (int, np.integer)) or batch_size < 1):
         raise ValueError(f"{where}: batch_size must be a positive int or None, got {batch_size!r}")
+    if local_epochs is not None and not is_traced(local_epochs):
+        epochs = np.asarray(local_epochs)
+        if epochs.ndim != 0 or not np.isfinite(epochs) or epochs <= 0:
+            raise ValueError(f"{where}: local_epochs must be a positive number or None, got {local_epochs!r}")
     if client_clock not in CLIENT_CLOCKS:
         raise ValueError(f"{where}: client_clock must be one of {CLIENT_CLOCKS}, got {client_clock!r}")
     if weighting not in WEIGHTINGS:
         raise ValueError(f"{where}: weighting must be one of {WEIGHTINGS}, got {weighting!r}")
+
+
+def _weighted_mean(deltas: Any, weights: jax.Array) -> tuple[Any, jax.Array]:
+    """The weighted mean of the slots' deltas and each slot's share (all zero when no weight)."""
+    dtype = jnp.result_type(*jax.tree.leaves(deltas))
+    weights = weights.astype(dtype)
+    share = weights / jnp.maximum(jnp.sum(weights), jnp.finfo(dtype).tiny)
+    return jax.tree.map(lambda d: jnp.tensordot(share, d, axes=1), deltas), share
 
 
 def federate(
@@ -169,12 +181,8 @@ def federate(
     Optimization, ICLR 2021 (server optimizers over the pseudo-gradient).
     """
     where = "federate"
-    _check(where, rounds, local_steps, batch_size, client_clock, weighting)
+    _check(where, rounds, local_steps, batch_size, local_epochs, client_clock, weighting)
     check_participation(where, participation, sampling)
-    if local_epochs is not None and not is_traced(local_epochs):
-        epochs = np.asarray(local_epochs)
-        if epochs.ndim != 0 or not np.isfinite(epochs) or epochs <= 0:
-            raise ValueError(f"{where}: local_epochs must be a positive number or None, got {local_epochs!r}")
     num_clients = check_clients(where, clients)
     slots = slot_count(where, participation, sampling, num_clients, max_participants)
     mesh = client_mesh(where, devices)
@@ -199,17 +207,13 @@ def federate(
             params, *shard_slots((examples, counts[index], client_keys, own * local_steps), mesh)
         )
         size = counts[index] if weighting == "examples" else (counts[index] > 0).astype(jnp.int32)
-        dtype = jnp.result_type(*jax.tree.leaves(params))
-        weights = jnp.where(in_use, size, 0).astype(dtype)
-        total = jnp.sum(weights)
-        share = weights / jnp.maximum(total, jnp.finfo(dtype).tiny)
-        mean_delta = jax.tree.map(lambda d: jnp.tensordot(share, d, axes=1), deltas)
+        mean_delta, share = _weighted_mean(deltas, jnp.where(in_use, size, 0))
         pseudo_gradient = jax.tree.map(jnp.negative, mean_delta)
         updates, new_state = server_optimizer.update(pseudo_gradient, server_state, params)
-        new_params = optax.apply_updates(params, updates)
-        any_client = total > 0
-        keep = lambda new, old: jnp.where(any_client, new, old)  # noqa: E731
-        params, server_state = jax.tree.map(keep, (new_params, new_state), (params, server_state))
+        stepped = (optax.apply_updates(params, updates), new_state)
+        # A round without participants (Bernoulli sampling) must not move the model nor the server's moments.
+        keep = lambda new, old: jnp.where(jnp.sum(share) > 0, new, old)  # noqa: E731
+        params, server_state = jax.tree.map(keep, stepped, (params, server_state))
         taken = taken.at[index].add(in_use.astype(taken.dtype))
         record = {
             "loss": jnp.sum(share * losses),
