@@ -21,7 +21,8 @@ def run(**overrides):
     problem.CALLS.clear()
     arguments = dict(SETTINGS, **overrides)
     configs = arguments.pop("configs", problem.configs(LEARNING_RATES))
-    return osd.successive_halving(problem.init, problem.advance, configs, jax.random.key(0), **arguments)
+    advance = arguments.pop("advance", problem.advance)
+    return osd.successive_halving(problem.init, advance, configs, jax.random.key(0), **arguments)
 
 
 @pytest.fixture(scope="module")
@@ -151,6 +152,20 @@ def test_sharded_over_devices_as_on_one_device():
     two = jax.tree.map(lambda x: x[:2], configs.config)
     small = osd.sweeps._population.place(two, mesh, jax.devices()[0])
     assert small["id"].sharding.device_set == {jax.devices()[0]}
+
+
+def test_a_member_built_on_train_loop_that_diverges_ranks_last():
+    def advance(config, state, num_steps):  # the protocol's advance may return osd.train_loop's result
+        def step(state, _):
+            state, _ = problem.advance(config, state, 1)
+            return state, {"val_loss": problem.loss(state["params"], problem.X_VAL, problem.Y_VAL)}
+
+        return osd.train_loop(step, state, num_steps)
+
+    learning_rates = [0.01, 0.03, 0.1, 1e30]  # 1e30 diverges at once: a NaN score
+    result = run(configs=problem.configs(learning_rates), eta=2, min_steps=2, max_steps=8, advance=advance)
+    assert np.isnan(result.scores[0, 3]) and result.rung_reached[3] == 0
+    assert result.survivors.tolist() == [2] and result.best().label == "lr=0.1"
 
 
 @pytest.mark.parametrize(

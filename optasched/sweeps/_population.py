@@ -24,6 +24,7 @@ from ._checkpoint import (
     fingerprint_differences, load_checked, program_fingerprint, save_atomic, sweep_fingerprint,
 )  # fmt: skip
 from ._inputs import _member_count, _member_labels, _sweep_devices, _typed_key
+from ._loop import LoopResult
 from ._stack import Batch
 
 __all__ = [
@@ -127,7 +128,7 @@ def place(tree: Any, mesh: Mesh | None, device: jax.Device) -> Any:
 
 
 def to_host(tree: Any) -> Any:
-    """A placed population back as NumPy (typed PRNG keys stay JAX arrays on the host's CPU).
+    """A placed population back as NumPy (typed PRNG keys stay JAX key arrays).
 
     Args:
         tree: a pytree of JAX arrays.
@@ -165,7 +166,13 @@ def init_members(init: Callable, configs: Any, key: jax.Array, split_keys: bool,
 
 @functools.partial(jax.jit, static_argnums=(0, 3))
 def _advance_all(advance: Callable, configs: Any, states: Any, num_steps: int) -> tuple[Any, Any]:
-    return jax.vmap(lambda config, state: advance(config, state, num_steps))(configs, states)
+    def one(config, state):
+        out = advance(config, state, num_steps)
+        if isinstance(out, LoopResult):  # osd.train_loop's result as it is: a diverged member's metrics are NaN
+            return out.state, out.history
+        return out
+
+    return jax.vmap(one)(configs, states)
 
 
 def state_shapes(init: Callable, configs: Any, key: jax.Array, split_keys: bool) -> Any:
@@ -189,7 +196,9 @@ def advance_members(advance: Callable, configs: Any, states: Any, num_steps: int
     (compiled once per population size and ``num_steps``).
 
     Args:
-        advance: ``advance(config, state, num_steps) -> (state, metrics)`` for ONE member.
+        advance: ``advance(config, state, num_steps) -> (state, metrics)`` for ONE
+            member, or ``-> LoopResult`` (:func:`optasched.train_loop`'s, whose
+            history is the metrics: NaN from a divergence on).
         configs: the placed stacked configurations.
         states: the placed stacked states.
         num_steps: steps to advance (static).
