@@ -317,7 +317,8 @@ def test_the_federation_differentiates_with_respect_to_a_schedule_hyperparameter
         clock = osd.round_clock(osd.cosine(peak, 4), local_steps=2)
         params = osd.federate(
             example_loss, PARAMS, clients, jax.random.key(0), rounds=4, local_steps=2,
-            client_optimizer=osd.inject(optax.sgd)(learning_rate=clock), server_optimizer=osd.fedavgm(1.0, 0.5),
+            client_optimizer=osd.inject(optax.sgd)(learning_rate=clock),
+            server_optimizer=osd.fedavgm(1.0, 0.5),
         ).params  # fmt: skip
         x, y = clients.examples
         return jnp.mean(example_loss(params, (x[0, :5], y[0, :5])))
