@@ -105,7 +105,9 @@ class Weighting(Declared):
                 f"got shape {logits.shape} of dtype {logits.dtype}"
             )
         if rank == 3 and logits.shape[0] != 2:
-            raise ValueError(f"{family}: logits must stack the two networks' logits, {shape}, got {logits.shape}")
+            raise ValueError(
+                f"{family}: logits must stack the two networks' logits, {shape}, got {logits.shape}"
+            )
         batch = logits.shape[-2]
         if labels.shape != (batch,) or not jnp.issubdtype(labels.dtype, jnp.integer):
             raise ValueError(
@@ -118,13 +120,18 @@ class Weighting(Declared):
             mask = jnp.ones((batch,), bool)
         mask = jnp.asarray(mask)
         if mask.shape != (batch,) or mask.dtype != jnp.bool_:
-            raise ValueError(f"{family}: mask must be [batch] = ({batch},) bools, got {mask.shape} of {mask.dtype}")
+            raise ValueError(
+                f"{family}: mask must be [batch] = ({batch},) bools, got {mask.shape} of {mask.dtype}"
+            )
         return logits, labels, step, mask
 
     def _require_examples(self, mask) -> None:
         """A quantile of an empty batch is undefined: refuse an all-masked batch
         (at once when the mask is concrete, at run time in checked mode)."""
-        message = f"{self.family}: mask excludes every example; the small-loss quantile of an empty batch is undefined"
+        message = (
+            f"{self.family}: mask excludes every example; "
+            "the small-loss quantile of an empty batch is undefined"
+        )
         if not is_traced(mask):
             if not np.any(np.asarray(mask)):
                 raise ValueError(message)

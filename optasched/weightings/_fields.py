@@ -15,9 +15,11 @@ def hyperparameter(default: Any = _REQUIRED, *, ge=None, gt=None, le=None, lt=No
     """A weighting's hyperparameter: a number, an array of numbers (a sweep) or a
     schedule of the step, evaluated at the step the weighting is applied at.
 
-    Its bounds are checked on the schedule's range at construction (where the
-    range can be read off its hyperparameters, as for a constant, a linear ramp
-    or a cosine) and, in checked mode, on the value at every step it is used.
+    Its bounds are checked on the schedule's range at construction and by
+    :func:`optasched.check` (where the range can be read off its
+    hyperparameters, as for a constant, a linear ramp or a cosine); a schedule
+    whose range cannot be read (``from_function``) is checked in checked mode
+    on its value at every step it is used.
 
     Args:
         default: the constructor's default (omit for a required argument).
