@@ -55,6 +55,18 @@ def test_truncation_selection_replaces_the_worst_by_the_best(uninterrupted):
     assert result.member_steps == 8 * 12
 
 
+def test_every_generation_runs_the_same_compiled_program():
+    traces = []
+
+    def advance(config, state, num_steps):  # a fresh function: nothing compiled for it yet
+        traces.append(num_steps)
+        return problem.advance(config, state, num_steps)
+
+    problem.CALLS.clear()
+    result = osd.pbt(problem.init, advance, problem.configs(LEARNING_RATES), 0, **SETTINGS)
+    assert traces == [3] and result.scores.shape[0] == 4  # four generations, the last without exploit
+
+
 def test_explore_multiplies_a_copied_members_value_by_a_declared_factor_within_the_range():
     result = run(hyperparams={"lr.value": osd.explore(2e-3, 0.09, factors=(0.5, 2.0))})
     values = result.hyperparams["lr.value"]

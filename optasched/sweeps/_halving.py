@@ -243,7 +243,8 @@ def successive_halving(
     if first_rung == 0:
         state = init_members(init, member_configs, inputs.key, split_keys, alive)
     else:
-        state = place(trees["state"], inputs.mesh, inputs.device)
+        state = trees["state"]
+    state = place(state, inputs.mesh, inputs.device)
 
     metrics = None
     for rung in range(first_rung, len(rungs)):

@@ -127,27 +127,28 @@ class _Plan(NamedTuple):
     mode: str
     num_copied: int
     explored: tuple[tuple[int, Explore], ...]  # (leaf index, how)
-    exploit: bool  # False for the last generation
 
 
 @functools.partial(jax.jit, static_argnums=0)
-def _generation(plan: _Plan, configs: Any, states: Any, key: jax.Array):
-    """Advance every member ``ready`` steps, score it, then (unless last) exploit and explore."""
+def _generation(plan: _Plan, configs: Any, states: Any, key: jax.Array, exploit: jax.Array):
+    """Advance every member ``ready`` steps, score it, then (if ``exploit``) exploit and explore.
+
+    ``exploit`` is traced (False for the last generation, whose gather is the
+    identity), so every generation runs the same compiled program.
+    """
     states, metrics = advance_members(plan.advance, configs, states, plan.ready)
     scores = member_scores(_NAME, metrics, plan.metric)
     leaves, treedef = jax.tree.flatten(configs)
     used = tuple(leaves[index] for index, _ in plan.explored)  # the values this generation trained with
     num_members = scores.shape[0]
-    source = jnp.arange(num_members)
-    if not plan.exploit:
-        return configs, states, metrics, scores, source, used
     order = ranking(scores, plan.mode, jnp)
     top, bottom = order[: plan.num_copied], order[num_members - plan.num_copied :]
     donor_key, explore_key = jax.random.split(key)
     donors = top[jax.random.randint(donor_key, (plan.num_copied,), 0, plan.num_copied)]
-    source = source.at[bottom].set(donors)
+    keep = jnp.arange(num_members)
+    source = jnp.where(exploit, keep.at[bottom].set(donors), keep)
     configs, states = jax.tree.map(lambda x: x[source], (configs, states))  # exploit: one gather
-    copied = jnp.zeros(num_members, bool).at[bottom].set(True)
+    copied = jnp.zeros(num_members, bool).at[bottom].set(True) & exploit
     leaves = jax.tree.leaves(configs)
     for (index, how), leaf_key in zip(plan.explored, jax.random.split(explore_key, len(plan.explored))):
         leaves[index] = jnp.where(copied, _perturbed(leaves[index], how, leaf_key), leaves[index])
@@ -305,9 +306,9 @@ def pbt(
     overwrite: bool = False,
     callback: Callable[[int], None] | None = None,
 ) -> PBTResult:
-    r"""Population-based training of a stacked population in one compiled program per generation.
+    r"""Population-based training of a stacked population in one compiled program.
 
-    Every ``ready`` steps (a generation, one call of a compiled program):
+    Every ``ready`` steps (a generation, one call of the same compiled program):
     all members advance ``ready`` steps (``jit(vmap(advance))``), are ranked
     by ``metric``, and (truncation selection) each of the worst
     :math:`c = \max(1, \lfloor \text{fraction}\cdot N \rfloor)` copies a
@@ -402,7 +403,7 @@ def pbt(
     explored = _explored_leaves(inputs.configs, hyperparams)
     names = list(hyperparams)
     generations = steps // ready
-    plan = _Plan(advance, ready, metric, mode, max(1, int(fraction * n)), explored, True)
+    plan = _Plan(advance, ready, metric, mode, max(1, int(fraction * n)), explored)
     init_key, search_key = jax.random.split(inputs.key)
 
     scores = np.full((generations, n), np.nan, np.float32)
@@ -430,14 +431,15 @@ def pbt(
     configs = place(configs, inputs.mesh, inputs.device)
     if state is None:
         state = init_members(init, configs, init_key, split_keys, np.arange(n))
-    else:
-        state = place(state, inputs.mesh, inputs.device)
+    state = place(state, inputs.mesh, inputs.device)
     metrics = None
     for generation in range(first, generations):
         last = generation == generations - 1
         configs, state, metrics, generation_scores, source, used = _generation(
-            plan._replace(exploit=not last), configs, state, jax.random.fold_in(search_key, generation)
+            plan, configs, state, jax.random.fold_in(search_key, generation), jnp.asarray(not last)
         )
+        # the outputs' shardings are XLA's choice: placed as the inputs were, the next call reuses the program
+        configs, state = place((configs, state), inputs.mesh, inputs.device)
         scores[generation] = np.asarray(generation_scores)
         for name, value in zip(names, used):
             values[name][generation] = np.asarray(value)
