@@ -80,6 +80,7 @@ from .bridge import to_config as to_config  # schedules' to_config, and optimize
 from .schedules import PlateauState as PlateauState
 from .schedules import Plateau as plateau
 from .bridge import reduce_on_plateau as reduce_on_plateau
+from .bridge import plateau_step as plateau_step
 from .bridge import layerwise_decay as layerwise_decay
 from .bridge import param_groups as param_groups
 from .bridge import per_layer as per_layer
