@@ -77,7 +77,7 @@ class Config:
     gce_q: float = 0.7  # GCE's q (Zhang & Sabuncu 2018)
     focal_gamma: float = 2.0  # focal's gamma (Lin et al. 2017)
     validation_size: int = 500  # training examples held out (noisy labels too) to choose the epoch
-    digits_validation_size: int = 237  # the digits' held-out examples (1437 train -> 1200 + 237)
+    digits_validation_size: int = 237  # the digits' held-out examples (1438 train -> 1201 + 237)
     data_seed: int = 42  # MNIST-1D generator seed (42 is the paper's data)
     digits_split_seed: int = 0  # sklearn digits train/test split seed
     noise_seed: int = 0  # label-corruption seed (fixed: the same corrupted labels for every training seed)
