@@ -135,3 +135,17 @@ def test_a_stored_file_reanalyses_to_the_same_answers(smoke_run):
     for name, record in stored["results"]["declared"].items():
         assert again[name]["mean"] == pytest.approx(record["mean"])
         assert again[name]["p_holm"] == pytest.approx(record["p_holm"])
+
+
+def test_the_readme_holds_the_reports_tables_verbatim():
+    from pathlib import Path
+
+    from experiments.noisy_labels import report
+
+    folder = Path(__file__).resolve().parents[1] / "experiments" / "noisy_labels"
+    readme = (folder / "README.md").read_text()
+    stored = json.loads((folder / "results" / "default.json").read_text())["results"]
+    assert report.declared_table(stored) in readme
+    for run in stored["runs"]:
+        assert report.headline_table(stored, run) in readme
+        assert report.gap_table(stored, run) in readme
