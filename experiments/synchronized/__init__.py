@@ -1,0 +1,1 @@
+"""Hyperparameters outside the optimizer, synchronised with the learning rate (issue 20)."""

@@ -1,0 +1,1 @@
+"""Configs of the synchronized study: smoke, quick, default, gpu."""

@@ -1,0 +1,90 @@
+"""The synchronized study: parts A (BatchNorm statistics), B (weight decay) and D (per-layer
+schedules) on MNIST-1D (about 20 min on 2 quiet CPU cores).
+
+Every arm of a part sees the same initialisation and data order per seed; the declared analysis
+below is fixed before the run (``experiments.common.analysis``), Holm within each part.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+
+from experiments.common.analysis import Question
+
+# Part A: BatchNorm running-statistics arms (Flax convention: decay = weight of the old statistics).
+BN_ARMS = ("fixed_0.9", "fixed_0.99", "coupled", "pointnet")  # PreciseBN is the reference of every arm
+BN_SCHEDULES = ("step", "warmup_cosine")  # step: two drops of 10x; warmup_cosine: the issue's extra arm
+# Part B: how the per-step shrinkage s(t) of the weights follows the LR (AdamW + cosine).
+DECAY_ARMS = ("coupled", "constant", "rising")
+# Part D: per-depth cosine schedules of the zoo CNN (depths 0-2 convolutions, 3 the head).
+LAYER_ARMS = ("uniform", "deeper_slower", "shallower_slower", "layerwise_constant")
+
+MISMATCH = ("mismatch: test loss in eval mode with the arm's running statistics minus with PreciseBN "
+            "statistics (same weights), mean over the checkpoints (every bn_record_every steps) after the "
+            "first tenth of the run (the EMA's start from its initial values excluded)")  # fmt: skip
+
+
+def _q(name, question, statistic, family, test="paired_t"):
+    return Question(name=name, question=question, statistic=statistic, test=test, correction_family=family)
+
+
+ANALYSES = (
+    _q("a_mismatch_coupled_vs_fixed_0.9", "A: does coupling the BN momentum to the LR shrink the "
+       "train/eval normalisation mismatch, against Flax 0.9 (PyTorch 0.1)?",
+       f"{MISMATCH}; coupled minus fixed_0.9 per seed, step schedule", "A"),
+    _q("a_mismatch_coupled_vs_fixed_0.99", "A: ... against Flax's default 0.99 (PyTorch 0.01)?",
+       f"{MISMATCH}; coupled minus fixed_0.99 per seed, step schedule", "A"),
+    _q("a_mismatch_pointnet_vs_fixed_0.9", "A: does PointNet's halving at every drop shrink it?",
+       f"{MISMATCH}; pointnet minus fixed_0.9 per seed, step schedule", "A"),
+    _q("a_accuracy_coupled_vs_fixed_0.99", "A: does coupling change final test accuracy (eval mode)?",
+       "final test accuracy with running statistics, coupled minus fixed_0.99 per seed, step schedule", "A"),
+    _q("b_tau_alone", "B: does accuracy depend on tau = 1/(lr lambda) alone (Wang & Aitchison 2025)?",
+       "coupled arm, per seed: mean |accuracy difference| between grid cells at adjacent LRs with the SAME "
+       "tau, minus the same at the SAME lambda (validation accuracy, last epoch); < 0: tau explains more",
+       "B", test="one_sample_t"),
+    _q("b_constant_vs_coupled", "B: constant shrinkage while the LR anneals vs the AdamW default (coupled)",
+       "test accuracy at each arm's validation-chosen (lr, lambda) cell, constant minus coupled per seed",
+       "B"),
+    _q("b_rising_vs_coupled", "B: the mission's shrinkage rising as the LR falls vs coupled",
+       "test accuracy at each arm's validation-chosen (lr, lambda) cell, rising minus coupled per seed", "B"),
+    _q("d_deeper_slower_vs_uniform", "D: do deeper layers decaying more slowly help (the mission)?",
+       "final test accuracy, deeper_slower minus uniform per seed", "D"),
+    _q("d_shallower_slower_vs_uniform", "D: ... and the opposite shape?",
+       "final test accuracy, shallower_slower minus uniform per seed", "D"),
+    _q("d_deeper_slower_vs_layerwise", "D: against ELECTRA/BEiT's constant layer-wise decay",
+       "final test accuracy, deeper_slower minus layerwise_constant per seed", "D"),
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    parts: tuple[str, ...] = ("A", "B", "D")  # parts run (C and E are not built yet)
+    seeds: int = 4  # seeds per cell: init and data order, the same for every arm of a part
+    batch_size: int = 100  # minibatch (batches drawn with replacement)
+    validation_size: int = 500  # training examples held out for selection (part B)
+    data_seed: int = 42  # MNIST-1D generator seed (the paper's data)
+    seed: int = 0  # master PRNG seed: results are deterministic for it
+    # Part A: BN CNN, SGD with momentum 0.9 at a high LR
+    bn_steps: int = 1500  # training steps (drops at 50% and 75%)
+    bn_peak_lr: float = 0.4  # SGD peak LR (high; BN makes the convolutions scale-invariant)
+    bn_drop: float = 0.1  # each step drop multiplies the LR by this
+    bn_warmup_fraction: float = 0.05  # warmup_cosine: linear warmup over this fraction of the steps
+    bn_record_every: int = 20  # checkpoint period of the mismatch and statistics error
+    bn_coupled_max: float = 0.999  # coupled arm: decay at LR 0 (0.9 at the peak, time constant ~ 1/lr)
+    bn_pointnet_start: float = 0.5  # PointNet: PyTorch momentum 0.5, halved at every drop (floor 0.01)
+    bn_precise_examples: int = 1000  # training examples PreciseBN recomputes the statistics from
+    bn_spike_threshold: float = 0.1  # a checkpoint's mismatch above this (nats) counts as a spike
+    # Part B: AdamW-style decay on the MLP, cosine LR to 0
+    wd_epochs: int = 40  # training epochs (35 steps each)
+    wd_lrs: tuple[float, ...] = (1e-3, 2e-3, 4e-3, 8e-3)  # Adam peak LRs (factor 2: equal-tau diagonals)
+    wd_lambdas: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # lambda (x2 apart; tau 0.45-114 epochs)
+    # Part D: per-depth cosine on the zoo CNN with Adam
+    layer_epochs: int = 30  # training epochs
+    layer_peak_lr: float = 1e-2  # Adam peak LR (MNIST-1D's reference)
+    layer_short: float = 0.5  # the fastest-decaying depth's cosine lasts this fraction of the run
+    layer_decay: float = 0.75  # layerwise_constant: peak x decay ** (3 - depth) (ELECTRA/BEiT)
+    analyses: tuple[Question, ...] = ANALYSES  # declared before the run (study checks them)
+
+
+def get_config() -> Config:
+    return Config()

@@ -1,0 +1,18 @@
+"""The test's config: every part, two seeds, a few dozen steps (seconds)."""
+
+import dataclasses
+
+from . import default
+
+
+def get_config() -> default.Config:
+    return dataclasses.replace(
+        default.get_config(),
+        seeds=2,  # the fewest that give a paired interval
+        bn_steps=80,  # four checkpoints, drops at 40 and 60
+        bn_precise_examples=200,  # a smaller PreciseBN pass
+        wd_epochs=2,  # two epochs
+        wd_lrs=(2e-3, 4e-3),  # two LRs
+        wd_lambdas=(0.5, 1.0),  # two lambdas (one equal-tau pair)
+        layer_epochs=2,  # two epochs
+    )

@@ -1,0 +1,86 @@
+"""The README's tables from a results.json (no jax): ``python -m experiments.synchronized.report FILE``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Sequence
+
+from experiments.common import tables
+
+__all__ = ["declared_table", "bn_table", "decay_table", "layer_table", "describe", "main"]
+
+
+def _pct(record: dict, scale: float = 100.0, digits: int = 1) -> str:
+    return tables.interval(record["mean"], record["low"], record["high"], scale=scale, digits=digits)
+
+
+def declared_table(results: dict) -> str:
+    """Every declared question: mean difference [95% CI], p, Holm p within its part."""
+    rows = []
+    for name, r in results["declared"].items():
+        scale, digits = (1.0, 3) if name.startswith("a_mismatch") else (100.0, 2)
+        rows.append([f"`{name}`", _pct(r, scale, digits), f"{r['p_value']:.3f}", f"{r['p_holm']:.3f}",
+                     "yes" if r["significant"] else "no", r["n"]])  # fmt: skip
+    return tables.markdown(["question", "mean [95% CI]", "p", "p Holm", "significant", "seeds"], rows)
+
+
+def bn_table(results: dict) -> str:
+    """Part A per schedule and arm: mismatch (nats), spikes, statistics error, final accuracy (%)."""
+    rows = []
+    for schedule, arms in results["bn"].items():
+        for arm, m in arms.items():
+            if arm == "precise":
+                rows.append([schedule, arm, "0", "0", "0", "0", _pct(m["final_accuracy"])])
+                continue
+            rows.append([schedule, arm, _pct(m["mismatch_mean"], 1.0, 3), _pct(m["mismatch_max"], 1.0, 3),
+                         _pct(m["spikes"], 1.0, 1), _pct(m["stats_error_mean"], 1.0, 3),
+                         _pct(m["final_accuracy"])])  # fmt: skip
+    return tables.markdown(["LR", "arm", "mean mismatch", "max mismatch", "spikes", "stats error",
+                            "final test acc %"], rows)  # fmt: skip
+
+
+def decay_table(results: dict) -> str:
+    """Part B: each arm's chosen cell, its tau in epochs and test accuracy; best tau per LR."""
+    rows = []
+    for arm, r in results["decay"].items():
+        if arm in ("exploratory", "note"):
+            continue
+        c = r["chosen"]
+        taus = ", ".join(f"{t:.3g}" for t in r["best_tau_epochs_per_lr"])
+        rows.append([arm, f"{c['lr']:g}", f"{c['lambda']:g}", f"{c['tau_epochs']:.3g}",
+                     "yes" if c["lr_at_edge"] or c["lambda_at_edge"] else "no", _pct(c["test"]),
+                     taus])  # fmt: skip
+    return tables.markdown(["arm", "chosen lr", "chosen lambda", "tau (epochs)", "at grid edge",
+                            "test acc %", "best tau per lr (epochs)"], rows)  # fmt: skip
+
+
+def layer_table(results: dict) -> str:
+    """Part D: final test accuracy per arm."""
+    rows = [[arm, _pct(m["test_accuracy"]), _pct(m["validation_accuracy"])]
+            for arm, m in results["layers"].items()]
+    return tables.markdown(["arm", "test acc %", "validation acc %"], rows)
+
+
+def describe(report: dict) -> str:
+    """Every table of the README."""
+    results = report["results"]
+    parts = [declared_table(results)]
+    for key, table in (("bn", bn_table), ("decay", decay_table), ("layers", layer_table)):
+        if key in results:
+            parts.append(table(results))
+    return "\n\n".join(parts)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if len(argv) != 1:
+        print("usage: python -m experiments.synchronized.report RESULTS_JSON", file=sys.stderr)
+        return 2
+    with open(argv[0]) as f:
+        print(describe(json.load(f)))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,166 @@
+"""The synchronized study: one function per part, each ONE sweep (one compiled program) of every
+arm x seed (part A: x LR schedule; part B: x lr x lambda), reduced to per-seed numbers that
+``questions.py`` (no jax) answers.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+import optasched as osd
+from experiments.common import plotting
+from experiments.common.data import load_mnist1d, split_validation
+
+from . import bn, decay, layers, questions
+from .configs.default import ANALYSES, BN_ARMS, BN_SCHEDULES, DECAY_ARMS, LAYER_ARMS
+
+__all__ = ["check", "part_a", "part_b", "part_d", "study"]
+
+
+def check(config) -> None:
+    """Fail fast, before any training, on a config that cannot answer its questions."""
+    if tuple(config.analyses) != ANALYSES:
+        raise ValueError("synchronized: analyses must be configs.default.ANALYSES, declared before the run")
+    if config.seeds < 2:
+        raise ValueError(f"synchronized: paired intervals need at least 2 seeds, got {config.seeds}")
+    unknown = sorted(set(config.parts) - {"A", "B", "D"})
+    if unknown or not config.parts:
+        raise ValueError(f"synchronized: parts must be a non-empty subset of ('A', 'B', 'D'), "
+                         f"got {config.parts}")
+    if config.bn_steps % config.bn_record_every:
+        raise ValueError(f"synchronized: bn_steps ({config.bn_steps}) must be a multiple of bn_record_every "
+                         f"({config.bn_record_every})")
+    if len(config.wd_lrs) < 2 or len(config.wd_lambdas) < 2:
+        raise ValueError("synchronized: wd_lrs and wd_lambdas need at least two values each (tau diagonals)")
+    for name in ("wd_lrs", "wd_lambdas"):
+        grid = np.asarray(getattr(config, name))
+        if not np.allclose(grid[1:] / grid[:-1], 2.0):
+            raise ValueError(f"synchronized: {name} must be a factor 2 apart (equal-tau pairs), "
+                             f"got {tuple(grid)}")
+
+
+def _reshape(metrics, shape):
+    return jax.tree.map(lambda x: np.asarray(x).reshape(shape + np.shape(x)[1:]), metrics)
+
+
+def _bn_numbers(evaluation: dict, config) -> dict[str, dict[str, float]]:
+    """Per-arm numbers of one trained BN run (one seed and LR schedule)."""
+    every, steps = config.bn_record_every, config.bn_steps
+    checkpoints = np.arange(1, steps // every + 1) * every
+    drops = (steps // 2, 3 * steps // 4)
+    after_drop = np.zeros(len(checkpoints), bool)
+    for drop in drops:  # the tenth of the run after each drop
+        after_drop |= (checkpoints > drop) & (checkpoints <= drop + steps // 10)
+    precise = np.asarray(evaluation["loss_precise"], float)
+    settled = checkpoints > steps // 10  # the EMA's start-up from its initial statistics excluded
+    out = {}
+    for arm in BN_ARMS:
+        mismatch = np.asarray(evaluation[f"loss_{arm}"], float) - precise
+        spikes = mismatch > config.bn_spike_threshold
+        out[arm] = {
+            "mismatch_mean": float(mismatch[settled].mean()),
+            "startup_mismatch_mean": float(mismatch[~settled].mean()) if (~settled).any() else None,
+            "mismatch_max": float(mismatch.max()),
+            "max_step": int(checkpoints[int(np.argmax(mismatch))]),
+            "spikes": int(spikes.sum()),
+            "spikes_after_drops": int((spikes & after_drop).sum()),
+            "stats_error_mean": float(np.mean(evaluation[f"stats_error_{arm}"])),
+            "final_accuracy": float(evaluation[f"accuracy_{arm}"][-1]),
+            "final_loss": float(evaluation[f"loss_{arm}"][-1]),
+        }
+    out["precise"] = {"final_accuracy": float(evaluation["accuracy_precise"][-1]),
+                      "final_loss": float(precise[-1])}  # fmt: skip
+    return out
+
+
+def part_a(config, context, data, key) -> tuple[dict, dict]:
+    """BN running statistics: every momentum arm in every member, members = LR schedule x seed."""
+    members = [{"seed": seed, "lr": bn.lr_schedule(name, config)} for name in BN_SCHEDULES
+               for seed in range(config.seeds)]  # fmt: skip
+    result = context.sweep(bn.make_train(config, data), osd.stack(members), key,
+                           label=f"A: BN CNN, {len(members)} members")  # fmt: skip
+    metrics = _reshape(result.metrics, (len(BN_SCHEDULES), config.seeds))
+    numbers, curves = {}, {}
+    for s, name in enumerate(BN_SCHEDULES):
+        runs = [_bn_numbers(jax.tree.map(lambda x, s=s, i=i: x[s, i], metrics["evaluation"]), config)
+                for i in range(config.seeds)]  # fmt: skip
+        every = config.bn_record_every
+        numbers[name] = {arm: {m: [run[arm][m] for run in runs] for m in runs[0][arm]} for arm in runs[0]}
+        evaluation, train = metrics["evaluation"], metrics["train"]
+        curves[name] = {
+            "step": (np.arange(1, config.bn_steps // every + 1) * every).tolist(),
+            "learning_rate": train["learning_rate"][s, 0].tolist(),
+            "block_max_train_loss": train["block_max_loss"][s].mean(0).tolist(),
+            "train_mode_test_loss": evaluation["train_mode_loss"][s].mean(0).tolist(),
+            **{f"mismatch_{arm}": (evaluation[f"loss_{arm}"][s]
+                                   - evaluation["loss_precise"][s]).mean(0).tolist() for arm in BN_ARMS},
+            **{f"decay_{arm}": train[f"decay_{arm}"][s, 0].tolist() for arm in BN_ARMS},
+        }  # fmt: skip
+    numbers["diverged"] = np.asarray(result.metrics["diverged_at"]).tolist()
+    _plot_bn(curves, context.path("bn_mismatch.png"))
+    return {k: v for k, v in numbers.items() if k != "diverged"}, {"curves": curves,
+                                                                   "diverged_at": numbers["diverged"]}
+
+
+def part_b(config, context, data, key) -> dict:
+    """Weight decay: the (arm, lr, lambda, seed) grid of AdamW-style decay on the MLP, one sweep."""
+    cells = [(arm, lr, lam, seed) for arm in DECAY_ARMS for lr in config.wd_lrs for lam in config.wd_lambdas
+             for seed in range(config.seeds)]  # fmt: skip
+    members = osd.stack([decay.member(*cell) for cell in cells])
+    result = context.sweep(decay.make_train(config, data), members, key,
+                           label=f"B: MLP decay grid, {len(cells)} members")  # fmt: skip
+    shape = (len(DECAY_ARMS), len(config.wd_lrs), len(config.wd_lambdas), config.seeds)
+    m = _reshape(result.metrics, shape)
+    grid = {arm: {"validation_accuracy": m["validation_accuracy"][a].tolist(),
+                  "test_accuracy": m["test_accuracy"][a].tolist(),
+                  "diverged": (m["diverged_at"][a] >= 0).tolist()}
+            for a, arm in enumerate(DECAY_ARMS)}  # fmt: skip
+    return {"grid": grid, "lrs": list(config.wd_lrs), "lambdas": list(config.wd_lambdas)}
+
+
+def part_d(config, context, data, key) -> dict:
+    """Per-layer schedules: every (arm, seed) of the zoo CNN with a cosine per depth, one sweep."""
+    steps = config.layer_epochs * decay.steps_per_epoch(data, config)
+    members = osd.stack([layers.member(arm, seed, config, steps) for arm in LAYER_ARMS
+                         for seed in range(config.seeds)])  # fmt: skip
+    result = context.sweep(layers.make_train(config, data, steps), members, key,
+                           label=f"D: CNN per-layer, {len(LAYER_ARMS) * config.seeds} members")  # fmt: skip
+    m = _reshape(result.metrics, (len(LAYER_ARMS), config.seeds))
+    return {arm: {"test_accuracy": m["test_accuracy"][a].tolist(),
+                  "validation_accuracy": m["validation_accuracy"][a].tolist(),
+                  "diverged": (m["diverged_at"][a] >= 0).tolist()}
+            for a, arm in enumerate(LAYER_ARMS)}  # fmt: skip
+
+
+def study(config, context) -> dict:
+    """Run the configured parts and answer the declared questions."""
+    check(config)
+    data = split_validation(load_mnist1d(config.data_seed), config.validation_size)
+    key = jax.random.key(config.seed)
+    parts, extra = {}, {}
+    if "A" in config.parts:
+        parts["A"], extra["bn"] = part_a(config, context, data, jax.random.fold_in(key, 0))
+    if "B" in config.parts:
+        parts["B"] = part_b(config, context, data, jax.random.fold_in(key, 1))
+    if "D" in config.parts:
+        parts["D"] = part_d(config, context, data, jax.random.fold_in(key, 3))
+    epoch_steps = decay.steps_per_epoch(data, config)
+    return {"parts": parts, "extra": extra, "epoch_steps": epoch_steps,
+            **questions.analyse(parts, config.analyses, epoch_steps)}  # fmt: skip
+
+
+def _plot_bn(curves: dict, path) -> None:
+    plt = plotting.pyplot()
+    fig, axes = plt.subplots(2, len(curves), figsize=(5 * len(curves), 6), squeeze=False)
+    for c, (name, curve) in enumerate(curves.items()):
+        for arm in BN_ARMS:
+            axes[0, c].plot(curve["step"], curve[f"mismatch_{arm}"], lw=1.1, label=arm)
+        axes[0, c].set_title(f"{name}: eval loss, running minus PreciseBN statistics", fontsize=8)
+        axes[1, c].plot(curve["step"], curve["block_max_train_loss"], lw=1.1, label="max train loss / block")
+        axes[1, c].plot(curve["step"], curve["train_mode_test_loss"], lw=1.1, label="test loss, train mode")
+        axes[1, c].set_xlabel("step")
+        for ax in axes[:, c]:
+            ax.grid(alpha=0.3)
+            ax.legend(fontsize=6)
+    plotting.save(fig, path, dpi=70)
