@@ -1,0 +1,1 @@
+"""Configs of the schedule-search study: smoke (tests), quick, default, gpu."""

@@ -1,0 +1,121 @@
+"""The default run: 8 seeds of every search on the MLP at 2048 steps, the NQM at 10000 steps."""
+
+from __future__ import annotations
+
+import dataclasses
+
+from experiments.common.analysis import Question
+
+SEARCHES = ("random", "halving", "pbt")  # each compared with the grid at (at most) the grid's member-steps
+
+
+def search_questions() -> tuple[Question, ...]:
+    """Q1: each search's selected configuration against the grid's, paired over seeds, Holm over the three."""
+    return tuple(
+        Question(
+            name=f"{search}_vs_grid",
+            question=f"Does {search} select a configuration with a different test accuracy than the grid, "
+            "at no more member-steps?",
+            statistic=f"test accuracy of the configuration {search} selects on validation minus the grid's "
+            "(stats.select on one seed's validation accuracies), per seed",
+            correction_family="vs_grid",
+        )
+        for search in SEARCHES
+    )
+
+
+def pbt_questions() -> tuple[Question, ...]:
+    """Q2: does PBT's winning LR trajectory decay, and does its schedule transfer to a fresh init."""
+    return (
+        Question(
+            name="pbt_decays",
+            question="Does PBT's winning learning-rate trajectory decay?",
+            statistic="log10(last / first learning rate) of the winner's lineage, per seed",
+            test="one_sample_t",
+            correction_family="pbt_schedule",
+        ),
+        Question(
+            name="replay_vs_pbt",
+            question="Does PBT's exported schedule, replayed from a fresh init and data order, reach PBT's "
+            "test accuracy?",
+            statistic="test accuracy of result.schedule(best) trained from a fresh seed minus PBT's winner, "
+            "per seed",
+            correction_family="pbt_schedule",
+        ),
+        Question(
+            name="replay_vs_grid",
+            question="Does the replayed PBT schedule differ from the grid's choice from the same fresh seed?",
+            statistic="test accuracy of the replayed PBT schedule minus the grid's selected configuration, "
+            "both trained from the same fresh seed, per seed",
+            correction_family="pbt_schedule",
+        ),
+    )
+
+
+def horizon_questions(horizons: tuple[int, ...]) -> tuple[Question, ...]:
+    """Q3: the LR horizon-H meta-gradients choose, and the loss it ends at, against the best constant LR."""
+    loss = tuple(
+        Question(
+            name=f"horizon_{h}_loss",
+            question=f"Does the run whose LR is chosen online by {h}-step meta-gradients end at a different "
+            "expected loss than the best constant LR for the full run?",
+            statistic=f"log10(final expected loss with horizon {h} / final expected loss at the best "
+            "constant LR), per seed (a random initial point of the NQM)",
+            test="one_sample_t",
+            correction_family="short_horizon",
+        )
+        for h in horizons
+    )
+    return loss + tuple(
+        Question(
+            name=f"horizon_{h}",
+            question=f"Do meta-gradients with a {h}-step horizon choose a different learning rate than the "
+            "best constant one for the full run?",
+            statistic=f"log10(geometric mean over the run of the LR chosen online with horizon {h} / the "
+            "best constant LR for the full run), per seed (a random initial point of the NQM)",
+            test="one_sample_t",
+            correction_family="short_horizon",
+        )
+        for h in horizons
+    )
+
+
+def all_questions(horizons: tuple[int, ...]) -> tuple[Question, ...]:
+    return search_questions() + pbt_questions() + horizon_questions(horizons)
+
+
+HORIZONS = (10, 100, 1000)
+GRID_FAMILIES = ("constant", "linear", "cosine", "wsd")
+HALVING_FAMILIES = ("constant", "step", "exponential", "linear", "cosine", "one_cycle", "wsd", "rex")
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    steps: int = 2048  # MLP training steps of a full member (the zoo's MLP, Adam, batch 100)
+    warmup_fraction: float = 0.05  # linear warmup shared by every family of the grid, random search, halving
+    seeds: int = 8  # seeds (init and data order); every search repeated on each
+    grid_families: tuple[str, ...] = GRID_FAMILIES  # grid: families (zoo/train.py:family_schedule)
+    grid_peaks: tuple[float, ...] = (1e-3, 4.64e-3, 2.15e-2, 1e-1)  # grid: peak LRs (4 x 4 = 16 members)
+    random_samples: int = 16  # random search: members (family uniform over the grid's, peak log-uniform)
+    halving_families: tuple[str, ...] = HALVING_FAMILIES  # successive halving: families (4x the grid's space)
+    halving_peaks: tuple[float, ...] = (1e-3, 1.93e-3, 3.73e-3, 7.2e-3, 1.39e-2, 2.68e-2, 5.18e-2, 1e-1)
+    halving_eta: int = 4  # successive halving: keep 1 / eta per rung
+    halving_first_rung: int = 128  # steps of the first rung (steps / 16: 64, 16, 4 members)
+    pbt_population: int = 16  # PBT: members (constant LRs drawn log-uniformly, same range as the grid)
+    pbt_ready: int = 256  # PBT: steps between exploit / explore
+    pbt_fraction: float = 0.25  # PBT: bottom fraction replaced by copies of the top fraction
+    replay_seed_offset: int = 1000  # the replay's fresh seed: seed + this (a new init and data order)
+    nqm_dim: int = 1000  # NQM: dimensions, curvatures h_i = 1 / i (Wu et al. 2018)
+    nqm_noise: float = 0.01  # NQM: gradient-noise variance h_i * this (batch size 100)
+    nqm_steps: int = 10000  # NQM: steps of the full run
+    nqm_horizons: tuple[int, ...] = HORIZONS  # NQM: meta-gradient horizons (each divides nqm_steps)
+    nqm_meta_steps: int = 20  # NQM: Adam steps on log LR per horizon window
+    nqm_meta_lr: float = 0.1  # NQM: Adam step size on log LR
+    nqm_lr_grid: tuple[float, float, int] = (1e-3, 1.9, 64)  # NQM: constant LRs (low, high, count)
+    nqm_seeds: int = 8  # NQM: random initial points
+    seed: int = 0  # master PRNG seed (PBT's exploit, random search's draws)
+    analyses: tuple[Question, ...] = all_questions(HORIZONS)  # declared before the run
+
+
+def get_config() -> Config:
+    return Config()

@@ -1,0 +1,28 @@
+"""The test's config: every search and the NQM on a few steps, two seeds (seconds)."""
+
+import dataclasses
+
+from . import default
+
+
+def get_config() -> default.Config:
+    return dataclasses.replace(
+        default.get_config(),
+        steps=64,  # a few steps
+        seeds=2,  # the fewest that give a paired interval
+        grid_families=("constant", "cosine"),  # 2 x 2 = 4 members
+        grid_peaks=(1e-3, 1e-2),
+        random_samples=4,  # as the grid
+        halving_families=("constant", "cosine", "linear", "wsd"),  # 4 x 4 = 16 members
+        halving_peaks=(1e-3, 3e-3, 1e-2, 3e-2),
+        halving_first_rung=4,  # rungs at 4, 16, 64 steps
+        pbt_population=4,  # as the grid
+        pbt_ready=16,  # four generations
+        nqm_dim=50,
+        nqm_steps=200,
+        nqm_horizons=(2, 20),
+        nqm_meta_steps=5,
+        nqm_lr_grid=(1e-3, 1.9, 16),
+        nqm_seeds=2,
+        analyses=default.all_questions((2, 20)),
+    )

@@ -1,0 +1,49 @@
+"""The tables of the README from a results.json (no jax: plain dicts)."""
+
+from __future__ import annotations
+
+from experiments.common import stats
+
+__all__ = ["describe"]
+
+
+def _answer(record: dict, scale: float = 1.0, digits: int = 1) -> str:
+    interval = stats.format_interval(record["mean"], record["low"], record["high"], scale, digits)
+    return f"{interval}, p_holm {record['p_holm']:.2g}{' *' if record['significant'] else ''}"
+
+
+def describe(report: dict) -> str:
+    """Q1 (searches at equal member-steps), Q2 (PBT's schedule), Q3 (short horizons) as text tables."""
+    config, results = report["config"], report["results"]
+    answers, searches = results["answers"], results["searches"]
+    lines = [f"\nQ1: test accuracy % of each search's validation choice, {config['seeds']} seeds "
+             "(paired t, Holm over the three searches; * = p_holm < 0.05)",
+             f"{'search':<9}{'test %':>9}{'member-steps':>14}{'x grid':>8}{'s (seed 1)':>12}"
+             f"{'s (median)':>12}"
+             f"  {'minus grid (pp)':<30}"]  # fmt: skip
+    for name in ("grid", "random", "halving", "pbt"):
+        row = searches[name]
+        steps = row["member_steps"] if isinstance(row["member_steps"], int) else max(row["member_steps"])
+        versus = answers.get(f"{name}_vs_grid")
+        lines.append(f"{name:<9}{100 * row['test_accuracy_mean']:>9.2f}{steps:>14}"
+                     f"{row['member_steps_vs_grid']:>8.3f}"
+                     f"{row['seconds_first_seed']:>12.1f}{row['seconds_later_seeds_median']:>12.1f}"
+                     f"  {_answer(versus, 100, 2) if versus else '-':<30}")  # fmt: skip
+    pbt = results["pbt_schedule"]
+    lines.append(f"\nQ2: PBT's winner decayed its LR on {pbt['decayed_seeds']} of {config['seeds']} seeds; "
+                 f"log10(last/first) {_answer(answers['pbt_decays'], 1, 2)}")
+    lines.append(f"    replay minus PBT (pp): {_answer(answers['replay_vs_pbt'], 100, 2)}")
+    lines.append("    replay minus grid choice, same fresh seed (pp): "
+                 f"{_answer(answers['replay_vs_grid'], 100, 2)}")
+    nqm = results["short_horizon"]
+    lines.append(f"\nQ3: NQM, {config['nqm_seeds']} initial points; best constant LR "
+                 f"{sum(nqm['best_constant_lr']) / len(nqm['best_constant_lr']):.3g}")
+    lines.append(f"{'horizon':>8}  {'log10 final loss / best constant':<36}"
+                 f"{'log10 gm LR / best constant':<36}"
+                 "LR in use at " + ", ".join(f"{f:g}" for f in nqm["lr_at_fractions"]) + " of the run")
+    for horizon, row in nqm["horizons"].items():
+        loss, lr = answers.get(f"horizon_{horizon}_loss"), answers.get(f"horizon_{horizon}")
+        lines.append(f"{horizon:>8}  {_answer(loss, 1, 2) if loss else '(exploratory)':<36}"
+                     f"{_answer(lr, 1, 2) if lr else '(exploratory)':<36}"
+                     + ", ".join(f"{v:.3g}" for v in row["lr_at_mean"]))
+    return "\n".join(lines)

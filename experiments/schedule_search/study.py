@@ -1,0 +1,181 @@
+"""The study: one function per question; ``study(config, context)`` runs them and returns every number.
+
+- Q1 ``compare_searches``: grid, random search, successive halving and PBT per seed at (at most) the
+  grid's member-steps; each search's selection's test accuracy minus the grid's, paired over seeds.
+- Q2 ``pbt_schedule``: does PBT's winning LR decay, and does its exported schedule transfer to a fresh
+  init (against PBT's own accuracy, and against the grid's choice from the same fresh init).
+- Q3 ``short_horizon``: Wu et al.'s NQM, the LRs online meta-gradients choose at each horizon and the
+  loss they end at, against the best constant LR for the full run.
+- Q4 (hypergradient descent) is not run: the library's hypergradient transformation has not landed.
+"""
+
+from __future__ import annotations
+
+import jax
+import numpy as np
+
+from experiments.common import analysis
+
+from . import nqm, search
+
+__all__ = ["check", "run_searches", "compare_searches", "pbt_schedule", "short_horizon", "study"]
+
+SEARCHES = ("grid", "random", "halving", "pbt")
+_FULL_RUN_NOTE = {"exploratory": True, "note": "horizon = the full run: one window, a constant LR tuned by "
+                  "meta-gradients (should match the best constant)"}
+
+
+def check(config) -> None:
+    """Refuse configs that would not compare what they claim."""
+    if config.halving_first_rung * config.halving_eta ** 2 != config.steps:
+        raise ValueError(f"schedule_search: halving_first_rung * eta^2 must equal steps={config.steps} "
+                         f"(three rungs), got {config.halving_first_rung} * {config.halving_eta}^2")
+    if config.steps % config.pbt_ready:
+        raise ValueError(f"schedule_search: pbt_ready={config.pbt_ready} must divide steps={config.steps}")
+    for h in config.nqm_horizons:
+        if config.nqm_steps % h:
+            raise ValueError(f"schedule_search: horizon {h} must divide nqm_steps={config.nqm_steps}")
+    if config.seeds < 2 or config.nqm_seeds < 2:
+        raise ValueError(f"schedule_search: seeds and nqm_seeds must be >= 2, got {config.seeds}, "
+                         f"{config.nqm_seeds}")
+
+
+def run_searches(config, context) -> dict:
+    """Every search on every seed, and Q2's replays from a fresh seed."""
+    problem = search.Problem(config.steps)
+    train = jax.jit(problem.train)
+    runs = []
+    for seed in range(config.seeds):
+        context.log(f"schedule_search: seed {seed + 1}/{config.seeds}")
+        grid = search.grid(problem, config, seed)
+        pbt, pbt_result = search.pbt(problem, config, seed)
+        fresh = seed + config.replay_seed_offset
+        runs.append({
+            "seed": seed,
+            "grid": grid,
+            "random": search.random_search(problem, config, seed),
+            "halving": search.halving(problem, config, seed),
+            "pbt": pbt,
+            "replay_pbt_test_accuracy": search.replay(train, pbt_result.schedule(), fresh),
+            "replay_grid_test_accuracy": float(train(search.grid_member(config, grid["index"], fresh),
+                                                     jax.random.key(0))["test_accuracy"]),
+        })  # fmt: skip
+    return {"runs": runs}
+
+
+def _per_seed(runs: list[dict], search_name: str, key: str) -> list[float]:
+    return [run[search_name][key] for run in runs]
+
+
+def compare_searches(runs: list[dict]) -> dict:
+    """Q1's per-seed values and each search's compute (member-steps, seconds: the first seed compiles)."""
+    summary = {}
+    for name in SEARCHES:
+        steps = _per_seed(runs, name, "member_steps")
+        seconds = _per_seed(runs, name, "seconds")
+        summary[name] = {
+            "test_accuracies": _per_seed(runs, name, "test_accuracy"),
+            "test_accuracy_mean": float(np.mean(_per_seed(runs, name, "test_accuracy"))),
+            "member_steps": steps[0] if len(set(steps)) == 1 else steps,
+            "member_steps_vs_grid": steps[0] / runs[0]["grid"]["member_steps"],
+            "seconds_first_seed": seconds[0],
+            "seconds_later_seeds_median": float(np.median(seconds[1:])),
+            "selected": _per_seed(runs, name, "selected"),
+        }
+    curve = [run["random"]["best_so_far"] for run in runs]
+    summary["random_best_so_far"] = analysis.exploratory({
+        "members": [point["members"] for point in curve[0]],
+        "member_steps": [point["member_steps"] for point in curve[0]],
+        "test_accuracy_mean": [float(np.nanmean([c[i]["test_accuracy"] for c in curve]))
+                               for i in range(len(curve[0]))],
+    }, "random search's selection among its first k draws: quality against compute")  # fmt: skip
+    summary["grid_choice_at_edge"] = sum(run["grid"]["at_edge"] for run in runs)
+    values = {f"{name}_vs_grid": (summary[name]["test_accuracies"], summary["grid"]["test_accuracies"])
+              for name in SEARCHES[1:]}  # fmt: skip
+    return {"summary": summary, "values": values}
+
+
+def pbt_schedule(runs: list[dict]) -> dict:
+    """Q2's per-seed values: the winner's LR decay, the replayed schedule's accuracy."""
+    decay = [run["pbt"]["log10_last_over_first"] for run in runs]
+    replay = [run["replay_pbt_test_accuracy"] for run in runs]
+    summary = {
+        "log10_last_over_first": decay,
+        "decayed_seeds": int(sum(d < 0 for d in decay)),
+        "replay_test_accuracies": replay,
+        "replay_grid_test_accuracies": [run["replay_grid_test_accuracy"] for run in runs],
+        "lr_trajectories": [run["pbt"]["lr_trajectory"] for run in runs],
+    }
+    values = {
+        "pbt_decays": decay,
+        "replay_vs_pbt": (replay, _per_seed(runs, "pbt", "test_accuracy")),
+        "replay_vs_grid": (replay, summary["replay_grid_test_accuracies"]),
+    }
+    return {"summary": summary, "values": values}
+
+
+def short_horizon(config, context) -> dict:
+    """Q3 on the NQM: per seed (initial point), the best constant LR and each horizon's online run."""
+    h = nqm.curvatures(config.nqm_dim)
+    low, high, count = config.nqm_lr_grid
+    lrs = np.geomspace(low, high, int(count))
+    fractions = (0.01, 0.05, 0.1, 0.3, 0.5, 1.0)  # where the LR in use is reported (exploratory)
+    per_seed = []
+    for seed in range(config.nqm_seeds):
+        context.log(f"schedule_search: NQM initial point {seed + 1}/{config.nqm_seeds}")
+        state = nqm.initial_state(config.nqm_dim, jax.random.fold_in(jax.random.key(config.seed + 2), seed))
+        best_lr, best_loss, _ = nqm.best_constant(state, h, config.nqm_noise, config.nqm_steps, lrs)
+        row = {"best_constant_lr": best_lr, "best_constant_loss": best_loss, "horizons": {}}
+        for horizon in (*config.nqm_horizons, config.nqm_steps):  # the full run: meta-gradients' sanity check
+            run = nqm.online(state, h, config.nqm_noise, config.nqm_steps, horizon, config.nqm_meta_steps,
+                             config.nqm_meta_lr, best_lr)  # fmt: skip
+            windows = len(run["lrs"])
+            row["horizons"][str(horizon)] = {  # per seed
+                "log10_gm_lr_ratio": float(np.mean(np.log10(run["lrs"])) - np.log10(best_lr)),
+                "log10_loss_ratio": float(np.log10(run["losses"][-1] / best_loss)),
+                "final_loss": float(run["losses"][-1]),
+                "lr_at": [float(run["lrs"][min(int(f * windows), windows - 1)]) for f in fractions],
+            }
+        per_seed.append(row)
+
+    def column(horizon, key):
+        return [row["horizons"][str(horizon)][key] for row in per_seed]
+
+    summary = {
+        "best_constant_lr": [row["best_constant_lr"] for row in per_seed],
+        "best_constant_loss": [row["best_constant_loss"] for row in per_seed],
+        "lr_at_fractions": list(fractions),
+        "horizons": {
+            str(horizon): {
+                "log10_gm_lr_ratio": column(horizon, "log10_gm_lr_ratio"),
+                "log10_loss_ratio": column(horizon, "log10_loss_ratio"),
+                "final_loss_mean": float(np.mean(column(horizon, "final_loss"))),
+                "lr_at_mean": np.mean(np.asarray(column(horizon, "lr_at")), axis=0).tolist(),
+                **(_FULL_RUN_NOTE if horizon == config.nqm_steps else {}),
+            }
+            for horizon in (*config.nqm_horizons, config.nqm_steps)
+        },
+    }
+    values = {}
+    for horizon in config.nqm_horizons:
+        values[f"horizon_{horizon}_loss"] = column(horizon, "log10_loss_ratio")
+        values[f"horizon_{horizon}"] = column(horizon, "log10_gm_lr_ratio")
+    return {"summary": summary, "values": values}
+
+
+def study(config, context) -> dict:
+    check(config)
+    runs = run_searches(config, context)["runs"]
+    q1, q2, q3 = compare_searches(runs), pbt_schedule(runs), short_horizon(config, context)
+    answers = analysis.answer_all(config.analyses, {**q1["values"], **q2["values"], **q3["values"]})
+    for run in runs:  # per-member lists are long and no table prints them
+        for name in ("grid", "random"):
+            run[name].pop("members_val"), run[name].pop("members_test")
+    return {
+        "answers": answers,
+        "searches": q1["summary"],
+        "pbt_schedule": q2["summary"],
+        "short_horizon": q3["summary"],
+        "runs": runs,
+        "not_run": "Q4 hypergradient descent: the library's transformation has not landed",
+    }
