@@ -92,6 +92,14 @@ from .bridge import RangeTest as RangeTest
 from .bridge import lr_range_test as lr_range_test
 from .bridge import plot_range_test as plot_range_test
 from .bridge import to_keras as to_keras
+from .bridge import HypergradientState as HypergradientState
+from .bridge import hypergradient as hypergradient
+from .bridge import sgd_hd as sgd_hd
+from .bridge import adam_hd as adam_hd
+from .bridge import unrolled_loss as unrolled_loss
+from .bridge import meta_gradient as meta_gradient
+from .bridge import meta_tune as meta_tune
+from .bridge import MetaTuneResult as MetaTuneResult
 
 from .sweeps import sweep as sweep
 from .sweeps import LoopResult as LoopResult

@@ -2,14 +2,23 @@
 optimizer state), logging and swapping them, evaluating schedules of the model's
 hyperparameters at the optimizer's step, configs of their schedules, reduce on plateau as a
 transformation, per-layer and per-group schedules, the learning-rate range
-test, and Keras. Other layers and the top-level package import from here only.
+test, Keras, hypergradient descent and meta-gradients of a schedule. Other layers
+and the top-level package import from here only.
 """
 
+from ._hypergradient import HypergradientState as HypergradientState
+from ._hypergradient import adam_hd as adam_hd
+from ._hypergradient import hypergradient as hypergradient
+from ._hypergradient import sgd_hd as sgd_hd
 from ._hyperparams import hyperparams as hyperparams
 from ._inject import inject as inject
 from ._keras import to_keras as to_keras
 from ._layerwise import layerwise_decay as layerwise_decay
 from ._layerwise import param_groups as param_groups
+from ._meta import MetaTuneResult as MetaTuneResult
+from ._meta import meta_gradient as meta_gradient
+from ._meta import meta_tune as meta_tune
+from ._meta import unrolled_loss as unrolled_loss
 from ._outside import schedule_values as schedule_values
 from ._outside import step_count as step_count
 from ._per_layer import per_layer as per_layer
@@ -26,13 +35,19 @@ from ._traced_model import dropout as dropout
 from ._traced_model import overriding as overriding
 
 __all__ = [
+    "HypergradientState",
     "InjectState",
+    "MetaTuneResult",
     "RangeTest",
+    "adam_hd",
     "dropout",
+    "hypergradient",
     "hyperparams",
     "inject",
     "layerwise_decay",
     "lr_range_test",
+    "meta_gradient",
+    "meta_tune",
     "overriding",
     "param_groups",
     "per_layer",
@@ -42,7 +57,9 @@ __all__ = [
     "replace_schedules",
     "restore_schedules",
     "schedule_values",
+    "sgd_hd",
     "step_count",
     "to_config",
     "to_keras",
+    "unrolled_loss",
 ]

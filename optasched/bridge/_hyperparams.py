@@ -8,6 +8,7 @@ import jax
 import jax.numpy as jnp
 
 from ._flax import is_state_dict, unwrap
+from ._hypergradient import HypergradientState
 from ._state import InjectState
 
 __all__ = ["hyperparams", "inject_states", "no_inject_state", "reported_names"]
@@ -24,20 +25,25 @@ def _key_name(key) -> str:
     return str(key)
 
 
-def inject_states(tree) -> list[tuple[tuple[str, ...], Any]]:
+def _is_logged(x) -> bool:
+    return _is_inject(x) or isinstance(x, HypergradientState)  # its adapted learning rate is logged too
+
+
+def inject_states(tree, *, is_state=_is_inject) -> list[tuple[tuple[str, ...], Any]]:
     """Every inject state inside ``tree`` with its path, in flattening order.
 
     Args:
         tree: an optax state, a Flax ``TrainState``, an ``nnx.Optimizer`` (its
             ``opt_state`` is searched) or ``nnx.state`` of one.
+        is_state: which nodes to return (by default inject states).
 
     Returns:
         ``[(path as strings, InjectState or its field mapping), ...]``.
     """
-    if not _is_inject(tree) and hasattr(tree, "opt_state"):
+    if not is_state(tree) and hasattr(tree, "opt_state"):
         tree = tree.opt_state  # an nnx.Optimizer (a TrainState flattens to it anyway)
-    found = jax.tree_util.tree_flatten_with_path(tree, is_leaf=_is_inject)[0]
-    return [(tuple(_key_name(k) for k in path), node) for path, node in found if _is_inject(node)]
+    found = jax.tree_util.tree_flatten_with_path(tree, is_leaf=is_state)[0]
+    return [(tuple(_key_name(k) for k in path), node) for path, node in found if is_state(node)]
 
 
 def no_inject_state(function: str, tree) -> ValueError:
@@ -58,7 +64,7 @@ def no_inject_state(function: str, tree) -> ValueError:
 
 
 def _applied(node) -> dict[str, Any]:
-    return node.applied if isinstance(node, InjectState) else node["applied"]
+    return node.applied if isinstance(node, (InjectState, HypergradientState)) else node["applied"]
 
 
 def reported_names(found: list[tuple[tuple[str, ...], Any]]) -> list[dict[str, str]]:
@@ -102,7 +108,9 @@ def hyperparams(opt_state) -> dict[str, jax.Array]:
     Finds every :class:`~optasched.InjectState` inside ``opt_state``. Names
     are the factory's argument names; one that several inject states share
     is prefixed by the group or chain position (``"head/learning_rate"``). A
-    plateau transformation reports ``"plateau_scale"``.
+    plateau transformation reports ``"plateau_scale"``; a hypergradient
+    optimizer (:func:`~optasched.sgd_hd`) its adapted ``"learning_rate"`` and
+    its ``"hyper_lr"``.
 
     Args:
         opt_state: an optax state (a chain, an ``optax.partition`` of groups),
@@ -128,7 +136,7 @@ def hyperparams(opt_state) -> dict[str, jax.Array]:
         >>> {k: round(float(v), 4) for k, v in osd.hyperparams(state).items()}  # update 2 used these
         {'learning_rate': 0.08, 'momentum': 0.9}
     """
-    found = inject_states(opt_state)
+    found = inject_states(opt_state, is_state=_is_logged)
     if not found:
         raise no_inject_state("hyperparams", opt_state)
     result = {}
