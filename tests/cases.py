@@ -63,6 +63,9 @@ CASES = {
     ),
     "shift": lambda: osd.shift(osd.cosine(1.0, 200), offset=25),
     "staircase": lambda: osd.staircase(osd.cosine(1.0, 250), step_size=20),
+    # federated: a client schedule of (round, local step)
+    "round_clock_across": lambda: osd.round_clock(osd.cosine(1.0, decay_steps=40, end_value=0.05), local_steps=7),
+    "round_clock_within": lambda: osd.round_clock(osd.linear(1.0, 0.1, 9), local_steps=10, mode="within"),
     "from_function": lambda: osd.from_function(
         lambda t, p: p["peak"] * jnp.exp(-t / p["tau"]), {"peak": 1.0, "tau": 80.0}
     ),
