@@ -66,7 +66,7 @@ def test_the_report_prints_the_tables_without_jax(smoke):
          f"r.main([{str(out / 'results.json')!r}]); print('jax' in sys.modules)"],
         capture_output=True, text=True, check=True, cwd=Path(__file__).resolve().parents[1],
     )  # fmt: skip
-    assert done.stdout.rstrip().endswith("False") and "| `b_tau_alone` |" in done.stdout
+    assert done.stdout.rstrip().endswith("False") and "| `b_tau_constant` |" in done.stdout
 
 
 def test_an_arm_running_average_is_flax_batchnorm_with_that_momentum():

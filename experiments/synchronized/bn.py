@@ -9,7 +9,7 @@ momentum 0). The decays are schedules evaluated at the optimizer's step (``osd.s
 Every ``record_every`` steps: test loss in train mode (batch statistics of the test set) and in eval
 mode with each arm's statistics and with PreciseBN's (Wu & Johnson 2021: recomputed with frozen
 weights on ``precise_examples`` training examples in one batch), the statistics' error against
-PreciseBN, and test accuracy.
+PreciseBN, and test accuracy. Every arm's statistics start from PreciseBN's at the initial weights.
 """
 
 from __future__ import annotations
@@ -118,7 +118,10 @@ def make_train(config, data):
         init_key, data_key = jax.random.split(jax.random.fold_in(key, member["seed"]))
         variables = model.init(init_key, x_train[:2], 0.0, train=False)
         params = variables["params"]
-        stats = {arm: variables["batch_stats"] for arm in BN_ARMS}
+        # every arm starts from PreciseBN's statistics of the initial weights, not Flax's (0, 1): a
+        # mismatch is then the EMA's lag behind moving weights, never its start-up from arbitrary values
+        _, start = model.apply(variables, x_precise, 0.0, train=True, mutable=["batch_stats"])
+        stats = {arm: start["batch_stats"] for arm in BN_ARMS}
         optimizer = osd.inject(optax.sgd)(learning_rate=member["lr"], momentum=0.9)
         schedules = decay_schedules(member["lr"], config)
 

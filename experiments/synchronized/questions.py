@@ -20,7 +20,9 @@ __all__ = [
     "per_seed",
     "bn_mismatch",
     "bn_accuracy",
-    "decay_tau_alone",
+    "decay_best_lambdas",
+    "decay_tau_slope",
+    "decay_tau_spread",
     "decay_selected",
     "layer_arms",
     "declared_values",
@@ -58,8 +60,37 @@ def bn_accuracy(bn: Mapping, schedule: str = "step") -> dict[str, tuple[np.ndarr
 # -- part B -------------------------------------------------------------------------------------
 
 
-def decay_tau_alone(grid: Mapping, arm: str = "coupled") -> np.ndarray:
-    """B: per seed, mean |difference| at equal tau minus at equal lambda, between adjacent LRs.
+def decay_best_lambdas(grid: Mapping, lambdas: Sequence[float], arm: str = "coupled") -> np.ndarray:
+    """B: ``[lr, seed]`` the validation-best lambda of each LR and seed (``stats.select`` over lambda)."""
+    v = np.asarray(grid[arm]["validation_accuracy"], dtype=np.float64)
+    failed = np.asarray(grid[arm]["diverged"], dtype=bool)
+    lrs, _, seeds = v.shape
+    best = np.full((lrs, seeds), np.nan)
+    for i in range(lrs):
+        for s in range(seeds):
+            choice = stats.select(v[i, :, s][:, None], failed=failed[i, :, s][:, None]).index
+            best[i, s] = np.nan if choice is None else lambdas[choice]
+    return best
+
+
+def decay_tau_slope(grid: Mapping, lrs: Sequence[float], lambdas: Sequence[float],
+                    arm: str = "coupled") -> np.ndarray:
+    """B (declared): per seed, the slope of log2(best lambda) on log2(lr), plus 1.
+
+    Wang & Aitchison 2025: the best tau = 1 / (lr lambda) is constant, so the best lambda scales as
+    1 / lr (slope -1, value 0); a best lambda that ignores the LR gives +1.
+    """
+    best = np.log2(decay_best_lambdas(grid, lambdas, arm))
+    x = np.log2(np.asarray(lrs, dtype=np.float64))
+    out = np.full(best.shape[1], np.nan)
+    for s in range(best.shape[1]):
+        if np.isfinite(best[:, s]).all():
+            out[s] = np.polyfit(x, best[:, s], 1)[0] + 1.0
+    return out
+
+
+def decay_tau_spread(grid: Mapping, arm: str = "coupled") -> np.ndarray:
+    """B (exploratory): per seed, mean |difference| at equal tau minus at equal lambda, adjacent LRs.
 
     ``grid[arm]["validation_accuracy"]`` is ``[lr, lambda, seed]`` with LRs and lambdas each a
     factor 2 apart: (i, j) and (i + 1, j - 1) share tau = 1 / (lr lambda); (i, j) and (i + 1, j) share
@@ -108,7 +139,8 @@ def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
         out.update(bn_mismatch(parts["A"]))
         out.update(bn_accuracy(parts["A"]))
     if "B" in parts:
-        out["b_tau_alone"] = decay_tau_alone(parts["B"]["grid"])
+        b = parts["B"]
+        out["b_tau_constant"] = decay_tau_slope(b["grid"], b["lrs"], b["lambdas"])
         chosen = decay_selected(parts["B"]["grid"])
         coupled = per_seed(chosen["coupled"]["test_accuracy"])
         out["b_constant_vs_coupled"] = (per_seed(chosen["constant"]["test_accuracy"]), coupled)
@@ -149,6 +181,14 @@ def decay_summary(b: Mapping, epoch_steps: int) -> dict:
             "best_tau_epochs_per_lr": [1.0 / (lr * lams[j]) / epoch_steps for lr, j in zip(lrs, best)],
             "best_lambda_at_edge_per_lr": [bool(j in (0, len(lams) - 1)) for j in best],
         }
+    best = decay_best_lambdas(b["grid"], lams)
+    out["per_seed_best_lambda"] = {"lambda": best.tolist(),
+                                   "tau_epochs": (1.0 / (np.asarray(lrs)[:, None] * best)
+                                                  / epoch_steps).tolist(),
+                                   "at_edge": np.isin(best, [lams[0], lams[-1]]).tolist()}  # fmt: skip
+    spread = decay_tau_spread(b["grid"])
+    out["equal_tau_minus_equal_lambda_spread"] = {"per_seed": spread.tolist(),
+                                                  **stats.one_sample(spread)._asdict()}  # fmt: skip
     return analysis.exploratory(out, "grid means over seeds; the best tau per LR is chosen on validation "
                                      "means")
 

@@ -8,7 +8,7 @@ from collections.abc import Sequence
 
 from experiments.common import tables
 
-__all__ = ["declared_table", "bn_table", "decay_table", "layer_table", "describe", "main"]
+__all__ = ["declared_table", "bn_table", "decay_table", "decay_grid_table", "layer_table", "describe", "main"]
 
 
 def _pct(record: dict, scale: float = 100.0, digits: int = 1) -> str:
@@ -19,7 +19,7 @@ def declared_table(results: dict) -> str:
     """Every declared question: mean difference [95% CI], p, Holm p within its part."""
     rows = []
     for name, r in results["declared"].items():
-        scale, digits = (1.0, 3) if name.startswith("a_mismatch") else (100.0, 2)
+        scale, digits = (1.0, 3) if name.startswith(("a_mismatch", "b_tau")) else (100.0, 2)
         rows.append([f"`{name}`", _pct(r, scale, digits), f"{r['p_value']:.3f}", f"{r['p_holm']:.3f}",
                      "yes" if r["significant"] else "no", r["n"]])  # fmt: skip
     return tables.markdown(["question", "mean [95% CI]", "p", "p Holm", "significant", "seeds"], rows)
@@ -44,8 +44,8 @@ def decay_table(results: dict) -> str:
     """Part B: each arm's chosen cell, its tau in epochs and test accuracy; best tau per LR."""
     rows = []
     for arm, r in results["decay"].items():
-        if arm in ("exploratory", "note"):
-            continue
+        if not (isinstance(r, dict) and "chosen" in r):
+            continue  # the exploratory label and the per-seed tables
         c = r["chosen"]
         taus = ", ".join(f"{t:.3g}" for t in r["best_tau_epochs_per_lr"])
         rows.append([arm, f"{c['lr']:g}", f"{c['lambda']:g}", f"{c['tau_epochs']:.3g}",
@@ -53,6 +53,16 @@ def decay_table(results: dict) -> str:
                      taus])  # fmt: skip
     return tables.markdown(["arm", "chosen lr", "chosen lambda", "tau (epochs)", "at grid edge",
                             "test acc %", "best tau per lr (epochs)"], rows)  # fmt: skip
+
+
+def decay_grid_table(results: dict, arm: str) -> str:
+    """Part B: one arm's mean validation accuracy (%) over seeds, lr x lambda, with tau in epochs."""
+    config = results["parts"]["B"]
+    lrs, lambdas, epoch = config["lrs"], config["lambdas"], results["epoch_steps"]
+    grid = results["decay"][arm]["mean_validation"]
+    rows = [[f"{lr:g}", *(f"{100 * v:.1f} ({1 / (lr * lam) / epoch:.3g})" for v, lam in zip(row, lambdas))]
+            for lr, row in zip(lrs, grid)]  # fmt: skip
+    return tables.markdown([f"{arm}: lr \\ lambda", *(f"{lam:g}" for lam in lambdas)], rows)
 
 
 def layer_table(results: dict) -> str:
@@ -69,6 +79,8 @@ def describe(report: dict) -> str:
     for key, table in (("bn", bn_table), ("decay", decay_table), ("layers", layer_table)):
         if key in results:
             parts.append(table(results))
+    if "decay" in results:
+        parts += [decay_grid_table(results, arm) for arm in ("coupled", "constant", "rising")]
     return "\n\n".join(parts)
 
 

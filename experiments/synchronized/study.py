@@ -53,14 +53,12 @@ def _bn_numbers(evaluation: dict, config) -> dict[str, dict[str, float]]:
     for drop in drops:  # the tenth of the run after each drop
         after_drop |= (checkpoints > drop) & (checkpoints <= drop + steps // 10)
     precise = np.asarray(evaluation["loss_precise"], float)
-    settled = checkpoints > steps // 10  # the EMA's start-up from its initial statistics excluded
     out = {}
     for arm in BN_ARMS:
         mismatch = np.asarray(evaluation[f"loss_{arm}"], float) - precise
         spikes = mismatch > config.bn_spike_threshold
         out[arm] = {
-            "mismatch_mean": float(mismatch[settled].mean()),
-            "startup_mismatch_mean": float(mismatch[~settled].mean()) if (~settled).any() else None,
+            "mismatch_mean": float(mismatch.mean()),
             "mismatch_max": float(mismatch.max()),
             "max_step": int(checkpoints[int(np.argmax(mismatch))]),
             "spikes": int(spikes.sum()),

@@ -20,8 +20,8 @@ DECAY_ARMS = ("coupled", "constant", "rising")
 LAYER_ARMS = ("uniform", "deeper_slower", "shallower_slower", "layerwise_constant")
 
 MISMATCH = ("mismatch: test loss in eval mode with the arm's running statistics minus with PreciseBN "
-            "statistics (same weights), mean over the checkpoints (every bn_record_every steps) after the "
-            "first tenth of the run (the EMA's start from its initial values excluded)")  # fmt: skip
+            "statistics (same weights), mean over the checkpoints (every bn_record_every steps; every arm's "
+            "statistics start from PreciseBN's at the initial weights)")  # fmt: skip
 
 
 def _q(name, question, statistic, family, test="paired_t"):
@@ -38,9 +38,10 @@ ANALYSES = (
        f"{MISMATCH}; pointnet minus fixed_0.9 per seed, step schedule", "A"),
     _q("a_accuracy_coupled_vs_fixed_0.99", "A: does coupling change final test accuracy (eval mode)?",
        "final test accuracy with running statistics, coupled minus fixed_0.99 per seed, step schedule", "A"),
-    _q("b_tau_alone", "B: does accuracy depend on tau = 1/(lr lambda) alone (Wang & Aitchison 2025)?",
-       "coupled arm, per seed: mean |accuracy difference| between grid cells at adjacent LRs with the SAME "
-       "tau, minus the same at the SAME lambda (validation accuracy, last epoch); < 0: tau explains more",
+    _q("b_tau_constant", "B: is the best timescale tau = 1/(lr lambda) the same at every LR "
+       "(Wang & Aitchison 2025), i.e. does the best lambda scale as 1/lr?",
+       "coupled arm, per seed: least-squares slope of log2(validation-best lambda) on log2(lr) over the LR "
+       "grid, plus 1 (0 when the best tau is constant; +1 when the best lambda ignores the LR)",
        "B", test="one_sample_t"),
     _q("b_constant_vs_coupled", "B: constant shrinkage while the LR anneals vs the AdamW default (coupled)",
        "test accuracy at each arm's validation-chosen (lr, lambda) cell, constant minus coupled per seed",
@@ -59,7 +60,7 @@ ANALYSES = (
 @dataclasses.dataclass(frozen=True)
 class Config:
     parts: tuple[str, ...] = ("A", "B", "D")  # parts run (C and E are not built yet)
-    seeds: int = 4  # seeds per cell: init and data order, the same for every arm of a part
+    seeds: int = 6  # seeds per cell: init and data order, the same for every arm of a part
     batch_size: int = 100  # minibatch (batches drawn with replacement)
     validation_size: int = 500  # training examples held out for selection (part B)
     data_seed: int = 42  # MNIST-1D generator seed (the paper's data)
@@ -76,8 +77,8 @@ class Config:
     bn_spike_threshold: float = 0.1  # a checkpoint's mismatch above this (nats) counts as a spike
     # Part B: AdamW-style decay on the MLP, cosine LR to 0
     wd_epochs: int = 40  # training epochs (35 steps each)
-    wd_lrs: tuple[float, ...] = (1e-3, 2e-3, 4e-3, 8e-3)  # Adam peak LRs (factor 2: equal-tau diagonals)
-    wd_lambdas: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0)  # lambda (x2 apart; tau 0.45-114 epochs)
+    wd_lrs: tuple[float, ...] = (2.5e-3, 5e-3, 1e-2, 2e-2)  # Adam peak LRs (x2 apart; MNIST-1D's 1e-2 inside)
+    wd_lambdas: tuple[float, ...] = (2**-5, 2**-4, 2**-3, 2**-2, 2**-1, 1.0, 2.0)  # x2 apart; tau 0.7-366 ep.
     # Part D: per-depth cosine on the zoo CNN with Adam
     layer_epochs: int = 30  # training epochs
     layer_peak_lr: float = 1e-2  # Adam peak LR (MNIST-1D's reference)
