@@ -33,7 +33,12 @@ def test_smoke_run_answers_every_declared_question_with_its_compute(smoke):
     assert all(min(config["grid_peaks"]) <= lr <= max(config["grid_peaks"]) for lr in trajectory)
     assert set(results["short_horizon"]["horizons"]) == {str(h) for h in (*config["nqm_horizons"],
                                                                           config["nqm_steps"])}
-    assert "Q3" in describe(smoke)
+    low, high = config["hd_lr_range"]
+    guarded = results["hypergradient"]["with"]
+    for seed in guarded["per_seed"]:  # the safeguard holds the adapted LR inside its range on every run
+        assert all(low <= lr <= high for lr in seed["lr_min"] + seed["lr_max"] + seed["lr_final"])
+    assert results["answers"]["hd_failures"]["test"] == "fisher_exact"
+    assert "Q4" in describe(smoke)
 
 
 def test_nqm_moments_match_sampled_sgd():

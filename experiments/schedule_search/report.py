@@ -12,6 +12,10 @@ def _answer(record: dict, scale: float = 1.0, digits: int = 1) -> str:
     return f"{interval}, p_holm {record['p_holm']:.2g}{' *' if record['significant'] else ''}"
 
 
+def _number(value) -> str:
+    return "n/a" if value is None else format(value, ".3g")
+
+
 def describe(report: dict) -> str:
     """Q1 (searches at equal member-steps), Q2 (PBT's schedule), Q3 (short horizons) as text tables."""
     config, results = report["config"], report["results"]
@@ -46,4 +50,18 @@ def describe(report: dict) -> str:
         lines.append(f"{horizon:>8}  {_answer(loss, 1, 2) if loss else '(exploratory)':<36}"
                      f"{_answer(lr, 1, 2) if lr else '(exploratory)':<36}"
                      + ", ".join(f"{v:.3g}" for v in row["lr_at_mean"]))
+    hd = results["hypergradient"]
+    lines.append(f"\nQ4: SGD-HD, {len(hd['members'])} (initial LR, hypergradient LR) x {config['seeds']} "
+                 "seeds; "
+                 f"safeguard lr_range {config['hd_lr_range']}")
+    for arm in ("without", "with"):
+        row = hd[arm]
+        mean = sum(row["chosen_test_accuracies"]) / len(row["chosen_test_accuracies"])
+        lines.append(f"  {arm:<8} safeguard: {row['failed_runs']}/{row['runs']} failed, LR negative in "
+                     f"{row['negative_lr_runs']}, non-finite in {row['nonfinite_lr_runs']}, "
+                     f"largest finite LR {_number(row['lr_max_max'])}, "
+                     f"chosen test {100 * mean:.2f}%")
+    lines.append(f"  failures without - with: {answers['hd_failures']['mean']:.3f}, Fisher p_holm "
+                 f"{answers['hd_failures']['p_holm']:.2g}; chosen test with - without (pp): "
+                 f"{_answer(answers['hd_safeguard_accuracy'], 100, 2)}")
     return "\n".join(lines)

@@ -6,7 +6,8 @@
   init (against PBT's own accuracy, and against the grid's choice from the same fresh init).
 - Q3 ``short_horizon``: Wu et al.'s NQM, the LRs online meta-gradients choose at each horizon and the
   loss they end at, against the best constant LR for the full run.
-- Q4 (hypergradient descent) is not run: the library's hypergradient transformation has not landed.
+- Q4 ``hypergradient``: SGD-HD (osd.sgd_hd) from several initial and hypergradient LRs, with and without
+  its safeguard: failures, how far the LR runs (negative, to the range's top), the chosen run's accuracy.
 """
 
 from __future__ import annotations
@@ -14,11 +15,13 @@ from __future__ import annotations
 import jax
 import numpy as np
 
-from experiments.common import analysis
+from experiments.common import analysis, stats
 
+from . import hypergradient as hd
 from . import nqm, search
 
-__all__ = ["check", "run_searches", "compare_searches", "pbt_schedule", "short_horizon", "study"]
+__all__ = ["check", "run_searches", "compare_searches", "pbt_schedule", "short_horizon", "hypergradient",
+           "study"]
 
 SEARCHES = ("grid", "random", "halving", "pbt")
 _FULL_RUN_NOTE = {"exploratory": True, "note": "horizon = the full run: one window, a constant LR tuned by "
@@ -163,11 +166,60 @@ def short_horizon(config, context) -> dict:
     return {"summary": summary, "values": values}
 
 
+def hypergradient(config, context) -> dict:
+    """Q4: SGD-HD over initial LR x hypergradient LR on every seed, without and with the safeguard."""
+    problem = search.Problem(config.steps)
+    arms = {"without": None, "with": tuple(config.hd_lr_range)}
+    per_arm = {}
+    for arm, lr_range in arms.items():
+        train = hd.make_train(problem, config.steps, lr_range)
+        seeds = []
+        for seed in range(config.seeds):
+            members = hd.members(config, seed)
+            label = f"SGD-HD {arm} safeguard, seed {seed}"
+            result = context.sweep(train, members, jax.random.key(0), label=label)
+            metrics = {k: np.asarray(v, np.float64) for k, v in result.metrics.items()}
+            choice = stats.select(metrics["val_accuracy"][:, None], failed=hd.failed(metrics)[:, None])
+            seeds.append({
+                "failed": hd.failed(metrics).tolist(),
+                "negative_lr": (metrics["lr_min"] < 0).tolist(),
+                "lr_min": metrics["lr_min"].tolist(),
+                "lr_max": metrics["lr_max"].tolist(),
+                "lr_final": metrics["lr_final"].tolist(),
+                "test_accuracy": metrics["test_accuracy"].tolist(),
+                "chosen": choice.index,
+                "chosen_test_accuracy": float("nan") if choice.index is None
+                else float(metrics["test_accuracy"][choice.index]),
+            })  # fmt: skip
+        flat = {key: np.concatenate([s[key] for s in seeds]) for key in ("failed", "negative_lr", "lr_max")}
+        finite = np.isfinite(flat["lr_max"])
+        per_arm[arm] = {
+            "runs": int(flat["failed"].size),
+            "failed_runs": int(flat["failed"].sum()),
+            "negative_lr_runs": int(flat["negative_lr"].sum()),
+            "nonfinite_lr_runs": int((~finite).sum()),  # the LR itself ran away to inf / NaN
+            "lr_max_max": float(flat["lr_max"][finite].max()) if finite.any() else float("nan"),
+            "chosen_test_accuracies": [s["chosen_test_accuracy"] for s in seeds],
+            "per_seed": seeds,
+        }
+    pairs = [(lr, beta) for lr in config.hd_initial_lrs for beta in config.hd_hyper_lrs]
+    summary = {"members": [{"initial_lr": lr, "hyper_lr": beta} for lr, beta in pairs], **per_arm}
+    flags = {arm: np.concatenate([s["failed"] for s in per_arm[arm]["per_seed"]]) for arm in arms}
+    values = {
+        "hd_failures": (flags["without"], flags["with"]),
+        "hd_safeguard_accuracy": (per_arm["with"]["chosen_test_accuracies"],
+                                  per_arm["without"]["chosen_test_accuracies"]),
+    }  # fmt: skip
+    return {"summary": summary, "values": values}
+
+
 def study(config, context) -> dict:
     check(config)
     runs = run_searches(config, context)["runs"]
     q1, q2, q3 = compare_searches(runs), pbt_schedule(runs), short_horizon(config, context)
-    answers = analysis.answer_all(config.analyses, {**q1["values"], **q2["values"], **q3["values"]})
+    q4 = hypergradient(config, context)
+    answers = analysis.answer_all(config.analyses,
+                                  {**q1["values"], **q2["values"], **q3["values"], **q4["values"]})
     for run in runs:  # per-member lists are long and no table prints them
         for name in ("grid", "random"):
             run[name].pop("members_val"), run[name].pop("members_test")
@@ -176,6 +228,6 @@ def study(config, context) -> dict:
         "searches": q1["summary"],
         "pbt_schedule": q2["summary"],
         "short_horizon": q3["summary"],
+        "hypergradient": q4["summary"],
         "runs": runs,
-        "not_run": "Q4 hypergradient descent: the library's transformation has not landed",
     }

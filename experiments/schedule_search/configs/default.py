@@ -80,8 +80,31 @@ def horizon_questions(horizons: tuple[int, ...]) -> tuple[Question, ...]:
     )
 
 
+def hypergradient_questions() -> tuple[Question, ...]:
+    """Q4: does SGD-HD's safeguard (the LR clipped to a declared range) change failures and accuracy."""
+    return (
+        Question(
+            name="hd_failures",
+            question="Does SGD-HD fail (diverge) more often without the safeguard than with it?",
+            statistic="failed runs (final validation loss non-finite or above its value at init) over every "
+            "seed x initial LR x hypergradient LR, without minus with the safeguard",
+            test="fisher_exact",
+            unit="run (seed x initial LR x hypergradient LR)",
+            error_model="failures independent across runs; Fisher's exact test on the 2x2 counts",
+            correction_family="hypergradient",
+        ),
+        Question(
+            name="hd_safeguard_accuracy",
+            question="Does the safeguard change the test accuracy of SGD-HD's validation-chosen run?",
+            statistic="test accuracy with minus without the safeguard, each at its (initial LR, "
+            "hypergradient LR) chosen on that seed's validation accuracy (stats.select), per seed",
+            correction_family="hypergradient",
+        ),
+    )
+
+
 def all_questions(horizons: tuple[int, ...]) -> tuple[Question, ...]:
-    return search_questions() + pbt_questions() + horizon_questions(horizons)
+    return search_questions() + pbt_questions() + horizon_questions(horizons) + hypergradient_questions()
 
 
 HORIZONS = (10, 100, 1000)
@@ -113,6 +136,9 @@ class Config:
     nqm_meta_lr: float = 0.1  # NQM: Adam step size on log LR
     nqm_lr_grid: tuple[float, float, int] = (1e-3, 1.9, 64)  # NQM: constant LRs (low, high, count)
     nqm_seeds: int = 8  # NQM: random initial points
+    hd_initial_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)  # SGD-HD: initial learning rates
+    hd_hyper_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)  # SGD-HD: hypergradient LRs (Baydin: 1e-3)
+    hd_lr_range: tuple[float, float] = (0.0, 1.0)  # SGD-HD: the safeguard's range (the other arm: none)
     seed: int = 0  # master PRNG seed (PBT's exploit, random search's draws)
     analyses: tuple[Question, ...] = all_questions(HORIZONS)  # declared before the run
 

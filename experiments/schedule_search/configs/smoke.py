@@ -24,5 +24,7 @@ def get_config() -> default.Config:
         nqm_meta_steps=5,
         nqm_lr_grid=(1e-3, 1.9, 16),
         nqm_seeds=2,
+        hd_initial_lrs=(1e-2, 1.0),  # 2 x 2 SGD-HD members
+        hd_hyper_lrs=(1e-2, 1.0),
         analyses=default.all_questions((2, 20)),
     )

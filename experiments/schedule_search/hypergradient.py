@@ -1,0 +1,71 @@
+"""Q4: hypergradient descent (osd.sgd_hd, Baydin et al. 2018) on the zoo's MLP, with and without a safeguard.
+
+One member is an initial learning rate, a hypergradient learning rate and a
+seed; ``train(member, key)`` runs SGD-HD (additive rule) for ``steps`` steps on
+the same data, model and minibatches as the searches (the seed fixes init and
+data order) and reports the adapted learning rate's range over the run, the
+final validation loss and the test accuracy. The safeguard (``lr_range``) is
+structure, not a leaf: with and without it are two programs.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import optasched as osd
+
+from .search import Problem
+
+__all__ = ["make_train", "members", "failed"]
+
+
+def members(config, seed: int) -> dict:
+    """Every (initial LR, hypergradient LR) of the config for one seed, as one stacked member tree."""
+    pairs = [(lr, beta) for lr in config.hd_initial_lrs for beta in config.hd_hyper_lrs]
+    return {
+        "learning_rate": np.asarray([p[0] for p in pairs], np.float32),
+        "hyper_lr": np.asarray([p[1] for p in pairs], np.float32),
+        "seed": np.full(len(pairs), seed, np.int32),
+    }
+
+
+def make_train(problem: Problem, steps: int, lr_range: tuple[float, float] | None):
+    """``train(member, key) -> metrics`` of SGD-HD with ``lr_range`` as its safeguard (None: none)."""
+
+    def train(member, key):
+        opt = osd.sgd_hd(member["learning_rate"], member["hyper_lr"], lr_range=lr_range)
+        init_key, data_key = jax.random.split(jax.random.fold_in(key, member["seed"]))
+        params = problem.model.init(init_key, problem.x_train[:1])
+        initial_loss = problem.loss(params, problem.x_val, problem.y_val)
+
+        def step(carry, t):
+            params, opt_state, low, high = carry
+            batch = jax.random.randint(jax.random.fold_in(data_key, t), (100,), 0, problem.x_train.shape[0])
+            grads = jax.grad(problem.loss)(params, problem.x_train[batch], problem.y_train[batch])
+            updates, opt_state = opt.update(grads, opt_state, params)
+            lr = osd.hyperparams(opt_state)["learning_rate"]
+            return (optax.apply_updates(params, updates), opt_state, jnp.minimum(low, lr),
+                    jnp.maximum(high, lr)), None  # fmt: skip
+
+        start = (params, opt.init(params), jnp.float32(jnp.inf), jnp.float32(-jnp.inf))
+        (params, opt_state, low, high), _ = jax.lax.scan(step, start, jnp.arange(steps))
+        return {
+            "initial_val_loss": initial_loss,
+            "val_loss": problem.loss(params, problem.x_val, problem.y_val),
+            "val_accuracy": problem.accuracy(params, problem.x_val, problem.y_val),
+            "test_accuracy": problem.accuracy(params, problem.x_test, problem.y_test),
+            "lr_min": low,
+            "lr_max": high,
+            "lr_final": osd.hyperparams(opt_state)["learning_rate"],
+        }
+
+    return train
+
+
+def failed(metrics: dict) -> np.ndarray:
+    """A run failed if its final validation loss is not finite or above its loss at initialisation."""
+    loss = np.asarray(metrics["val_loss"], np.float64)
+    return ~np.isfinite(loss) | (loss > np.asarray(metrics["initial_val_loss"], np.float64))
