@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from experiments.common import stats
+from experiments.common import stats, tables
 
-__all__ = ["describe"]
+__all__ = ["describe", "markdown"]
 
 
 def _answer(record: dict, scale: float = 1.0, digits: int = 1) -> str:
@@ -65,3 +65,68 @@ def describe(report: dict) -> str:
                  f"{answers['hd_failures']['p_holm']:.2g}; chosen test with - without (pp): "
                  f"{_answer(answers['hd_safeguard_accuracy'], 100, 2)}")
     return "\n".join(lines)
+
+
+def markdown(report: dict) -> str:
+    """The README's tables (Q1 to Q4) from a results file, as markdown."""
+    config, results = report["config"], report["results"]
+    answers, searches = results["answers"], results["searches"]
+
+    def diff(name, scale=100.0, digits=2):
+        record = answers[name]
+        return tables.interval(record["mean"], record["low"], record["high"], scale=scale, digits=digits)
+
+    q1 = []
+    for name in ("grid", "random", "halving", "pbt"):
+        row = searches[name]
+        versus = f"{name}_vs_grid"
+        q1.append([name, f"{100 * row['test_accuracy_mean']:.2f}", row["member_steps"],
+                   f"{row['member_steps_vs_grid']:.3f}", f"{row['seconds_first_seed']:.1f}",
+                   f"{row['seconds_later_seeds_median']:.1f}",
+                   diff(versus) if versus in answers else "-",
+                   f"{answers[versus]['p_holm']:.2f}" if versus in answers else "-"])  # fmt: skip
+    header = ["search", "test acc %", "member-steps", "x grid", "s (seed 0)", "s (median, others)",
+              "minus grid (points)", "Holm p"]
+    out = [tables.markdown(header, q1)]
+    pbt = results["pbt_schedule"]
+    q2 = [["winner's log10(last LR / first LR)", diff("pbt_decays", 1.0),
+           f"{answers['pbt_decays']['p_holm']:.3f}",
+           f"{pbt['decayed_seeds']} of {config['seeds']} seeds decayed"],
+          ["replayed schedule minus PBT (points)", diff("replay_vs_pbt"),
+           f"{answers['replay_vs_pbt']['p_holm']:.2f}", "fresh init and data order"],
+          ["replayed schedule minus grid's choice (points)", diff("replay_vs_grid"),
+           f"{answers['replay_vs_grid']['p_holm']:.2f}", "both from the same fresh seed"]]  # fmt: skip
+    out.append(tables.markdown(["statistic", "mean [95% CI]", "Holm p", "note"], q2))
+    nqm = results["short_horizon"]
+    q3 = []
+    for horizon, row in nqm["horizons"].items():
+        declared = f"horizon_{horizon}" in answers
+        q3.append([horizon + ("" if declared else " (full run)"),
+                   diff(f"horizon_{horizon}_loss", 1.0) if declared else "-",
+                   f"{answers[f'horizon_{horizon}_loss']['p_holm']:.2g}" if declared else "-",
+                   diff(f"horizon_{horizon}", 1.0) if declared else "-",
+                   *[f"{v:.3g}" for v in row["lr_at_mean"]]])  # fmt: skip
+    out.append(tables.markdown(["horizon", "log10 final loss / best constant's", "Holm p",
+                                "log10 mean LR / best constant LR",
+                                *[f"LR at {f:g}" for f in nqm["lr_at_fractions"]]], q3))  # fmt: skip
+    hd = results["hypergradient"]
+    q4 = []
+    for arm in ("without", "with"):
+        row = hd[arm]
+        q4.append([arm, f"{row['failed_runs']} / {row['runs']}", row["negative_lr_runs"],
+                   row["nonfinite_lr_runs"], diff("hd_safeguard_accuracy") if arm == "with" else "-"])
+    out.append(tables.markdown(["safeguard", "failed runs", "LR went negative", "LR not finite",
+                                "chosen run's test acc, with minus without (points)"], q4))  # fmt: skip
+    curve = searches["random_best_so_far"]
+    rows = [[k, steps, f"{100 * acc:.2f}"]
+            for k, steps, acc in zip(curve["members"], curve["member_steps"], curve["test_accuracy_mean"])]
+    out.append(tables.markdown(["random search: first k draws", "member-steps", "selection's test acc %"],
+                               rows))  # fmt: skip
+    return "\n\n".join(out)
+
+
+if __name__ == "__main__":  # python -m experiments.schedule_search.report results/<config>.json
+    import json
+    import sys
+
+    print(markdown(json.loads(open(sys.argv[1]).read())))
