@@ -23,7 +23,12 @@ __all__ = ["make_train", "members", "failed"]
 
 
 def members(config, seed: int) -> dict:
-    """Every (initial LR, hypergradient LR) of the config for one seed, as one stacked member tree."""
+    """Every (initial LR, hypergradient LR) of the config for one seed, as one stacked member tree.
+
+    Args:
+      config: the study's config (``hd_initial_lrs``, ``hd_hyper_lrs``).
+      seed: init and data-order seed of every member.
+    """
     pairs = [(lr, beta) for lr in config.hd_initial_lrs for beta in config.hd_hyper_lrs]
     return {
         "learning_rate": np.asarray([p[0] for p in pairs], np.float32),
@@ -33,7 +38,13 @@ def members(config, seed: int) -> dict:
 
 
 def make_train(problem: Problem, steps: int, lr_range: tuple[float, float] | None):
-    """``train(member, key) -> metrics`` of SGD-HD with ``lr_range`` as its safeguard (None: none)."""
+    """``train(member, key) -> metrics`` of SGD-HD with ``lr_range`` as its safeguard.
+
+    Args:
+      problem: the MLP problem (data, model, loss, accuracy).
+      steps: training steps.
+      lr_range: ``(lo, hi)`` the adapted LR is clipped to, or None for no safeguard.
+    """
 
     def train(member, key):
         opt = osd.sgd_hd(member["learning_rate"], member["hyper_lr"], lr_range=lr_range)
@@ -66,6 +77,10 @@ def make_train(problem: Problem, steps: int, lr_range: tuple[float, float] | Non
 
 
 def failed(metrics: dict) -> np.ndarray:
-    """A run failed if its final validation loss is not finite or above its loss at initialisation."""
+    """A run failed if its final validation loss is not finite or above its loss at initialisation.
+
+    Args:
+      metrics: a sweep's metrics (``val_loss``, ``initial_val_loss`` per member).
+    """
     loss = np.asarray(metrics["val_loss"], np.float64)
     return ~np.isfinite(loss) | (loss > np.asarray(metrics["initial_val_loss"], np.float64))

@@ -17,7 +17,11 @@ def _number(value) -> str:
 
 
 def describe(report: dict) -> str:
-    """Q1 (searches at equal member-steps), Q2 (PBT's schedule), Q3 (short horizons) as text tables."""
+    """Q1 to Q4 as text tables (what the command prints after a run).
+
+    Args:
+      report: a results.json (full or compact).
+    """
     config, results = report["config"], report["results"]
     answers, searches = results["answers"], results["searches"]
     lines = [f"\nQ1: test accuracy % of each search's validation choice, {config['seeds']} seeds "
@@ -68,7 +72,11 @@ def describe(report: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    """The README's tables (Q1 to Q4) from a results file, as markdown."""
+    """The README's tables (Q1 to Q4) from a results file, as markdown.
+
+    Args:
+      report: a results.json (full or compact).
+    """
     config, results = report["config"], report["results"]
     answers, searches = results["answers"], results["searches"]
 

@@ -55,7 +55,13 @@ def _choose(batch: osd.Batch, metrics: dict, steps: int, seconds: float) -> dict
 
 
 def grid(problem: Problem, config, seed: int) -> dict:
-    """Every family x peak trained to the end (osd.sweep, one program); the best on validation."""
+    """Every family x peak trained to the end (osd.sweep, one program); the best on validation.
+
+    Args:
+      problem: the MLP problem (``Problem(config.steps)``).
+      config: the study's config.
+      seed: init and data-order seed of every member.
+    """
     batch = osd.grid(lambda family, peak: member(config, family, peak, seed),
                      family=list(config.grid_families), peak=list(config.grid_peaks))  # fmt: skip
     result, seconds = _timed(lambda: osd.sweep(problem.train, batch, jax.random.key(0)))
@@ -67,6 +73,11 @@ def random_search(problem: Problem, config, seed: int) -> dict:
 
     Also the best-so-far curve: the selection among the first k draws for k = 1, 2, 4, ...
     (quality against compute at k full runs).
+
+    Args:
+      problem: the MLP problem (``Problem(config.steps)``).
+      config: the study's config.
+      seed: init and data-order seed of every member.
     """
     draws = jax.random.fold_in(jax.random.key(config.seed), seed)
     batch = osd.sample(lambda family, peak: member(config, family, peak, seed), draws, config.random_samples,
@@ -87,7 +98,13 @@ def random_search(problem: Problem, config, seed: int) -> dict:
 
 
 def halving(problem: Problem, config, seed: int) -> dict:
-    """Successive halving over the 4x larger space (eta and first rung from the config)."""
+    """Successive halving over the 4x larger space (eta and first rung from the config).
+
+    Args:
+      problem: the MLP problem (``Problem(config.steps)``).
+      config: the study's config.
+      seed: init and data-order seed of every member.
+    """
     batch = osd.grid(lambda family, peak: member(config, family, peak, seed),
                      family=list(config.halving_families), peak=list(config.halving_peaks))  # fmt: skip
     result, seconds = _timed(lambda: osd.successive_halving(
@@ -107,7 +124,13 @@ def halving(problem: Problem, config, seed: int) -> dict:
 
 
 def pbt(problem: Problem, config, seed: int) -> tuple[dict, osd.PBTResult]:
-    """PBT over a constant LR (population, ready and fraction from config), explored x0.8 / x1.25."""
+    """PBT over a constant LR (population, ready and fraction from config), explored x0.8 / x1.25.
+
+    Args:
+      problem: the MLP problem (``Problem(config.steps)``).
+      config: the study's config.
+      seed: init and data-order seed of every member.
+    """
     low, high = min(config.grid_peaks), max(config.grid_peaks)
     draws = jax.random.fold_in(jax.random.key(config.seed + 1), seed)
     batch = osd.sample(lambda lr: {"schedule": osd.constant(lr), "seed": np.int32(seed)}, draws,

@@ -29,7 +29,11 @@ _FULL_RUN_NOTE = {"exploratory": True, "note": "horizon = the full run: one wind
 
 
 def check(config) -> None:
-    """Refuse configs that would not compare what they claim."""
+    """Refuse configs that would not compare what they claim (``ValueError`` naming the field).
+
+    Args:
+      config: the study's config.
+    """
     if config.halving_first_rung * config.halving_eta ** 2 != config.steps:
         raise ValueError(f"schedule_search: halving_first_rung * eta^2 must equal steps={config.steps} "
                          f"(three rungs), got {config.halving_first_rung} * {config.halving_eta}^2")
@@ -44,7 +48,12 @@ def check(config) -> None:
 
 
 def run_searches(config, context) -> dict:
-    """Every search on every seed, and Q2's replays from a fresh seed."""
+    """Every search on every seed, and Q2's replays from a fresh seed.
+
+    Args:
+      config: the study's config.
+      context: the runner's context (logging, sweeps).
+    """
     problem = search.Problem(config.steps)
     train = jax.jit(problem.train)
     runs = []
@@ -71,7 +80,11 @@ def _per_seed(runs: list[dict], search_name: str, key: str) -> list[float]:
 
 
 def compare_searches(runs: list[dict]) -> dict:
-    """Q1's per-seed values and each search's compute (member-steps, seconds: the first seed compiles)."""
+    """Q1's per-seed values and each search's compute (member-steps, seconds per seed).
+
+    Args:
+      runs: ``run_searches(...)["runs"]``, one record per seed.
+    """
     summary = {}
     for name in SEARCHES:
         steps = _per_seed(runs, name, "member_steps")
@@ -99,7 +112,11 @@ def compare_searches(runs: list[dict]) -> dict:
 
 
 def pbt_schedule(runs: list[dict]) -> dict:
-    """Q2's per-seed values: the winner's LR decay, the replayed schedule's accuracy."""
+    """Q2's per-seed values: the winner's LR decay, the replayed schedule's accuracy.
+
+    Args:
+      runs: ``run_searches(...)["runs"]``, one record per seed.
+    """
     decay = [run["pbt"]["log10_last_over_first"] for run in runs]
     replay = [run["replay_pbt_test_accuracy"] for run in runs]
     summary = {
@@ -118,7 +135,12 @@ def pbt_schedule(runs: list[dict]) -> dict:
 
 
 def short_horizon(config, context) -> dict:
-    """Q3 on the NQM: per seed (initial point), the best constant LR and each horizon's online run."""
+    """Q3 on the NQM: per seed (initial point), the best constant LR and each horizon's online run.
+
+    Args:
+      config: the study's config.
+      context: the runner's context (logging, sweeps).
+    """
     h = nqm.curvatures(config.nqm_dim)
     low, high, count = config.nqm_lr_grid
     lrs = np.geomspace(low, high, int(count))
@@ -167,7 +189,12 @@ def short_horizon(config, context) -> dict:
 
 
 def hypergradient(config, context) -> dict:
-    """Q4: SGD-HD over initial LR x hypergradient LR on every seed, without and with the safeguard."""
+    """Q4: SGD-HD over initial LR x hypergradient LR on every seed, without and with the safeguard.
+
+    Args:
+      config: the study's config.
+      context: the runner's context (logging, sweeps).
+    """
     problem = search.Problem(config.steps)
     arms = {"without": None, "with": tuple(config.hd_lr_range)}
     per_arm = {}
