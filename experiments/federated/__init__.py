@@ -1,0 +1,1 @@
+"""Federated learning schedules (issue 19): see README.md."""

@@ -1,0 +1,9 @@
+"""The GPU config: default with 500 rounds and eight seeds (fully defined here, no clock)."""
+
+import dataclasses
+
+from . import default
+
+
+def get_config() -> default.Config:
+    return dataclasses.replace(default.get_config(), rounds=500, seeds=8)
