@@ -86,7 +86,8 @@ def _reference_adam_hd(grads, alpha, beta, b1=0.9, b2=0.999, eps=1e-8):
     updates, rates = [], []
     for t, g in enumerate(grads, start=1):
         g = g.astype(np.float64)
-        alpha = max(alpha + beta * (g @ previous), 0.0)  # h_t = g_t . (-m_hat_{t-1} / (sqrt(v_hat_{t-1}) + eps))
+        # h_t = g_t . (-m_hat_{t-1} / (sqrt(v_hat_{t-1}) + eps))
+        alpha = max(alpha + beta * (g @ previous), 0.0)
         m = b1 * m + (1 - b1) * g
         v = b2 * v + (1 - b2) * g * g
         direction = (m / (1 - b1**t)) / (np.sqrt(v / (1 - b2**t)) + eps)
@@ -196,8 +197,8 @@ def test_default_range_keeps_the_rate_non_negative():
 # traced, swept and scheduled hyper_lr; logging
 
 
-def _final_rate(hyper_lr, grads):
-    opt = osd.sgd_hd(0.05, hyper_lr, lr_range=(0.0, 1.0))
+def _final_rate(hyper_lr, grads, learning_rate=0.05, hi=1.0):
+    opt = osd.sgd_hd(learning_rate, hyper_lr, lr_range=(0.0, hi))
     params = jnp.zeros(5)
     state = opt.init(params)
 
@@ -221,6 +222,28 @@ def test_vmap_over_hyper_lr_equals_a_loop():
     assert len(set(np.asarray(rates[:, -1]).round(6))) == len(betas)
 
 
+def test_vmap_over_the_initial_rate_and_the_range_equals_a_loop():
+    grads = jnp.asarray(np.stack(_gradients(8)))
+    rates0, highs = jnp.array([0.01, 0.05, 0.1]), jnp.array([0.011, 0.2, 1.0])
+    params, rates = jax.vmap(_final_rate, in_axes=(None, None, 0, 0))(jnp.float32(1e-2), grads, rates0, highs)
+    for i in range(3):
+        p, r = _final_rate(jnp.float32(1e-2), grads, rates0[i], highs[i])
+        np.testing.assert_allclose(params[i], p, rtol=1e-6, atol=1e-7)
+        np.testing.assert_allclose(rates[i], r, rtol=1e-6)
+    assert float(rates[0].max()) == np.float32(0.011)  # the traced upper end clipped member 0
+
+
+def test_bfloat16_params_keep_a_float32_rate():
+    opt = osd.sgd_hd(0.05, 1e-3)
+    params = jnp.zeros(3, jnp.bfloat16)
+    state = opt.init(params)
+    updates, state = opt.update(jnp.ones(3, jnp.bfloat16), state, params)
+    updates, state = opt.update(jnp.ones(3, jnp.bfloat16), state, params)
+    assert state.learning_rate.dtype == jnp.float32 and updates.dtype == jnp.bfloat16
+    # a step that a bfloat16 rate would round away
+    assert float(state.learning_rate) == np.float32(0.05) + np.float32(3e-3)
+
+
 def test_hyper_lr_may_be_a_schedule_evaluated_at_the_count():
     schedule = osd.linear(0.0, 0.01, 4)
     grads = _gradients(6)
@@ -241,7 +264,8 @@ def test_hyperparams_logs_the_adapted_learning_rate():
         logged = osd.hyperparams(state)
         assert sorted(logged) == ["hyper_lr", "learning_rate"]
         assert float(logged["learning_rate"]) == float(state.learning_rate)
-        np.testing.assert_array_equal(u, -np.float32(logged["learning_rate"]) * g)  # the rate this update used
+        # the rate this update used
+        np.testing.assert_array_equal(u, -np.float32(logged["learning_rate"]) * g)
     assert float(osd.hyperparams(opt.init(jnp.zeros(5)))["learning_rate"]) == np.float32(0.05)
 
 
@@ -359,6 +383,7 @@ def test_meta_tune_lowers_the_loss_and_respects_bounds():
         (lambda: osd.sgd_hd(float("nan"), 0.01), "learning_rate"),
         (lambda: osd.sgd_hd(0.1, -0.01), "hyper_lr"),
         (lambda: osd.sgd_hd(0.1, jnp.array([0.1, 0.2])), "hyper_lr"),
+        (lambda: osd.sgd_hd(jnp.array([0.1, 0.2]), 0.01), "learning_rate"),
         (lambda: osd.adam_hd(0.1, 0.01, lr_range=(-1.0, 1.0)), "lr_range"),
         (lambda: osd.adam_hd(0.1, 0.01, lr_range=(1.0, 0.5)), "lr_range"),
         (lambda: osd.sgd_hd(0.1, 0.01, lr_range=0.5), "lr_range"),
@@ -386,7 +411,8 @@ def test_meta_tune_bad_input(kwargs, match):
     train_step, batches, val_loss, w0 = _regression(jnp.float32)
     horizon = kwargs.pop("horizon", 12)
     with pytest.raises(ValueError, match=match):
-        osd.meta_tune(train_step, osd.warmup(osd.cosine(0.01, 12), 3), w0, batches, horizon, val_loss, **kwargs)
+        start = osd.warmup(osd.cosine(0.01, 12), 3)
+        osd.meta_tune(train_step, start, w0, batches, horizon, val_loss, **kwargs)
 
 
 # ---------------------------------------------------------------------------------------------

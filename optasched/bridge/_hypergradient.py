@@ -67,6 +67,8 @@ def _checked_range(where: str, learning_rate, hyper_lr, lr_range) -> tuple[Any, 
             raise ValueError(f"{where}: lr_range's lower end must be >= 0 (a learning rate), got {lo!r}")
         if low is not None and high is not None and not high >= low:
             raise ValueError(f"{where}: lr_range must have lo <= hi, got {lr_range!r}")
+    if np.ndim(learning_rate) != 0:
+        raise ValueError(f"{where}: learning_rate must be a scalar, got shape {np.shape(learning_rate)}")
     value = _concrete(learning_rate)
     if value is not None and not (math.isfinite(value) and value >= 0.0):
         raise ValueError(f"{where}: learning_rate must be finite and >= 0, got {learning_rate!r}")
@@ -82,11 +84,19 @@ def _checked_range(where: str, learning_rate, hyper_lr, lr_range) -> tuple[Any, 
     return None if lr_range is None else (lo, hi)
 
 
+def _wide(dtype) -> jnp.dtype:
+    """``dtype``, or float32 if narrower: a bfloat16 learning rate could not move by small steps."""
+    return jnp.promote_types(dtype, jnp.float32)
+
+
 def _dot(a, b) -> jax.Array:
     """The dot product of two pytrees, accumulated in float32 or wider."""
-    pairs = zip(jax.tree.leaves(a), jax.tree.leaves(b))
-    parts = [jnp.vdot(x, y, precision=jax.lax.Precision.HIGHEST) for x, y in pairs]
-    return sum(parts, jnp.zeros((), jnp.result_type(*parts) if parts else jnp.float32))
+    total = jnp.zeros((), jnp.float32)
+    for x, y in zip(jax.tree.leaves(a), jax.tree.leaves(b)):
+        wide = _wide(jnp.result_type(x, y))
+        part = jnp.vdot(x.astype(wide), y.astype(wide), precision=jax.lax.Precision.HIGHEST)
+        total = total.astype(_wide(jnp.result_type(total, part))) + part
+    return total
 
 
 def hypergradient(
@@ -175,7 +185,7 @@ def hypergradient(
         return alpha if bounds is None else jnp.clip(alpha, bounds[0], bounds[1])
 
     def init(params) -> HypergradientState:
-        dtype = float_dtype(params) or jnp.float32
+        dtype = _wide(float_dtype(params) or jnp.float32)
         count = jnp.zeros((), jnp.int32)
         return HypergradientState(
             count=count,
