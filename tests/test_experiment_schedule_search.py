@@ -33,6 +33,10 @@ def test_smoke_run_answers_every_declared_question_with_its_compute(smoke):
     assert all(min(config["grid_peaks"]) <= lr <= max(config["grid_peaks"]) for lr in trajectory)
     assert set(results["short_horizon"]["horizons"]) == {str(h) for h in (*config["nqm_horizons"],
                                                                           config["nqm_steps"])}
+    mlp = results["short_horizon_mlp"]
+    assert set(mlp["chosen_lr_mean"]) == {str(h) for h in config["mlp_horizons"]}
+    lo_lr, hi_lr = config["mlp_lr_bounds"]
+    assert all(lo_lr <= lr <= hi_lr for row in mlp["per_seed"] for lr in row["chosen_lr"].values())
     low, high = config["hd_lr_range"]
     guarded = results["hypergradient"]["with"]
     for seed in guarded["per_seed"]:  # the safeguard holds the adapted LR inside its range on every run

@@ -54,6 +54,11 @@ def describe(report: dict) -> str:
         lines.append(f"{horizon:>8}  {_answer(loss, 1, 2) if loss else '(exploratory)':<36}"
                      f"{_answer(lr, 1, 2) if lr else '(exploratory)':<36}"
                      + ", ".join(f"{v:.3g}" for v in row["lr_at_mean"]))
+    mlp = results["short_horizon_mlp"]
+    lines.append(f"\nQ3 on the MLP (SGD, {config['mlp_horizon_seeds']} seeds): full run's best LR "
+                 f"{mlp['best_lr_mean']:.3g} (mean); meta_tune's choice, log10 ratio to it:")
+    for horizon, chosen in mlp["chosen_lr_mean"].items():
+        lines.append(f"{horizon:>8}  LR {chosen:.3g}  {_answer(answers[f'mlp_horizon_{horizon}'], 1, 2)}")
     hd = results["hypergradient"]
     lines.append(f"\nQ4: SGD-HD, {len(hd['members'])} (initial LR, hypergradient LR) x {config['seeds']} "
                  "seeds; "
@@ -117,6 +122,13 @@ def markdown(report: dict) -> str:
     out.append(tables.markdown(["horizon", "log10 final loss / best constant's", "Holm p",
                                 "log10 mean LR / best constant LR",
                                 *[f"LR at {f:g}" for f in nqm["lr_at_fractions"]]], q3))  # fmt: skip
+    mlp = results["short_horizon_mlp"]
+    q3_mlp = [[horizon, f"{chosen:.3g}", diff(f"mlp_horizon_{horizon}", 1.0),
+               f"{answers[f'mlp_horizon_{horizon}']['p_holm']:.2g}"]
+              for horizon, chosen in mlp["chosen_lr_mean"].items()]  # fmt: skip
+    q3_mlp.append(["full run (grid, validation)", f"{mlp['best_lr_mean']:.3g}", "-", "-"])
+    out.append(tables.markdown(["horizon", "SGD LR chosen (mean)", "log10 chosen / full run's", "Holm p"],
+                               q3_mlp))
     hd = results["hypergradient"]
     q4 = []
     for arm in ("without", "with"):

@@ -18,10 +18,10 @@ import numpy as np
 from experiments.common import analysis, stats
 
 from . import hypergradient as hd
-from . import nqm, search
+from . import mlp_horizon, nqm, search
 
-__all__ = ["check", "run_searches", "compare_searches", "pbt_schedule", "short_horizon", "hypergradient",
-           "study"]
+__all__ = ["check", "run_searches", "compare_searches", "pbt_schedule", "short_horizon", "short_horizon_mlp",
+           "hypergradient", "study"]
 
 SEARCHES = ("grid", "random", "halving", "pbt")
 _FULL_RUN_NOTE = {"exploratory": True, "note": "horizon = the full run: one window, a constant LR tuned by "
@@ -42,6 +42,10 @@ def check(config) -> None:
     for h in config.nqm_horizons:
         if config.nqm_steps % h:
             raise ValueError(f"schedule_search: horizon {h} must divide nqm_steps={config.nqm_steps}")
+    if max(config.mlp_horizons) > config.steps or not 2 <= config.mlp_horizon_seeds <= config.seeds:
+        raise ValueError(f"schedule_search: mlp_horizons must be <= steps={config.steps} and "
+                         f"mlp_horizon_seeds in [2, seeds], got {config.mlp_horizons}, "
+                         f"{config.mlp_horizon_seeds}")
     if config.seeds < 2 or config.nqm_seeds < 2:
         raise ValueError(f"schedule_search: seeds and nqm_seeds must be >= 2, got {config.seeds}, "
                          f"{config.nqm_seeds}")
@@ -188,6 +192,38 @@ def short_horizon(config, context) -> dict:
     return {"summary": summary, "values": values}
 
 
+def short_horizon_mlp(config, context) -> dict:
+    """Q3 on the MLP: per seed, the full run's best SGD LR (grid, validation) and meta_tune's choices.
+
+    Args:
+      config: the study's config.
+      context: the runner's context (logging, sweeps).
+    """
+    problem = search.Problem(config.steps)
+    low, high, count = config.mlp_lr_grid
+    lrs = np.geomspace(low, high, int(count)).astype(np.float32)
+    train = mlp_horizon.make_sgd(problem, config.steps)
+    per_seed = []
+    for seed in range(config.mlp_horizon_seeds):
+        members = {"lr": lrs, "seed": np.full(lrs.size, seed, np.int32)}
+        result = context.sweep(train, members, jax.random.key(0), label=f"MLP SGD LR grid, seed {seed}")
+        choice = stats.select(np.asarray(result.metrics["val_accuracy"], np.float64)[:, None])
+        chosen = {str(h): mlp_horizon.meta_lr_choice(problem, seed, h, config.mlp_initial_lr,
+                                                     config.mlp_meta_steps, config.mlp_meta_lr,
+                                                     tuple(config.mlp_lr_bounds))
+                  for h in config.mlp_horizons}  # fmt: skip
+        per_seed.append({"best_lr": float(lrs[choice.index]), "best_at_edge": choice.at_edge,
+                         "best_test_accuracy": float(result.metrics["test_accuracy"][choice.index]),
+                         "chosen_lr": chosen})  # fmt: skip
+    ratios = {str(h): [float(np.log10(row["chosen_lr"][str(h)] / row["best_lr"])) for row in per_seed]
+              for h in config.mlp_horizons}  # fmt: skip
+    summary = {"per_seed": per_seed, "log10_lr_ratio": ratios,
+               "chosen_lr_mean": {h: float(np.mean([row["chosen_lr"][h] for row in per_seed]))
+                                  for h in ratios},
+               "best_lr_mean": float(np.mean([row["best_lr"] for row in per_seed]))}  # fmt: skip
+    return {"summary": summary, "values": {f"mlp_horizon_{h}": ratios[h] for h in ratios}}
+
+
 def hypergradient(config, context) -> dict:
     """Q4: SGD-HD over initial LR x hypergradient LR on every seed, without and with the safeguard.
 
@@ -244,9 +280,9 @@ def study(config, context) -> dict:
     check(config)
     runs = run_searches(config, context)["runs"]
     q1, q2, q3 = compare_searches(runs), pbt_schedule(runs), short_horizon(config, context)
-    q4 = hypergradient(config, context)
-    answers = analysis.answer_all(config.analyses,
-                                  {**q1["values"], **q2["values"], **q3["values"], **q4["values"]})
+    q3_mlp, q4 = short_horizon_mlp(config, context), hypergradient(config, context)
+    answers = analysis.answer_all(config.analyses, {**q1["values"], **q2["values"], **q3["values"],
+                                                    **q3_mlp["values"], **q4["values"]})  # fmt: skip
     for run in runs:  # per-member lists are long and no table prints them
         for name in ("grid", "random"):
             run[name].pop("members_val"), run[name].pop("members_test")
@@ -255,6 +291,7 @@ def study(config, context) -> dict:
         "searches": q1["summary"],
         "pbt_schedule": q2["summary"],
         "short_horizon": q3["summary"],
+        "short_horizon_mlp": q3_mlp["summary"],
         "hypergradient": q4["summary"],
         "runs": runs,
     }

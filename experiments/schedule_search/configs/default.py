@@ -80,6 +80,22 @@ def horizon_questions(horizons: tuple[int, ...]) -> tuple[Question, ...]:
     )
 
 
+def mlp_horizon_questions(horizons: tuple[int, ...]) -> tuple[Question, ...]:
+    """Q3 on the MLP: the SGD LR meta-gradients through an H-step unroll choose, against the full run's."""
+    return tuple(
+        Question(
+            name=f"mlp_horizon_{h}",
+            question=f"Does a meta-gradient with a {h}-step unroll choose a different SGD learning rate for "
+            "the MLP than the best constant one for the full run?",
+            statistic=f"log10(LR osd.meta_tune chooses from init with horizon {h} / the full run's LR chosen "
+            "on validation accuracy from the config's grid), per seed",
+            test="one_sample_t",
+            correction_family="short_horizon_mlp",
+        )
+        for h in horizons
+    )
+
+
 def hypergradient_questions() -> tuple[Question, ...]:
     """Q4: does SGD-HD's safeguard (the LR clipped to a declared range) change failures and accuracy."""
     return (
@@ -103,8 +119,9 @@ def hypergradient_questions() -> tuple[Question, ...]:
     )
 
 
-def all_questions(horizons: tuple[int, ...]) -> tuple[Question, ...]:
-    return search_questions() + pbt_questions() + horizon_questions(horizons) + hypergradient_questions()
+def all_questions(horizons: tuple[int, ...], mlp_horizons: tuple[int, ...]) -> tuple[Question, ...]:
+    return (search_questions() + pbt_questions() + horizon_questions(horizons)
+            + mlp_horizon_questions(mlp_horizons) + hypergradient_questions())
 
 
 HORIZONS = (10, 100, 1000)
@@ -136,11 +153,18 @@ class Config:
     nqm_meta_lr: float = 0.1  # NQM: Adam step size on log LR
     nqm_lr_grid: tuple[float, float, int] = (1e-3, 1.9, 64)  # NQM: constant LRs (low, high, count)
     nqm_seeds: int = 8  # NQM: random initial points
+    mlp_horizons: tuple[int, ...] = HORIZONS  # Q3 on the MLP: unroll lengths of osd.meta_tune (<= steps)
+    mlp_horizon_seeds: int = 4  # Q3 on the MLP: seeds (the first of the searches' seeds)
+    mlp_initial_lr: float = 0.1  # Q3 on the MLP: meta_tune's starting SGD learning rate
+    mlp_meta_steps: int = 30  # Q3 on the MLP: Adam steps on log lr
+    mlp_meta_lr: float = 0.3  # Q3 on the MLP: Adam's step size in log units
+    mlp_lr_bounds: tuple[float, float] = (1e-4, 10.0)  # Q3 on the MLP: meta_tune's bounds on the LR
+    mlp_lr_grid: tuple[float, float, int] = (1e-2, 10.0, 13)  # Q3 on the MLP: full-run LRs (low, high, count)
     hd_initial_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)  # SGD-HD: initial learning rates
     hd_hyper_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)  # SGD-HD: hypergradient LRs (Baydin: 1e-3)
     hd_lr_range: tuple[float, float] = (0.0, 1.0)  # SGD-HD: the safeguard's range (the other arm: none)
     seed: int = 0  # master PRNG seed (PBT's exploit, random search's draws)
-    analyses: tuple[Question, ...] = all_questions(HORIZONS)  # declared before the run
+    analyses: tuple[Question, ...] = all_questions(HORIZONS, HORIZONS)  # declared before the run
 
 
 def get_config() -> Config:

@@ -13,4 +13,5 @@ def get_config() -> default.Config:
         pbt_ready=128,  # steps / 8, as default
         seeds=4,  # the fewest that give a usable paired interval
         nqm_seeds=4,  # as seeds
+        mlp_horizon_seeds=2,  # the fewest that give an interval
     )

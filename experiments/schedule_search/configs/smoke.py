@@ -26,5 +26,9 @@ def get_config() -> default.Config:
         nqm_seeds=2,
         hd_initial_lrs=(1e-2, 1.0),  # 2 x 2 SGD-HD members
         hd_hyper_lrs=(1e-2, 1.0),
-        analyses=default.all_questions((2, 20)),
+        mlp_horizons=(2, 8),
+        mlp_horizon_seeds=2,
+        mlp_meta_steps=2,
+        mlp_lr_grid=(1e-2, 1.0, 3),
+        analyses=default.all_questions((2, 20), (2, 8)),
     )
