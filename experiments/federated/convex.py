@@ -49,7 +49,8 @@ def make_problem(seed: int, clients: int, per_client: int, dim: int, heterogenei
     w = w0 + heterogeneity * rng.normal(size=(clients, dim))
     y = np.einsum("cnd,cd->cn", x, w) + noise * rng.normal(size=(clients, per_client))
     optimum = np.linalg.lstsq(x.reshape(-1, dim), y.reshape(-1), rcond=None)[0]
-    data = osd.ClientData((x.astype(np.float32), y.astype(np.float32)), np.full(clients, per_client, np.int32))
+    sizes = np.full(clients, per_client, np.int32)
+    data = osd.ClientData((x.astype(np.float32), y.astype(np.float32)), sizes)
     return Problem(data, optimum)
 
 

@@ -24,14 +24,16 @@ def _check(labels, num_clients: int, per_client: int) -> np.ndarray:
     if labels.ndim != 1:
         raise ValueError(f"partition: labels must be 1-D, got shape {labels.shape}")
     if num_clients < 1 or per_client < 1:
-        raise ValueError(f"partition: num_clients and per_client must be >= 1, got {num_clients}, {per_client}")
+        raise ValueError(f"partition: num_clients and per_client must be >= 1, "
+                         f"got {num_clients}, {per_client}")
     if num_clients * per_client > labels.size:
         raise ValueError(f"partition: num_clients * per_client = {num_clients * per_client} exceeds the "
                          f"{labels.size} examples")  # fmt: skip
     return labels
 
 
-def dirichlet(labels, num_clients: int, per_client: int, alpha: float, rng: np.random.Generator) -> np.ndarray:
+def dirichlet(labels, num_clients: int, per_client: int, alpha: float,
+              rng: np.random.Generator) -> np.ndarray:
     """Indices ``[num_clients, per_client]`` into ``labels``: each client's label mix ~ Dir(alpha).
 
     Args:

@@ -80,8 +80,9 @@ def server_table(results: dict) -> str:
     kinds = list(q4["fedavg_test_acc"])
     rows = [["fedavg", *[f"1 / {100 * _mean(q4['fedavg_test_acc'][k]):.1f}" for k in kinds]]]
     for server, arms in q4["servers"].items():
-        rows.append([server, *[f"{arms[k]['selection']['label']} / {100 * _mean(arms[k]['chosen_test_acc']):.1f}"
-                               for k in kinds]])  # fmt: skip
+        cells = [f"{arms[k]['selection']['label']} / {100 * _mean(arms[k]['chosen_test_acc']):.1f}"
+                 for k in kinds]
+        rows.append([server, *cells])
     return tables.markdown(["server", *[f"{k}: server LR / test acc %" for k in kinds]], rows)
 
 

@@ -34,7 +34,8 @@ def _local_steps(config, epochs: int) -> int:
 
 def _client_lr(config, family: str, peak: float, epochs: int):
     return client_schedule(family, peak, config.rounds, _local_steps(config, epochs),
-                           rho=config.rho_fraction * config.rounds, drop_every=max(1, config.rounds // config.drops))
+                           rho=config.rho_fraction * config.rounds,
+                           drop_every=max(1, config.rounds // config.drops))
 
 
 def _run(context, data, setting: Setting, cells: list[tuple], make_member, seeds: int, label: str) -> dict:
@@ -56,16 +57,20 @@ def _arm(metrics: dict, rows: list[int], labels: list) -> dict:
 
 def _data(config) -> tuple[dict, dict]:
     data = split_validation(load_mnist1d(config.data_seed), config.validation_size)
-    parts = {kind: [partition(kind, data["y_train"], config.num_clients, config.per_client, seed).astype(np.int32)
-                    for seed in range(config.seeds)] for kind in config.partitions}  # fmt: skip
+    labels, n, per = data["y_train"], config.num_clients, config.per_client
+    parts = {kind: [partition(kind, labels, n, per, seed).astype(np.int32) for seed in range(config.seeds)]
+             for kind in config.partitions}
     return data, parts
 
 
 def schedule_grid(config, context, data, parts, *, epochs: int, participation: float, kinds, families,
                   client_clock: str = "round") -> dict:
-    """Every client family x peak x partition kind at one (E, participation, clock): ``{kind: {family: arm}}``."""
-    setting = Setting(rounds=config.rounds, local_steps=_local_steps(config, epochs), batch_size=config.batch_size,
-                      participation=participation, client_clock=client_clock)  # fmt: skip
+    """Every client family x peak x partition kind at one (E, participation, clock).
+
+    Returns ``{kind: {family: arm}}``.
+    """
+    setting = Setting(rounds=config.rounds, local_steps=_local_steps(config, epochs),
+                      batch_size=config.batch_size, participation=participation, client_clock=client_clock)
     cells = list(itertools.product(kinds, families, config.peaks))
 
     def member(cell, seed):
@@ -87,18 +92,21 @@ def schedule_grid(config, context, data, parts, *, epochs: int, participation: f
 def server_grid(config, context, data, parts, server: str, lrs) -> dict:
     """One server optimizer (server LR cosine over rounds, chosen on validation) at Q4's partitions."""
     epochs = config.primary_epochs
-    setting = Setting(rounds=config.rounds, local_steps=_local_steps(config, epochs), batch_size=config.batch_size,
-                      participation=config.participation, server=server, eps=config.server_eps)  # fmt: skip
+    setting = Setting(rounds=config.rounds, local_steps=_local_steps(config, epochs),
+                      batch_size=config.batch_size, participation=config.participation, server=server,
+                      eps=config.server_eps)
     kinds = (config.primary, config.contrast)
     cells = list(itertools.product(kinds, lrs))
 
     def member(cell, seed):
         kind, lr = cell
-        return {"index": parts[kind][seed], "client_lr": _client_lr(config, "constant", config.q4_client_lr, epochs),
-                "server_lr": osd.cosine(lr, config.rounds), "seed": np.int32(seed)}  # fmt: skip
+        client_lr = _client_lr(config, "constant", config.q4_client_lr, epochs)
+        return {"index": parts[kind][seed], "client_lr": client_lr,
+                "server_lr": osd.cosine(lr, config.rounds), "seed": np.int32(seed)}
 
     metrics = _run(context, data, setting, cells, member, config.seeds, f"server {server}")
-    return {kind: _arm(metrics, [i for i, c in enumerate(cells) if c[0] == kind], list(lrs)) for kind in kinds}
+    rows = {kind: [i for i, c in enumerate(cells) if c[0] == kind] for kind in kinds}
+    return {kind: _arm(metrics, rows[kind], list(lrs)) for kind in kinds}
 
 
 # -- the questions -------------------------------------------------------------------------------
@@ -134,8 +142,9 @@ def q1_convex(config, context) -> tuple[dict, dict]:
 
 def q2_schedules(config, context, data, parts) -> tuple[dict, dict]:
     """Q2: every client schedule x partition x E at 10% participation; the declared tests at the primary."""
-    grids = {f"E{e}": schedule_grid(config, context, data, parts, epochs=e, participation=config.participation,
-                                    kinds=config.partitions, families=config.families)
+    grids = {f"E{e}": schedule_grid(config, context, data, parts, epochs=e,
+                                    participation=config.participation, kinds=config.partitions,
+                                    families=config.families)
              for e in config.local_epochs}  # fmt: skip
     primary = grids[f"E{config.primary_epochs}"][config.primary]
     values = {f"q2_{f}": (primary[f]["chosen_test_acc"], primary["constant"]["chosen_test_acc"])
@@ -150,8 +159,8 @@ def q3_participation(config, context, data, parts, q2_grids) -> tuple[dict, dict
     for rate in config.q3_participations:
         by_rate[str(rate)] = schedule_grid(config, context, data, parts, epochs=e, participation=rate,
                                            kinds=(kind,), families=config.families)[kind]  # fmt: skip
-    own = schedule_grid(config, context, data, parts, epochs=e, participation=config.participation, kinds=(kind,),
-                        families=("cosine", "step"), client_clock="participations")[kind]  # fmt: skip
+    own = schedule_grid(config, context, data, parts, epochs=e, participation=config.participation,
+                        kinds=(kind,), families=("cosine", "step"), client_clock="participations")[kind]
     gain = lambda arms: arms["cosine"]["chosen_test_acc"] - arms["constant"]["chosen_test_acc"]  # noqa: E731
     low, high = (str(r) for r in config.q3_participations)
     round_clock = by_rate[str(config.participation)]
@@ -202,4 +211,5 @@ def study(config, context) -> dict:
     q3, v3 = q3_participation(config, context, data, parts, q2)
     q4, v4 = q4_servers(config, context, data, parts, q2)
     answers = analysis.answer_all(declared, {**v1, **v2, **v3, **v4})
-    return {"answers": answers, "q1": q1, "q2": q2, "q3": q3, "q4": q4, "exploratory": _exploratory(config, q2, q3)}
+    return {"answers": answers, "q1": q1, "q2": q2, "q3": q3, "q4": q4,
+            "exploratory": _exploratory(config, q2, q3)}

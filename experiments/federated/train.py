@@ -114,7 +114,8 @@ def make_train(data: dict[str, np.ndarray], setting: Setting):
         init_key, run_key = jax.random.split(seed_key)
         params = model.init(init_key, x_pool[:1])
         index = member["index"]
-        clients = osd.ClientData((x_pool[index], y_pool[index]), np.full(index.shape[0], index.shape[1], np.int32))
+        sizes = np.full(index.shape[0], index.shape[1], np.int32)  # equal-size clients
+        clients = osd.ClientData((x_pool[index], y_pool[index]), sizes)
         result = osd.federate(
             example_loss, params, clients, run_key, rounds=setting.rounds, local_steps=setting.local_steps,
             batch_size=setting.batch_size, participation=setting.participation,

@@ -17,11 +17,13 @@ FAMILIES = ("constant", "inverse_time", "cosine", "step", "within")  # Q2's clie
 SERVERS = ("fedavgm", "fedadam", "fedyogi")  # Q4's server optimizers against FedAvg
 
 
-def questions(primary: str = "dir0.1", contrast: str = "dir100") -> tuple[Question, ...]:
-    """Q1-Q4 of issue 19, declared before the run."""
+def questions(primary: str = "dir0.1", contrast: str = "dir100", families: tuple[str, ...] = FAMILIES,
+              servers: tuple[str, ...] = SERVERS) -> tuple[Question, ...]:
+    """Q1-Q4 of issue 19, declared before the run (Q2: every family against the first, constant)."""
 
     def q(name, question, statistic, family, test="paired_t"):
-        return Question(name=name, question=question, statistic=statistic, test=test, correction_family=family)
+        return Question(name=name, question=question, statistic=statistic, test=test,
+                        correction_family=family)
 
     one = "one_sample_t"
     q1 = (
@@ -36,7 +38,7 @@ def questions(primary: str = "dir0.1", contrast: str = "dir100") -> tuple[Questi
     q2 = tuple(
         q(f"q2_{f}", f"Q2: at Dirichlet alpha = {primary[3:]}, E = 5, 10% participation, is the {f} client "
           "schedule better than a constant client LR?", f"{STATISTIC}: {f} minus constant, per seed", "q2")
-        for f in FAMILIES[1:]
+        for f in families[1:]
     )
     q3 = (
         q("q3_participation", "Q3: does the rate of participation change what a decaying schedule gives?",
@@ -49,14 +51,15 @@ def questions(primary: str = "dir0.1", contrast: str = "dir100") -> tuple[Questi
           f"{STATISTIC}: step drops on the client's own counter minus on the round clock, per seed", "q3"),
     )
     q4 = tuple(
-        q(f"q4_{s}_{part}", f"Q4: how much does {s} (server LR on a cosine over rounds) add over FedAvg at "
-          f"{part}?", f"{STATISTIC} (server LR chosen; client LR fixed): {s} minus FedAvg, per seed, E = 5",
+        q(f"q4_{s}_{part}", f"Q4: how much does {s} (server LR on a cosine over rounds) add over "
+          f"FedAvg at {part}?",
+          f"{STATISTIC} (server LR chosen; client LR fixed): {s} minus FedAvg, per seed, E = 5",
           "q4")
-        for s in SERVERS for part in (primary, contrast)
+        for s in servers for part in (primary, contrast)
     ) + tuple(
         q(f"q4_{s}_interaction", f"Q4: does {s} add more at {primary} than at {contrast}?",
           f"({s} - FedAvg at {primary}) - ({s} - FedAvg at {contrast}), per seed", "q4_interaction", one)
-        for s in SERVERS
+        for s in servers
     )
     return q1 + q2 + q3 + q4
 
