@@ -1,4 +1,4 @@
-"""The GPU config: default with 500 rounds and eight seeds (fully defined here, no clock)."""
+"""The GPU config: default with 400 rounds and eight seeds (fully defined here, no clock)."""
 
 import dataclasses
 
@@ -6,4 +6,4 @@ from . import default
 
 
 def get_config() -> default.Config:
-    return dataclasses.replace(default.get_config(), rounds=500, seeds=8)
+    return dataclasses.replace(default.get_config(), rounds=400, seeds=8)
