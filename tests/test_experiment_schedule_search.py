@@ -20,14 +20,20 @@ def test_smoke_run_answers_every_declared_question_with_its_compute(smoke):
     config, results = smoke["config"], smoke["results"]
     assert smoke["provenance"]["commit"]
     assert list(results["answers"]) == [q["name"] for q in smoke["analysis_plan"]]
-    searches = results["searches"]
-    grid_steps = config["steps"] * len(config["grid_families"]) * len(config["grid_peaks"])
-    assert searches["grid"]["member_steps"] == grid_steps
-    for name in ("random", "halving", "pbt"):  # no search spends more than the grid
-        assert searches[name]["member_steps"] <= grid_steps
-        assert len(searches[name]["test_accuracies"]) == config["seeds"]
-        assert 0.0 <= results["answers"][f"{name}_vs_grid"]["p_value"] <= 1.0
-    assert searches["halving"]["member_steps"] < grid_steps  # three rungs of 16, 4, 1 members
+    for model, prefix, steps, seeds in (("searches", "", config["steps"], config["seeds"]),
+                                        ("searches_cnn", "cnn_", config["cnn_steps"], config["cnn_seeds"])):
+        searches = results[model]
+        grid_steps = steps * len(config["grid_families"]) * len(config["grid_peaks"])
+        assert searches["grid"]["member_steps"] == grid_steps
+        for name in ("random", "halving", "pbt", "hd"):  # no search spends more than the grid
+            assert searches[name]["member_steps"] <= grid_steps
+            assert len(searches[name]["test_accuracies"]) == seeds
+            assert 0.0 <= results["answers"][f"{prefix}{name}_vs_grid"]["p_value"] <= 1.0
+        assert searches["halving"]["member_steps"] < grid_steps  # three rungs of 16, 4, 1 members
+    assert results["answers"]["cnn_pbt_vs_grid"]["correction_family"] == "vs_grid_cnn"
+    low, high = config["hd_search_lr_range"]
+    for run in results["runs"] + results["runs_cnn"]:  # Adam-HD's safeguard holds in the search too
+        assert all(low <= lr <= high for lr in run["hd"]["lr_final"])
     trajectory = results["pbt_schedule"]["lr_trajectories"][0]
     assert len(trajectory) == config["steps"] // config["pbt_ready"]
     assert all(min(config["grid_peaks"]) <= lr <= max(config["grid_peaks"]) for lr in trajectory)

@@ -56,12 +56,19 @@ BATCH = 100
 
 
 class Problem:
-    """The zoo's MLP on MNIST-1D as ``init`` / ``advance`` (and ``train`` for ``osd.sweep``)."""
+    """One of the zoo's models on MNIST-1D as ``init`` / ``advance`` (and ``train`` for ``osd.sweep``).
 
-    def __init__(self, steps: int):
+    Args:
+      steps: training steps of a full member.
+      model: a key of ``MNIST1D_MODELS`` (the zoo's ``"mlp"`` or ``"cnn"``).
+    """
+
+    def __init__(self, steps: int, model: str = "mlp"):
+        if model not in MNIST1D_MODELS:
+            raise ValueError(f"Problem: model must be one of {sorted(MNIST1D_MODELS)}, got {model!r}")
         data = split_validation(load_mnist1d(42), 500)
         self.steps = steps
-        self.model = MNIST1D_MODELS["mlp"]()
+        self.model = MNIST1D_MODELS[model]()
         self.x_train, self.y_train = jnp.asarray(data["x_train"]), jnp.asarray(data["y_train"])
         self.x_val, self.y_val = jnp.asarray(data["x_val"]), jnp.asarray(data["y_val"])
         self.x_test, self.y_test = jnp.asarray(data["x_test"]), jnp.asarray(data["y_test"])

@@ -6,6 +6,8 @@ from experiments.common import stats, tables
 
 __all__ = ["describe", "markdown"]
 
+_SEARCHES = ("grid", "random", "halving", "pbt", "hd")  # hd: Adam-HD from every initial x hypergradient LR
+
 
 def _answer(record: dict, scale: float = 1.0, digits: int = 1) -> str:
     interval = stats.format_interval(record["mean"], record["low"], record["high"], scale, digits)
@@ -23,20 +25,24 @@ def describe(report: dict) -> str:
       report: a results.json (full or compact).
     """
     config, results = report["config"], report["results"]
-    answers, searches = results["answers"], results["searches"]
-    lines = [f"\nQ1: test accuracy % of each search's validation choice, {config['seeds']} seeds "
-             "(paired t, Holm over the three searches; * = p_holm < 0.05)",
-             f"{'search':<9}{'test %':>9}{'member-steps':>14}{'x grid':>8}{'s (seed 1)':>12}"
-             f"{'s (median)':>12}"
-             f"  {'minus grid (pp)':<30}"]  # fmt: skip
-    for name in ("grid", "random", "halving", "pbt"):
-        row = searches[name]
-        steps = row["member_steps"] if isinstance(row["member_steps"], int) else max(row["member_steps"])
-        versus = answers.get(f"{name}_vs_grid")
-        lines.append(f"{name:<9}{100 * row['test_accuracy_mean']:>9.2f}{steps:>14}"
-                     f"{row['member_steps_vs_grid']:>8.3f}"
-                     f"{row['seconds_first_seed']:>12.1f}{row['seconds_later_seeds_median']:>12.1f}"
-                     f"  {_answer(versus, 100, 2) if versus else '-':<30}")  # fmt: skip
+    answers = results["answers"]
+    lines = []
+    for model, prefix, seeds in (("MLP", "", config["seeds"]), ("CNN", "cnn_", config["cnn_seeds"])):
+        searches = results["searches" if model == "MLP" else "searches_cnn"]
+        lines += [f"\nQ1 ({model}): test accuracy % of each search's validation choice, {seeds} seeds "
+                  "(paired t, Holm over random / halving / PBT; Adam-HD with the other model's; "
+                  "* = p_holm < 0.05)",
+                  f"{'search':<9}{'test %':>9}{'member-steps':>14}{'x grid':>8}{'s (seed 1)':>12}"
+                  f"{'s (median)':>12}"
+                  f"  {'minus grid (pp)':<30}"]  # fmt: skip
+        for name in _SEARCHES:
+            row = searches[name]
+            steps = row["member_steps"] if isinstance(row["member_steps"], int) else max(row["member_steps"])
+            versus = answers.get(f"{prefix}{name}_vs_grid")
+            lines.append(f"{name:<9}{100 * row['test_accuracy_mean']:>9.2f}{steps:>14}"
+                         f"{row['member_steps_vs_grid']:>8.3f}"
+                         f"{row['seconds_first_seed']:>12.1f}{row['seconds_later_seeds_median']:>12.1f}"
+                         f"  {_answer(versus, 100, 2) if versus else '-':<30}")  # fmt: skip
     pbt = results["pbt_schedule"]
     lines.append(f"\nQ2: PBT's winner decayed its LR on {pbt['decayed_seeds']} of {config['seeds']} seeds; "
                  f"log10(last/first) {_answer(answers['pbt_decays'], 1, 2)}")
@@ -77,7 +83,7 @@ def describe(report: dict) -> str:
 
 
 def markdown(report: dict) -> str:
-    """The README's tables (Q1 to Q4) from a results file, as markdown.
+    """The README's tables (Q1 on the MLP and the CNN, Q2 to Q4) from a results file, as markdown.
 
     Args:
       report: a results.json (full or compact).
@@ -89,18 +95,20 @@ def markdown(report: dict) -> str:
         record = answers[name]
         return tables.interval(record["mean"], record["low"], record["high"], scale=scale, digits=digits)
 
-    q1 = []
-    for name in ("grid", "random", "halving", "pbt"):
-        row = searches[name]
-        versus = f"{name}_vs_grid"
-        q1.append([name, f"{100 * row['test_accuracy_mean']:.2f}", row["member_steps"],
-                   f"{row['member_steps_vs_grid']:.3f}", f"{row['seconds_first_seed']:.1f}",
-                   f"{row['seconds_later_seeds_median']:.1f}",
-                   diff(versus) if versus in answers else "-",
-                   f"{answers[versus]['p_holm']:.2f}" if versus in answers else "-"])  # fmt: skip
     header = ["search", "test acc %", "member-steps", "x grid", "s (seed 0)", "s (median, others)",
               "minus grid (points)", "Holm p"]
-    out = [tables.markdown(header, q1)]
+    out = []
+    for key, prefix in (("searches", ""), ("searches_cnn", "cnn_")):
+        q1 = []
+        for name in _SEARCHES:
+            row = results[key][name]
+            versus = f"{prefix}{name}_vs_grid"
+            q1.append([name, f"{100 * row['test_accuracy_mean']:.2f}", row["member_steps"],
+                       f"{row['member_steps_vs_grid']:.3f}", f"{row['seconds_first_seed']:.1f}",
+                       f"{row['seconds_later_seeds_median']:.1f}",
+                       diff(versus) if versus in answers else "-",
+                       f"{answers[versus]['p_holm']:.2f}" if versus in answers else "-"])  # fmt: skip
+        out.append(tables.markdown(header, q1))
     pbt = results["pbt_schedule"]
     q2 = [["winner's log10(last LR / first LR)", diff("pbt_decays", 1.0),
            f"{answers['pbt_decays']['p_holm']:.3f}",

@@ -1,7 +1,7 @@
-"""The four searches of Q1 on the zoo's MNIST-1D MLP, for one seed, each returning what it selected.
+"""The four searches of Q1 on one of the zoo's MNIST-1D models, for one seed, each returning what it selected.
 
 Every search trains members of ``experiments.benchmarks.bench_search.Problem``
-(the zoo's MLP, Adam, batch 100; a member's init and data order are fixed by
+(the zoo's MLP or CNN, Adam, batch 100; a member's init and data order are fixed by
 its ``seed``, so every member of every search sees the same init and the same
 minibatches: common random numbers). A search selects on validation accuracy
 and reports its selection's test accuracy, its member-steps and its seconds.
@@ -19,7 +19,7 @@ from experiments.benchmarks.bench_search import Problem
 from experiments.common import stats
 from experiments.zoo.train import family_schedule
 
-__all__ = ["Problem", "grid", "random_search", "halving", "pbt", "replay", "member", "grid_member"]
+__all__ = ["Problem", "choose", "grid", "random_search", "halving", "pbt", "replay", "member", "grid_member"]
 
 
 def member(config, family: str, peak: float, seed: int) -> dict:
@@ -35,18 +35,27 @@ def _timed(fn):
     return out, time.perf_counter() - start
 
 
-def _choose(batch: osd.Batch, metrics: dict, steps: int, seconds: float) -> dict:
-    """THE selection rule (stats.select) on one seed's validation accuracies; the choice's test accuracy."""
+def choose(labels: list, metrics: dict, steps: int, seconds: float, failed=None) -> dict:
+    """THE selection rule (stats.select) on one seed's validation accuracies; the choice's test accuracy.
+
+    Args:
+      labels: one label per member.
+      metrics: the members' ``val_accuracy`` and ``test_accuracy``.
+      steps: steps of every member (member-steps = members x steps).
+      seconds: the search's wall time.
+      failed: per-member failure flags (never chosen), or None.
+    """
     validation = np.asarray(metrics["val_accuracy"], dtype=np.float64)
     test = np.asarray(metrics["test_accuracy"], dtype=np.float64)
-    choice = stats.select(validation[:, None], labels=batch.labels)
+    flags = None if failed is None else np.asarray(failed)[:, None]
+    choice = stats.select(validation[:, None], labels=labels, failed=flags)
     index = choice.index
     return {
         "selected": choice.label,
         "index": index,
         "val_accuracy": choice.mean,
         "test_accuracy": float("nan") if index is None else float(test[index]),
-        "member_steps": len(batch) * steps,
+        "member_steps": len(labels) * steps,
         "seconds": seconds,
         "at_edge": choice.at_edge,
         "members_val": validation.tolist(),
@@ -58,14 +67,14 @@ def grid(problem: Problem, config, seed: int) -> dict:
     """Every family x peak trained to the end (osd.sweep, one program); the best on validation.
 
     Args:
-      problem: the MLP problem (``Problem(config.steps)``).
+      problem: the model's problem (``Problem(config.steps, model)``).
       config: the study's config.
       seed: init and data-order seed of every member.
     """
     batch = osd.grid(lambda family, peak: member(config, family, peak, seed),
                      family=list(config.grid_families), peak=list(config.grid_peaks))  # fmt: skip
     result, seconds = _timed(lambda: osd.sweep(problem.train, batch, jax.random.key(0)))
-    return _choose(batch, result.metrics, problem.steps, seconds)
+    return choose(batch.labels, result.metrics, problem.steps, seconds)
 
 
 def random_search(problem: Problem, config, seed: int) -> dict:
@@ -75,7 +84,7 @@ def random_search(problem: Problem, config, seed: int) -> dict:
     (quality against compute at k full runs).
 
     Args:
-      problem: the MLP problem (``Problem(config.steps)``).
+      problem: the model's problem (``Problem(config.steps, model)``).
       config: the study's config.
       seed: init and data-order seed of every member.
     """
@@ -84,7 +93,7 @@ def random_search(problem: Problem, config, seed: int) -> dict:
                        family=osd.choice(list(config.grid_families)),
                        peak=osd.log_uniform(min(config.grid_peaks), max(config.grid_peaks)))  # fmt: skip
     result, seconds = _timed(lambda: osd.sweep(problem.train, batch, jax.random.key(0)))
-    out = _choose(batch, result.metrics, problem.steps, seconds)
+    out = choose(batch.labels, result.metrics, problem.steps, seconds)
     validation = np.asarray(result.metrics["val_accuracy"], dtype=np.float64)
     curve = []
     k = 1
@@ -101,7 +110,7 @@ def halving(problem: Problem, config, seed: int) -> dict:
     """Successive halving over the 4x larger space (eta and first rung from the config).
 
     Args:
-      problem: the MLP problem (``Problem(config.steps)``).
+      problem: the model's problem (``Problem(config.steps, model)``).
       config: the study's config.
       seed: init and data-order seed of every member.
     """
@@ -127,7 +136,7 @@ def pbt(problem: Problem, config, seed: int) -> tuple[dict, osd.PBTResult]:
     """PBT over a constant LR (population, ready and fraction from config), explored x0.8 / x1.25.
 
     Args:
-      problem: the MLP problem (``Problem(config.steps)``).
+      problem: the model's problem (``Problem(config.steps, model)``).
       config: the study's config.
       seed: init and data-order seed of every member.
     """

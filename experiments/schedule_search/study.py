@@ -1,7 +1,8 @@
 """The study: one function per question; ``study(config, context)`` runs them and returns every number.
 
-- Q1 ``compare_searches``: grid, random search, successive halving and PBT per seed at (at most) the
-  grid's member-steps; each search's selection's test accuracy minus the grid's, paired over seeds.
+- Q1 ``compare_searches``: grid, random search, successive halving, PBT and Adam-HD per seed at (at most)
+  the grid's member-steps; each search's selection's test accuracy minus the grid's, paired over seeds;
+  on the zoo's MLP and on its CNN (``for_model``: the CNN's steps, seeds, rungs and PBT interval).
 - Q2 ``pbt_schedule``: does PBT's winning LR decay, and does its exported schedule transfer to a fresh
   init (against PBT's own accuracy, and against the grid's choice from the same fresh init).
 - Q3 ``short_horizon``: Wu et al.'s NQM, the LRs online meta-gradients choose at each horizon and the
@@ -12,6 +13,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import jax
 import numpy as np
 
@@ -20,12 +23,44 @@ from experiments.common import analysis, stats
 from . import hypergradient as hd
 from . import mlp_horizon, nqm, search
 
-__all__ = ["check", "run_searches", "compare_searches", "pbt_schedule", "short_horizon", "short_horizon_mlp",
-           "hypergradient", "study"]
+__all__ = ["check", "for_model", "run_searches", "compare_searches", "pbt_schedule", "short_horizon",
+           "short_horizon_mlp", "hypergradient", "study"]
 
-SEARCHES = ("grid", "random", "halving", "pbt")
+SEARCHES = ("grid", "random", "halving", "pbt", "hd")
 _FULL_RUN_NOTE = {"exploratory": True, "note": "horizon = the full run: one window, a constant LR tuned by "
                   "meta-gradients (should match the best constant)"}
+
+
+def for_model(config, model: str):
+    """The config as Q1's searches on ``model`` see it: the CNN's steps, seeds, first rung and PBT interval.
+
+    Args:
+      config: the study's config.
+      model: ``"mlp"`` (the config itself) or ``"cnn"`` (its ``cnn_*`` fields in place of the MLP's).
+    """
+    if model == "mlp":
+        return config
+    if model != "cnn":
+        raise ValueError(f"for_model: model must be 'mlp' or 'cnn', got {model!r}")
+    return dataclasses.replace(config, steps=config.cnn_steps, seeds=config.cnn_seeds,
+                               halving_first_rung=config.cnn_halving_first_rung,
+                               pbt_ready=config.cnn_pbt_ready)  # fmt: skip
+
+
+def _check_searches(config, model: str) -> None:
+    grid_members = len(config.grid_families) * len(config.grid_peaks)
+    hd_members = len(config.hd_search_initial_lrs) * len(config.hd_search_hyper_lrs)
+    if hd_members > grid_members or config.random_samples > grid_members:
+        raise ValueError(f"schedule_search: random_samples={config.random_samples} and the Adam-HD "
+                         f"search's {hd_members} members must not exceed the grid's {grid_members} (equal "
+                         "compute)")
+    if config.seeds < 2:
+        raise ValueError(f"schedule_search: {model}'s seeds must be >= 2, got {config.seeds}")
+    if config.halving_first_rung * config.halving_eta ** 2 != config.steps:
+        raise ValueError(f"schedule_search: halving_first_rung * eta^2 must equal steps={config.steps} "
+                         f"(three rungs), got {config.halving_first_rung} * {config.halving_eta}^2")
+    if config.steps % config.pbt_ready:
+        raise ValueError(f"schedule_search: pbt_ready={config.pbt_ready} must divide steps={config.steps}")
 
 
 def check(config) -> None:
@@ -34,11 +69,8 @@ def check(config) -> None:
     Args:
       config: the study's config.
     """
-    if config.halving_first_rung * config.halving_eta ** 2 != config.steps:
-        raise ValueError(f"schedule_search: halving_first_rung * eta^2 must equal steps={config.steps} "
-                         f"(three rungs), got {config.halving_first_rung} * {config.halving_eta}^2")
-    if config.steps % config.pbt_ready:
-        raise ValueError(f"schedule_search: pbt_ready={config.pbt_ready} must divide steps={config.steps}")
+    for model in ("mlp", "cnn"):
+        _check_searches(for_model(config, model), model)
     for h in config.nqm_horizons:
         if config.nqm_steps % h:
             raise ValueError(f"schedule_search: horizon {h} must divide nqm_steps={config.nqm_steps}")
@@ -51,18 +83,19 @@ def check(config) -> None:
                          f"{config.nqm_seeds}")
 
 
-def run_searches(config, context) -> dict:
-    """Every search on every seed, and Q2's replays from a fresh seed.
+def run_searches(config, context, model: str = "mlp") -> dict:
+    """Every search on every seed, and on the MLP Q2's replays from a fresh seed (Q2 is the MLP's).
 
     Args:
-      config: the study's config.
+      config: the study's config as the model sees it (``for_model``).
       context: the runner's context (logging, sweeps).
+      model: ``"mlp"`` or ``"cnn"`` (``experiments.common.models``).
     """
-    problem = search.Problem(config.steps)
+    problem = search.Problem(config.steps, model)
     train = jax.jit(problem.train)
     runs = []
     for seed in range(config.seeds):
-        context.log(f"schedule_search: seed {seed + 1}/{config.seeds}")
+        context.log(f"schedule_search: {model}, seed {seed + 1}/{config.seeds}")
         grid = search.grid(problem, config, seed)
         pbt, pbt_result = search.pbt(problem, config, seed)
         fresh = seed + config.replay_seed_offset
@@ -72,10 +105,13 @@ def run_searches(config, context) -> dict:
             "random": search.random_search(problem, config, seed),
             "halving": search.halving(problem, config, seed),
             "pbt": pbt,
-            "replay_pbt_test_accuracy": search.replay(train, pbt_result.schedule(), fresh),
-            "replay_grid_test_accuracy": float(train(search.grid_member(config, grid["index"], fresh),
-                                                     jax.random.key(0))["test_accuracy"]),
+            "hd": hd.search(problem, config, seed),
         })  # fmt: skip
+        if model == "mlp":  # the CNN's two replay programs would only add compilation to an undeclared Q2
+            runs[-1]["replay_pbt_test_accuracy"] = search.replay(train, pbt_result.schedule(), fresh)
+            grid_fresh = search.grid_member(config, grid["index"], fresh)
+            grid_replay = train(grid_fresh, jax.random.key(0))
+            runs[-1]["replay_grid_test_accuracy"] = float(grid_replay["test_accuracy"])
     return {"runs": runs}
 
 
@@ -83,11 +119,12 @@ def _per_seed(runs: list[dict], search_name: str, key: str) -> list[float]:
     return [run[search_name][key] for run in runs]
 
 
-def compare_searches(runs: list[dict]) -> dict:
+def compare_searches(runs: list[dict], prefix: str = "") -> dict:
     """Q1's per-seed values and each search's compute (member-steps, seconds per seed).
 
     Args:
       runs: ``run_searches(...)["runs"]``, one record per seed.
+      prefix: prepended to the question names (``""`` for the MLP, ``"cnn_"`` for the CNN).
     """
     summary = {}
     for name in SEARCHES:
@@ -110,7 +147,8 @@ def compare_searches(runs: list[dict]) -> dict:
                                for i in range(len(curve[0]))],
     }, "random search's selection among its first k draws: quality against compute")  # fmt: skip
     summary["grid_choice_at_edge"] = sum(run["grid"]["at_edge"] for run in runs)
-    values = {f"{name}_vs_grid": (summary[name]["test_accuracies"], summary["grid"]["test_accuracies"])
+    grid_accuracies = summary["grid"]["test_accuracies"]
+    values = {f"{prefix}{name}_vs_grid": (summary[name]["test_accuracies"], grid_accuracies)
               for name in SEARCHES[1:]}  # fmt: skip
     return {"summary": summary, "values": values}
 
@@ -238,7 +276,7 @@ def hypergradient(config, context) -> dict:
         train = hd.make_train(problem, config.steps, lr_range)
         seeds = []
         for seed in range(config.seeds):
-            members = hd.members(config, seed)
+            members = hd.members(config.hd_initial_lrs, config.hd_hyper_lrs, seed)
             label = f"SGD-HD {arm} safeguard, seed {seed}"
             result = context.sweep(train, members, jax.random.key(0), label=label)
             metrics = {k: np.asarray(v, np.float64) for k, v in result.metrics.items()}
@@ -279,19 +317,24 @@ def hypergradient(config, context) -> dict:
 def study(config, context) -> dict:
     check(config)
     runs = run_searches(config, context)["runs"]
+    runs_cnn = run_searches(for_model(config, "cnn"), context, "cnn")["runs"]
     q1, q2, q3 = compare_searches(runs), pbt_schedule(runs), short_horizon(config, context)
+    q1_cnn = compare_searches(runs_cnn, "cnn_")
     q3_mlp, q4 = short_horizon_mlp(config, context), hypergradient(config, context)
     answers = analysis.answer_all(config.analyses, {**q1["values"], **q2["values"], **q3["values"],
-                                                    **q3_mlp["values"], **q4["values"]})  # fmt: skip
-    for run in runs:  # per-member lists are long and no table prints them
-        for name in ("grid", "random"):
+                                                    **q3_mlp["values"], **q4["values"],
+                                                    **q1_cnn["values"]})  # fmt: skip
+    for run in runs + runs_cnn:  # per-member lists are long and no table prints them
+        for name in ("grid", "random", "hd"):
             run[name].pop("members_val"), run[name].pop("members_test")
     return {
         "answers": answers,
         "searches": q1["summary"],
+        "searches_cnn": q1_cnn["summary"],
         "pbt_schedule": q2["summary"],
         "short_horizon": q3["summary"],
         "short_horizon_mlp": q3_mlp["summary"],
         "hypergradient": q4["summary"],
         "runs": runs,
+        "runs_cnn": runs_cnn,
     }

@@ -1,4 +1,4 @@
-"""The default run: 8 seeds of every search on the MLP at 2048 steps, the NQM at 10000 steps."""
+"""The default run: 8 seeds of every search on the MLP at 2048 steps and the CNN at 1024, the NQM at 10000."""
 
 from __future__ import annotations
 
@@ -7,20 +7,47 @@ import dataclasses
 from experiments.common.analysis import Question
 
 SEARCHES = ("random", "halving", "pbt")  # each compared with the grid at (at most) the grid's member-steps
+MODELS = ("mlp", "cnn")  # the zoo's MNIST-1D models of Q1; the CNN's question names start with "cnn_"
 
 
-def search_questions() -> tuple[Question, ...]:
-    """Q1: each search's selected configuration against the grid's, paired over seeds, Holm over the three."""
+def _prefix(model: str) -> str:
+    return "" if model == "mlp" else f"{model}_"
+
+
+def search_questions(model: str = "mlp") -> tuple[Question, ...]:
+    """Q1: each search's selected configuration against the grid's, paired over seeds, Holm over the three.
+
+    Args:
+      model: ``"mlp"`` (names ``random_vs_grid`` ..., family ``vs_grid``) or ``"cnn"`` (``cnn_random_vs_grid``
+        ..., family ``vs_grid_cnn``).
+    """
+    family = "vs_grid" if model == "mlp" else f"vs_grid_{model}"
     return tuple(
         Question(
-            name=f"{search}_vs_grid",
+            name=f"{_prefix(model)}{search}_vs_grid",
             question=f"Does {search} select a configuration with a different test accuracy than the grid, "
-            "at no more member-steps?",
+            f"at no more member-steps ({model.upper()})?",
             statistic=f"test accuracy of the configuration {search} selects on validation minus the grid's "
             "(stats.select on one seed's validation accuracies), per seed",
-            correction_family="vs_grid",
+            correction_family=family,
         )
         for search in SEARCHES
+    )
+
+
+def hd_search_questions() -> tuple[Question, ...]:
+    """Q1, hypergradients as a search: Adam-HD's validation choice against the grid's, on each model."""
+    return tuple(
+        Question(
+            name=f"{_prefix(model)}hd_vs_grid",
+            question="Does Adam-HD (the safeguard on), run from every initial LR x hypergradient LR of the "
+            "config and chosen on validation, reach a different test accuracy than the grid "
+            f"({model.upper()})?",
+            statistic="test accuracy of the Adam-HD run chosen on validation (stats.select; a failed run is "
+            "never chosen) minus the grid's choice, per seed, at the grid's member-steps",
+            correction_family="hd_vs_grid",
+        )
+        for model in MODELS
     )
 
 
@@ -120,12 +147,15 @@ def hypergradient_questions() -> tuple[Question, ...]:
 
 
 def all_questions(horizons: tuple[int, ...], mlp_horizons: tuple[int, ...]) -> tuple[Question, ...]:
+    """Every declared question; the CNN's and Adam-HD's (added for the CNN run) come last."""
     return (search_questions() + pbt_questions() + horizon_questions(horizons)
-            + mlp_horizon_questions(mlp_horizons) + hypergradient_questions())
+            + mlp_horizon_questions(mlp_horizons) + hypergradient_questions() + search_questions("cnn")
+            + hd_search_questions())
 
 
 HORIZONS = (10, 100, 1000)
 GRID_FAMILIES = ("constant", "linear", "cosine", "wsd")
+GRID_PEAKS = (1e-3, 4.64e-3, 2.15e-2, 1e-1)
 HALVING_FAMILIES = ("constant", "step", "exponential", "linear", "cosine", "one_cycle", "wsd", "rex")
 
 
@@ -135,7 +165,7 @@ class Config:
     warmup_fraction: float = 0.05  # linear warmup shared by every family of the grid, random search, halving
     seeds: int = 8  # seeds (init and data order); every search repeated on each
     grid_families: tuple[str, ...] = GRID_FAMILIES  # grid: families (zoo/train.py:family_schedule)
-    grid_peaks: tuple[float, ...] = (1e-3, 4.64e-3, 2.15e-2, 1e-1)  # grid: peak LRs (4 x 4 = 16 members)
+    grid_peaks: tuple[float, ...] = GRID_PEAKS  # grid: peak LRs (4 x 4 = 16 members)
     random_samples: int = 16  # random search: members (family uniform over the grid's, peak log-uniform)
     halving_families: tuple[str, ...] = HALVING_FAMILIES  # successive halving: families (4x the grid's space)
     halving_peaks: tuple[float, ...] = (1e-3, 1.93e-3, 3.73e-3, 7.2e-3, 1.39e-2, 2.68e-2, 5.18e-2, 1e-1)
@@ -163,6 +193,13 @@ class Config:
     hd_initial_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)  # SGD-HD: initial learning rates
     hd_hyper_lrs: tuple[float, ...] = (1e-3, 1e-2, 1e-1, 1.0)  # SGD-HD: hypergradient LRs (Baydin: 1e-3)
     hd_lr_range: tuple[float, float] = (0.0, 1.0)  # SGD-HD: the safeguard's range (the other arm: none)
+    cnn_steps: int = 1024  # Q1 on the CNN: steps of a full member (a CNN step costs ~5x an MLP step on CPU)
+    cnn_seeds: int = 8  # Q1 on the CNN: seeds 0 .. cnn_seeds - 1, every search on each
+    cnn_halving_first_rung: int = 64  # Q1 on the CNN: cnn_steps / 16, as the MLP's
+    cnn_pbt_ready: int = 128  # Q1 on the CNN: cnn_steps / 8, as the MLP's
+    hd_search_initial_lrs: tuple[float, ...] = GRID_PEAKS  # Adam-HD search: initial LRs (the grid's peaks)
+    hd_search_hyper_lrs: tuple[float, ...] = (1e-7, 1e-6, 1e-5, 1e-4)  # Adam-HD search: (Baydin: 1e-7)
+    hd_search_lr_range: tuple[float, float] = (0.0, 0.1)  # Adam-HD search's safeguard (the grid's top peak)
     seed: int = 0  # master PRNG seed (PBT's exploit, random search's draws)
     analyses: tuple[Question, ...] = all_questions(HORIZONS, HORIZONS)  # declared before the run
 

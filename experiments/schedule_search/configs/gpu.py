@@ -12,5 +12,9 @@ def get_config() -> default.Config:
         halving_first_rung=256,  # steps / 16
         pbt_ready=512,  # steps / 8
         seeds=16,
+        cnn_steps=2048,  # twice default's
+        cnn_halving_first_rung=128,  # cnn_steps / 16
+        cnn_pbt_ready=256,  # cnn_steps / 8
+        cnn_seeds=16,
         nqm_seeds=16,
     )

@@ -26,6 +26,12 @@ def get_config() -> default.Config:
         nqm_seeds=2,
         hd_initial_lrs=(1e-2, 1.0),  # 2 x 2 SGD-HD members
         hd_hyper_lrs=(1e-2, 1.0),
+        cnn_steps=16,  # the CNN's programs compile in the smoke test: the fewest steps with three rungs
+        cnn_seeds=2,
+        cnn_halving_first_rung=1,  # rungs at 1, 4, 16 steps
+        cnn_pbt_ready=4,  # four generations
+        hd_search_initial_lrs=(1e-3, 1e-2),  # 2 x 2 Adam-HD members, as the grid
+        hd_search_hyper_lrs=(1e-6, 1e-4),
         mlp_horizons=(2, 8),
         mlp_horizon_seeds=2,
         mlp_meta_steps=2,
