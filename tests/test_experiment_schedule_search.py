@@ -31,6 +31,11 @@ def test_smoke_run_answers_every_declared_question_with_its_compute(smoke):
             assert 0.0 <= results["answers"][f"{prefix}{name}_vs_grid"]["p_value"] <= 1.0
         assert searches["halving"]["member_steps"] < grid_steps  # three rungs of 16, 4, 1 members
     assert results["answers"]["cnn_pbt_vs_grid"]["correction_family"] == "vs_grid_cnn"
+    lo_wd, hi_wd = config["pbt_weight_decay_range"]  # PBT over LR and weight decay keeps both in range
+    for run in results["runs"]:
+        assert all(lo_wd <= wd <= hi_wd for wd in run["pbt_wd"]["weight_decay_trajectory"])
+    assert results["searches"]["pbt_wd"]["member_steps"] == results["searches"]["grid"]["member_steps"]
+    assert results["hypergradient"]["adam_hd"]["runs"] == config["seeds"] * 4
     low, high = config["hd_search_lr_range"]
     for run in results["runs"] + results["runs_cnn"]:  # Adam-HD's safeguard holds in the search too
         assert all(low <= lr <= high for lr in run["hd"]["lr_final"])

@@ -81,18 +81,28 @@ class Problem:
     def accuracy(self, params, x, y):
         return jnp.mean(jnp.argmax(self.model.apply(params, x), -1) == y)
 
+    def optimizer(self, config):
+        """Adam on the config's schedule; AdamW when the config has a ``weight_decay`` (PBT can explore it).
+
+        Args:
+          config: one member's configuration (``schedule``, ``seed``, optionally ``weight_decay``).
+        """
+        if "weight_decay" in config:
+            return optax.adamw(config["schedule"], weight_decay=config["weight_decay"])
+        return optax.adam(config["schedule"])
+
     def _init(self, config, key):
         init_key, data_key = jax.random.split(jax.random.fold_in(key, config["seed"]))
         params = self.model.init(init_key, self.x_train[:1])
         return {
             "params": params,
-            "opt_state": optax.adam(config["schedule"]).init(params),
+            "opt_state": self.optimizer(config).init(params),
             "data_key": data_key,
             "step": jnp.int32(0),
         }
 
     def _advance(self, config, state, num_steps):
-        opt = optax.adam(config["schedule"])  # the schedule is read from the config: PBT explores it
+        opt = self.optimizer(config)  # the hyperparameters are read from the config: PBT explores them
 
         def step(state, _):
             batch = jax.random.randint(

@@ -76,6 +76,10 @@ def describe(report: dict) -> str:
                      f"{row['negative_lr_runs']}, non-finite in {row['nonfinite_lr_runs']}, "
                      f"largest finite LR {_number(row['lr_max_max'])}, "
                      f"chosen test {100 * mean:.2f}%")
+    adam = hd.get("adam_hd")
+    if adam:
+        lines.append(f"  Adam-HD (exploratory, the Q1 search's members): {adam['without']['failed']}/"
+                     f"{adam['runs']} failed without the safeguard, {adam['with']['failed']} with")
     lines.append(f"  failures without - with: {answers['hd_failures']['mean']:.3f}, Fisher p_holm "
                  f"{answers['hd_failures']['p_holm']:.2g}; chosen test with - without (pp): "
                  f"{_answer(answers['hd_safeguard_accuracy'], 100, 2)}")
@@ -108,6 +112,15 @@ def markdown(report: dict) -> str:
                        f"{row['seconds_later_seeds_median']:.1f}",
                        diff(versus) if versus in answers else "-",
                        f"{answers[versus]['p_holm']:.2f}" if versus in answers else "-"])  # fmt: skip
+        extra = results[key].get("pbt_wd")
+        if extra:  # exploratory: PBT over AdamW's LR and weight decay
+            versus = extra["minus_grid"]
+            q1.append(["pbt over LR and weight decay (exploratory)",
+                       f"{100 * extra['test_accuracy_mean']:.2f}",
+                       extra["member_steps"], f"{extra['member_steps_vs_grid']:.3f}",
+                       f"{extra['seconds_first_seed']:.1f}", f"{extra['seconds_later_seeds_median']:.1f}",
+                       tables.interval(versus["mean"], versus["low"], versus["high"], scale=100.0, digits=2),
+                       f"raw p {versus['p_value']:.2f}"])  # fmt: skip
         out.append(tables.markdown(header, q1))
     pbt = results["pbt_schedule"]
     q2 = [["winner's log10(last LR / first LR)", diff("pbt_decays", 1.0),
@@ -143,6 +156,11 @@ def markdown(report: dict) -> str:
         row = hd[arm]
         q4.append([arm, f"{row['failed_runs']} / {row['runs']}", row["negative_lr_runs"],
                    row["nonfinite_lr_runs"], diff("hd_safeguard_accuracy") if arm == "with" else "-"])
+    adam = hd.get("adam_hd")
+    if adam:  # exploratory: the Adam-HD search's members, rerun without the safeguard
+        q4.append(["Adam-HD without (exploratory)", f"{adam['without']['failed']} / {adam['runs']}",
+                   adam["without"]["negative_lr"], adam["without"]["nonfinite_lr"], "-"])
+        q4.append(["Adam-HD with (exploratory)", f"{adam['with']['failed']} / {adam['runs']}", "-", "-", "-"])
     out.append(tables.markdown(["safeguard", "failed runs", "LR went negative", "LR not finite",
                                 "chosen run's test acc, with minus without (points)"], q4))  # fmt: skip
     curve = searches["random_best_so_far"]

@@ -132,24 +132,41 @@ def halving(problem: Problem, config, seed: int) -> dict:
     }
 
 
-def pbt(problem: Problem, config, seed: int) -> tuple[dict, osd.PBTResult]:
+def pbt(problem: Problem, config, seed: int, weight_decay: bool = False) -> tuple[dict, osd.PBTResult]:
     """PBT over a constant LR (population, ready and fraction from config), explored x0.8 / x1.25.
+
+    With ``weight_decay``, AdamW's weight decay too: drawn log-uniformly over
+    ``config.pbt_weight_decay_range`` and explored like the LR (x0.8 / x1.25, clipped to that range).
 
     Args:
       problem: the model's problem (``Problem(config.steps, model)``).
       config: the study's config.
       seed: init and data-order seed of every member.
+      weight_decay: explore AdamW's weight decay beside the LR.
     """
     low, high = min(config.grid_peaks), max(config.grid_peaks)
     draws = jax.random.fold_in(jax.random.key(config.seed + 1), seed)
-    batch = osd.sample(lambda lr: {"schedule": osd.constant(lr), "seed": np.int32(seed)}, draws,
-                       config.pbt_population, lr=osd.log_uniform(low, high))  # fmt: skip
+    space = {"lr": osd.log_uniform(low, high)}
+    hyperparams = {"schedule.value": osd.explore(low, high)}
+    if weight_decay:
+        space["weight_decay"] = osd.log_uniform(*config.pbt_weight_decay_range)
+        hyperparams["weight_decay"] = osd.explore(*config.pbt_weight_decay_range)
+
+    def build(lr, weight_decay=None):
+        extra = {} if weight_decay is None else {"weight_decay": weight_decay}
+        return {"schedule": osd.constant(lr), "seed": np.int32(seed), **extra}
+
+    batch = osd.sample(build, draws, config.pbt_population, **space)
     result, seconds = _timed(lambda: osd.pbt(
         problem.init, problem.advance, batch, jax.random.fold_in(jax.random.key(config.seed), seed),
-        hyperparams={"schedule.value": osd.explore(low, high)}, steps=problem.steps, ready=config.pbt_ready,
+        hyperparams=hyperparams, steps=problem.steps, ready=config.pbt_ready,
         metric="val_accuracy", mode="max", fraction=config.pbt_fraction))  # fmt: skip
     winner = result.best().index
-    trajectory = np.asarray(result.trajectory(winner), dtype=np.float64)
+    trajectory = np.asarray(result.trajectory(winner, "schedule.value"), dtype=np.float64)
+    extra = {}
+    if weight_decay:
+        decay = np.asarray(result.trajectory(winner, "weight_decay"), dtype=np.float64)
+        extra = {"weight_decay_trajectory": decay.tolist()}
     return {
         "selected": f"member {winner}",
         "val_accuracy": float(result.scores[-1, winner]),
@@ -158,6 +175,7 @@ def pbt(problem: Problem, config, seed: int) -> tuple[dict, osd.PBTResult]:
         "seconds": seconds,
         "lr_trajectory": trajectory.tolist(),
         "log10_last_over_first": float(np.log10(trajectory[-1] / trajectory[0])),
+        **extra,
     }, result
 
 

@@ -8,7 +8,8 @@
 - Q3 ``short_horizon``: Wu et al.'s NQM, the LRs online meta-gradients choose at each horizon and the
   loss they end at, against the best constant LR for the full run.
 - Q4 ``hypergradient``: SGD-HD (osd.sgd_hd) from several initial and hypergradient LRs, with and without
-  its safeguard: failures, how far the LR runs (negative, to the range's top), the chosen run's accuracy.
+  its safeguard: failures, how far the LR runs (negative, to the range's top), the chosen run's accuracy;
+  ``adam_hd_stability`` (exploratory) the same failures for Adam-HD.
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from . import hypergradient as hd
 from . import mlp_horizon, nqm, search
 
 __all__ = ["check", "for_model", "run_searches", "compare_searches", "pbt_schedule", "short_horizon",
-           "short_horizon_mlp", "hypergradient", "study"]
+           "short_horizon_mlp", "hypergradient", "adam_hd_stability", "study"]
 
 SEARCHES = ("grid", "random", "halving", "pbt", "hd")
 _FULL_RUN_NOTE = {"exploratory": True, "note": "horizon = the full run: one window, a constant LR tuned by "
@@ -107,7 +108,8 @@ def run_searches(config, context, model: str = "mlp") -> dict:
             "pbt": pbt,
             "hd": hd.search(problem, config, seed),
         })  # fmt: skip
-        if model == "mlp":  # the CNN's two replay programs would only add compilation to an undeclared Q2
+        if model == "mlp":  # the CNN's replay programs would only add compilation to an undeclared Q2
+            runs[-1]["pbt_wd"] = search.pbt(problem, config, seed, weight_decay=True)[0]  # exploratory
             runs[-1]["replay_pbt_test_accuracy"] = search.replay(train, pbt_result.schedule(), fresh)
             grid_fresh = search.grid_member(config, grid["index"], fresh)
             grid_replay = train(grid_fresh, jax.random.key(0))
@@ -147,6 +149,20 @@ def compare_searches(runs: list[dict], prefix: str = "") -> dict:
                                for i in range(len(curve[0]))],
     }, "random search's selection among its first k draws: quality against compute")  # fmt: skip
     summary["grid_choice_at_edge"] = sum(run["grid"]["at_edge"] for run in runs)
+    if "pbt_wd" in runs[0]:
+        accuracies = _per_seed(runs, "pbt_wd", "test_accuracy")
+        summary["pbt_wd"] = analysis.exploratory({
+            "test_accuracies": accuracies,
+            "test_accuracy_mean": float(np.mean(accuracies)),
+            "member_steps": runs[0]["pbt_wd"]["member_steps"],
+            "member_steps_vs_grid": runs[0]["pbt_wd"]["member_steps"] / runs[0]["grid"]["member_steps"],
+            "seconds_first_seed": runs[0]["pbt_wd"]["seconds"],
+            "seconds_later_seeds_median": float(np.median(_per_seed(runs[1:], "pbt_wd", "seconds"))),
+            "minus_grid": stats.paired(accuracies, summary["grid"]["test_accuracies"]).as_dict(),
+            "minus_pbt": stats.paired(accuracies, summary["pbt"]["test_accuracies"]).as_dict(),
+            "weight_decay_first_last": [[run["pbt_wd"]["weight_decay_trajectory"][0],
+                                         run["pbt_wd"]["weight_decay_trajectory"][-1]] for run in runs],
+        }, "PBT over AdamW's LR and weight decay, not declared (added with the CNN run)")  # fmt: skip
     grid_accuracies = summary["grid"]["test_accuracies"]
     values = {f"{prefix}{name}_vs_grid": (summary[name]["test_accuracies"], grid_accuracies)
               for name in SEARCHES[1:]}  # fmt: skip
@@ -262,6 +278,34 @@ def short_horizon_mlp(config, context) -> dict:
     return {"summary": summary, "values": {f"mlp_horizon_{h}": ratios[h] for h in ratios}}
 
 
+def adam_hd_stability(config, context, runs: list[dict]) -> dict:
+    """Q4 for Adam-HD (exploratory): the MLP search's members rerun without the safeguard, failures per arm.
+
+    Args:
+      config: the study's config.
+      context: the runner's context (logging, sweeps).
+      runs: the MLP's ``run_searches(...)["runs"]`` (their ``hd`` records are the arm with the safeguard).
+    """
+    problem = search.Problem(config.steps)
+    train = hd.make_train(problem, config.steps, None, "adam")
+    without = {"failed": [], "negative_lr": [], "nonfinite_lr": []}
+    for run in runs:
+        members = hd.members(config.hd_search_initial_lrs, config.hd_search_hyper_lrs, run["seed"])
+        result = context.sweep(train, members, jax.random.key(0), label=f"Adam-HD without safeguard, "
+                               f"seed {run['seed']}")  # fmt: skip
+        metrics = {k: np.asarray(v, np.float64) for k, v in result.metrics.items()}
+        without["failed"] += hd.failed(metrics).tolist()
+        without["negative_lr"] += (metrics["lr_min"] < 0).tolist()
+        without["nonfinite_lr"] += (~np.isfinite(metrics["lr_max"])).tolist()
+    with_flags = [flag for run in runs for flag in run["hd"]["failed"]]
+    return analysis.exploratory({
+        "runs": len(with_flags),
+        "without": {key: int(sum(flags)) for key, flags in without.items()},
+        "with": {"failed": int(sum(with_flags))},
+        "lr_range": list(config.hd_search_lr_range),
+    }, "Adam-HD's failures without / with the safeguard over the Q1 search's members (MLP), not declared")
+
+
 def hypergradient(config, context) -> dict:
     """Q4: SGD-HD over initial LR x hypergradient LR on every seed, without and with the safeguard.
 
@@ -321,6 +365,7 @@ def study(config, context) -> dict:
     q1, q2, q3 = compare_searches(runs), pbt_schedule(runs), short_horizon(config, context)
     q1_cnn = compare_searches(runs_cnn, "cnn_")
     q3_mlp, q4 = short_horizon_mlp(config, context), hypergradient(config, context)
+    q4["summary"]["adam_hd"] = adam_hd_stability(config, context, runs)
     answers = analysis.answer_all(config.analyses, {**q1["values"], **q2["values"], **q3["values"],
                                                     **q3_mlp["values"], **q4["values"],
                                                     **q1_cnn["values"]})  # fmt: skip

@@ -174,6 +174,7 @@ class Config:
     pbt_population: int = 16  # PBT: members (constant LRs drawn log-uniformly, same range as the grid)
     pbt_ready: int = 256  # PBT: steps between exploit / explore
     pbt_fraction: float = 0.25  # PBT: bottom fraction replaced by copies of the top fraction
+    pbt_weight_decay_range: tuple[float, float] = (1e-5, 1e-1)  # PBT over LR and AdamW's decay (MLP, expl.)
     replay_seed_offset: int = 1000  # the replay's fresh seed: seed + this (a new init and data order)
     nqm_dim: int = 1000  # NQM: dimensions, curvatures h_i = 1 / i (Wu et al. 2018)
     nqm_noise: float = 0.01  # NQM: gradient-noise variance h_i * this (batch size 100)
