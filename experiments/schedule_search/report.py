@@ -7,6 +7,7 @@ from experiments.common import stats, tables
 __all__ = ["describe", "markdown"]
 
 _SEARCHES = ("grid", "random", "halving", "pbt", "hd")  # hd: Adam-HD from every initial x hypergradient LR
+_NAMES = {"hd": "adam_hd"}  # how a table names a search
 
 
 def _answer(record: dict, scale: float = 1.0, digits: int = 1) -> str:
@@ -39,7 +40,7 @@ def describe(report: dict) -> str:
             row = searches[name]
             steps = row["member_steps"] if isinstance(row["member_steps"], int) else max(row["member_steps"])
             versus = answers.get(f"{prefix}{name}_vs_grid")
-            lines.append(f"{name:<9}{100 * row['test_accuracy_mean']:>9.2f}{steps:>14}"
+            lines.append(f"{_NAMES.get(name, name):<9}{100 * row['test_accuracy_mean']:>9.2f}{steps:>14}"
                          f"{row['member_steps_vs_grid']:>8.3f}"
                          f"{row['seconds_first_seed']:>12.1f}{row['seconds_later_seeds_median']:>12.1f}"
                          f"  {_answer(versus, 100, 2) if versus else '-':<30}")  # fmt: skip
@@ -107,7 +108,7 @@ def markdown(report: dict) -> str:
         for name in _SEARCHES:
             row = results[key][name]
             versus = f"{prefix}{name}_vs_grid"
-            q1.append([name, f"{100 * row['test_accuracy_mean']:.2f}", row["member_steps"],
+            q1.append([_NAMES.get(name, name), f"{100 * row['test_accuracy_mean']:.2f}", row["member_steps"],
                        f"{row['member_steps_vs_grid']:.3f}", f"{row['seconds_first_seed']:.1f}",
                        f"{row['seconds_later_seeds_median']:.1f}",
                        diff(versus) if versus in answers else "-",
