@@ -108,7 +108,7 @@ def run_searches(config, context, model: str = "mlp") -> dict:
             "pbt": pbt,
             "hd": hd.search(problem, config, seed),
         })  # fmt: skip
-        if model == "mlp":  # the CNN's replay programs would only add compilation to an undeclared Q2
+        if model == "mlp":  # Q2's replays (declared on the MLP) and the exploratory PBT over LR and decay
             runs[-1]["pbt_wd"] = search.pbt(problem, config, seed, weight_decay=True)[0]  # exploratory
             runs[-1]["replay_pbt_test_accuracy"] = search.replay(train, pbt_result.schedule(), fresh)
             grid_fresh = search.grid_member(config, grid["index"], fresh)
