@@ -2,6 +2,7 @@
 training programs promise (the BN arms' statistics are nn.BatchNorm's own, the per-layer arms are
 per-depth cosines, the decay arms' shrinkage follows the LR as stated)."""
 
+import dataclasses
 import subprocess
 import sys
 from pathlib import Path
@@ -13,8 +14,9 @@ import pytest
 
 import optasched as osd
 from experiments.common.testing import run_smoke
-from experiments.synchronized import bn, layers
+from experiments.synchronized import augment, bn, layers, study
 from experiments.synchronized.configs import smoke as smoke_config
+from experiments.synchronized.configs.default import AUG_ARMS
 
 
 @pytest.fixture(scope="module")
@@ -36,7 +38,13 @@ def test_smoke_run_answers_every_declared_question_from_its_per_seed_values(smok
     record = results["declared"]["d_deeper_slower_vs_uniform"]
     differences = np.subtract(d["deeper_slower"]["test_accuracy"], d["uniform"]["test_accuracy"])
     assert record["mean"] == pytest.approx(differences.mean())
-    for family in ("A", "B", "D"):
+    c = parts["C"]["arms"]  # part C: each arm at its validation-chosen mean strength
+    chosen = {arm: int(np.argmax(np.mean(c[arm]["validation_accuracy"], axis=1))) for arm in c}
+    record = results["declared"]["c_constant_vs_none"]
+    constant, none = c["constant"]["test_accuracy"][chosen["constant"]], c["none"]["test_accuracy"][0]
+    assert record["mean"] == pytest.approx(np.subtract(constant, none).mean())
+    assert record["n"] == report["config"]["aug_seeds"]
+    for family in ("A", "B", "C", "D"):
         records = [r for r in results["declared"].values() if r["correction_family"] == family]
         assert all(r["p_holm"] >= r["p_value"] for r in records) and records[0]["family_size"] == len(records)
     assert report["provenance"]["command"].startswith("python -m experiments.synchronized --config smoke")
@@ -103,3 +111,54 @@ def test_layer_arms_are_per_depth_cosines():
     assert stacked["decay_steps"].shape == (4, 4)
     with pytest.raises(ValueError, match="layer arm"):
         layers.member("bogus", 0, config, steps)
+
+
+# -- part C: the augmentation ---------------------------------------------------------------------
+
+
+def _numpy_augment(x, strength, uniform, normal, max_shift, noise_std):
+    """The reference: np.roll each example by its rounded shift (mnist1d's translate), then add noise."""
+    shifts = np.round((2 * uniform.astype(np.float64) - 1) * strength * max_shift).astype(int)
+    return np.stack([np.roll(row, k) for row, k in zip(x, shifts)]) + strength * noise_std * normal, shifts
+
+
+def test_the_augmentation_is_a_roll_plus_noise_and_a_new_strength_does_not_retrace():
+    x = jax.random.normal(jax.random.key(0), (64, 40))
+    key = jax.random.key(3)
+    traces = []
+
+    @jax.jit
+    def augmented(x, strength, key):
+        traces.append(1)  # runs only when jax traces
+        return augment.augment(x, strength, key, max_shift=8.0, noise_std=0.25)
+
+    uniform, normal = (np.asarray(d) for d in augment.draws(key, x))
+    for strength in (0.0, 0.3, 1.7):
+        ours = np.asarray(augmented(x, jnp.float32(strength), key))
+        expected, shifts = _numpy_augment(np.asarray(x), strength, uniform, normal, 8.0, 0.25)
+        np.testing.assert_allclose(ours, expected, rtol=1e-6, atol=1e-6)  # float32: one multiply-add apart
+        assert np.abs(shifts).max() <= round(strength * 8.0)
+    assert len(traces) == 1  # three strengths, one trace
+    assert np.array_equal(np.asarray(augmented(x, jnp.float32(0.0), key)), np.asarray(x))  # 0: untouched
+    assert np.abs(shifts).max() > 10  # at 1.7 the shifts reach up to 14 positions, both ways
+    assert (shifts < 0).any() and (shifts > 0).any()
+
+
+def test_the_augmentation_arms_spend_the_same_mean_strength_placed_differently():
+    steps, mean = 200, 0.5
+    s = {arm: augment.strengths(arm, mean, steps) for arm in augment.SHAPES}
+    assert tuple(augment.SHAPES) == AUG_ARMS
+    assert not s["none"].any() and np.allclose(s["constant"], mean)
+    assert s["falling"][0] == pytest.approx(2 * mean) and s["rising"][0] == pytest.approx(0.0, abs=1e-7)
+    assert s["rising"][-1] == pytest.approx(2 * mean, rel=1e-3)  # LR near 0 at the last step
+    np.testing.assert_allclose(s["rising"] + s["falling"], 2 * mean, rtol=1e-6)  # mirror images
+    for arm in ("falling", "rising"):  # a cosine's position averages 1/2 + 1/(2T) over steps 0..T-1
+        assert abs(s[arm].mean() - mean) <= mean / steps + 1e-6
+    assert np.all(np.diff(s["rising"]) >= -1e-7)  # rises as the LR falls
+    with pytest.raises(ValueError, match="augmentation arm"):
+        augment.member("bogus", 0.5, 0)
+    config = smoke_config.get_config()
+    with pytest.raises(ValueError, match="aug_means"):  # the rising arm would roll by half the sequence
+        study.check(dataclasses.replace(config, aug_means=(0.5, 2.0)))
+    with pytest.raises(ValueError, match="aug_seeds"):
+        study.check(dataclasses.replace(config, aug_seeds=1))

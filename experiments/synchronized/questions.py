@@ -24,10 +24,13 @@ __all__ = [
     "decay_tau_slope",
     "decay_tau_spread",
     "decay_selected",
+    "augment_selected",
+    "augment_arms",
     "layer_arms",
     "declared_values",
     "bn_summary",
     "decay_summary",
+    "augment_summary",
     "layer_summary",
     "analyse",
 ]
@@ -119,6 +122,35 @@ def decay_selected(grid: Mapping) -> dict[str, dict[str, Any]]:
     return out
 
 
+# -- part C -------------------------------------------------------------------------------------
+
+
+def augment_selected(c: Mapping) -> dict[str, dict[str, Any]]:
+    """C: each arm's mean strength chosen on final validation accuracy (``stats.select``) and its
+    per-seed test accuracy (``none`` has one cell)."""
+    out = {}
+    for arm, cells in c["arms"].items():
+        validation = np.asarray(cells["validation_accuracy"], dtype=np.float64)  # [mean, seed]
+        choice = stats.select(validation, failed=np.asarray(cells["diverged"], dtype=bool))
+        i = choice.index
+        out[arm] = {"mean_index": i, "mean": None if i is None else cells["means"][i],
+                    "at_edge": bool(choice.at_edge) and len(cells["means"]) > 1,
+                    "test_accuracy": (cells["test_accuracy"][i] if i is not None
+                                      else [None] * validation.shape[1])}  # fmt: skip
+    return out
+
+
+def augment_arms(c: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """C: test accuracy at the validation-chosen mean strength, rising and falling against constant,
+    constant against no augmentation."""
+    acc = {arm: per_seed(r["test_accuracy"]) for arm, r in augment_selected(c).items()}
+    return {
+        "c_rising_vs_constant": (acc["rising"], acc["constant"]),
+        "c_falling_vs_constant": (acc["falling"], acc["constant"]),
+        "c_constant_vs_none": (acc["constant"], acc["none"]),
+    }
+
+
 # -- part D -------------------------------------------------------------------------------------
 
 
@@ -145,6 +177,8 @@ def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
         coupled = per_seed(chosen["coupled"]["test_accuracy"])
         out["b_constant_vs_coupled"] = (per_seed(chosen["constant"]["test_accuracy"]), coupled)
         out["b_rising_vs_coupled"] = (per_seed(chosen["rising"]["test_accuracy"]), coupled)
+    if "C" in parts:
+        out.update(augment_arms(parts["C"]))
     if "D" in parts:
         out.update(layer_arms(parts["D"]))
     return out
@@ -193,6 +227,24 @@ def decay_summary(b: Mapping, epoch_steps: int) -> dict:
                                      "means")
 
 
+def augment_summary(c: Mapping) -> dict:
+    """C per arm: the chosen mean strength and its test accuracy, and per mean strength the mean
+    [95% CI] over seeds of the final clean-train, validation and test accuracy and the train - test gap."""
+    chosen = augment_selected(c)
+    out = {}
+    for arm, cells in c["arms"].items():
+        per_mean = []
+        for i, mean in enumerate(cells["means"]):
+            acc = {m: per_seed(cells[f"{m}_accuracy"][i]) for m in ("train", "validation", "test")}
+            per_mean.append({"mean": mean, "spent_mean_strength": c["spent_mean_strength"][arm][i],
+                             **{m: stats.mean_ci(v).as_dict() for m, v in acc.items()},
+                             "gap": stats.mean_ci(acc["train"] - acc["test"]).as_dict()})  # fmt: skip
+        r = chosen[arm]
+        out[arm] = {"chosen": {**r, "test": stats.mean_ci(per_seed(r["test_accuracy"])).as_dict()},
+                    "per_mean": per_mean}  # fmt: skip
+    return analysis.exploratory(out, "per mean strength: every cell, before selection")
+
+
 def layer_summary(layers: Mapping) -> dict:
     """Per arm: mean [95% CI] of the final test and validation accuracy."""
     return {arm: {m: stats.mean_ci(per_seed(v)).as_dict() for m, v in numbers.items() if m != "diverged"}
@@ -203,8 +255,8 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
     """The declared answers (Holm within each part) and the exploratory summaries.
 
     Args:
-      parts: ``{"A": bn per-seed numbers, "B": {"grid", "lrs", "lambdas"}, "D": layer per-seed numbers}``
-        (the parts that ran).
+      parts: ``{"A": bn per-seed numbers, "B": {"grid", "lrs", "lambdas"}, "C": {"arms",
+        "spent_mean_strength"}, "D": layer per-seed numbers}`` (the parts that ran).
       questions: the config's declared questions; those of parts that did not run are skipped.
       epoch_steps: part B's steps per epoch (for tau in epochs).
     """
@@ -215,6 +267,8 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
         out["bn"] = bn_summary(parts["A"])
     if "B" in parts:
         out["decay"] = decay_summary(parts["B"], epoch_steps)
+    if "C" in parts:
+        out["augment"] = augment_summary(parts["C"])
     if "D" in parts:
         out["layers"] = layer_summary(parts["D"])
     return out

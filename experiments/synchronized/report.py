@@ -8,7 +8,8 @@ from collections.abc import Sequence
 
 from experiments.common import tables
 
-__all__ = ["declared_table", "bn_table", "decay_table", "decay_grid_table", "layer_table", "describe", "main"]
+__all__ = ["declared_table", "bn_table", "decay_table", "decay_grid_table", "augment_table",
+           "augment_grid_table", "layer_table", "describe", "main"]  # fmt: skip
 
 
 def _pct(record: dict, scale: float = 100.0, digits: int = 1) -> str:
@@ -64,6 +65,28 @@ def decay_grid_table(results: dict, arm: str) -> str:
     return tables.markdown([f"{arm}: lr \\ lambda", *(f"{lam:g}" for lam in lambdas)], rows)
 
 
+def _augment_arms(results: dict) -> dict:
+    return {arm: r for arm, r in results["augment"].items() if isinstance(r, dict)}  # not the labels
+
+
+def augment_table(results: dict) -> str:
+    """Part C: each arm's validation-chosen mean strength and its test accuracy (%)."""
+    rows = []
+    for arm, r in _augment_arms(results).items():
+        c = r["chosen"]
+        rows.append([arm, f"{c['mean']:.3g}", "yes" if c["at_edge"] else "no", _pct(c["test"])])
+    return tables.markdown(["arm", "chosen mean strength", "at grid edge", "test acc %"], rows)
+
+
+def augment_grid_table(results: dict) -> str:
+    """Part C per arm and mean strength: validation, test and clean-train accuracy, train - test gap (%)."""
+    rows = [[arm, f"{m['mean']:.3g}", f"{m['spent_mean_strength']:.3g}", _pct(m["validation"]),
+             _pct(m["test"]), _pct(m["train"]), _pct(m["gap"])]
+            for arm, r in _augment_arms(results).items() for m in r["per_mean"]]  # fmt: skip
+    return tables.markdown(["arm", "mean strength", "spent", "validation acc %", "test acc %", "train acc %",
+                            "train - test (points)"], rows)  # fmt: skip
+
+
 def layer_table(results: dict) -> str:
     """Part D: final test accuracy per arm."""
     rows = [[arm, _pct(m["test_accuracy"]), _pct(m["validation_accuracy"])]
@@ -75,7 +98,8 @@ def describe(report: dict) -> str:
     """Every table of the README."""
     results = report["results"]
     parts = [declared_table(results)]
-    for key, table in (("bn", bn_table), ("decay", decay_table), ("layers", layer_table)):
+    for key, table in (("bn", bn_table), ("decay", decay_table), ("augment", augment_table),
+                       ("augment", augment_grid_table), ("layers", layer_table)):  # fmt: skip
         if key in results:
             parts.append(table(results))
     if "decay" in results:

@@ -12,10 +12,10 @@ import optasched as osd
 from experiments.common import plotting
 from experiments.common.data import load_mnist1d, split_validation
 
-from . import bn, decay, layers, questions
-from .configs.default import ANALYSES, BN_ARMS, BN_SCHEDULES, DECAY_ARMS, LAYER_ARMS
+from . import augment, bn, decay, layers, questions
+from .configs.default import ANALYSES, AUG_ARMS, BN_ARMS, BN_SCHEDULES, DECAY_ARMS, LAYER_ARMS
 
-__all__ = ["check", "part_a", "part_b", "part_d", "study"]
+__all__ = ["check", "part_a", "part_b", "part_c", "part_d", "study"]
 
 
 def check(config) -> None:
@@ -24,9 +24,9 @@ def check(config) -> None:
         raise ValueError("synchronized: analyses must be configs.default.ANALYSES, declared before the run")
     if config.seeds < 2:
         raise ValueError(f"synchronized: paired intervals need at least 2 seeds, got {config.seeds}")
-    unknown = sorted(set(config.parts) - {"A", "B", "D"})
+    unknown = sorted(set(config.parts) - {"A", "B", "C", "D"})
     if unknown or not config.parts:
-        raise ValueError(f"synchronized: parts must be a non-empty subset of ('A', 'B', 'D'), "
+        raise ValueError(f"synchronized: parts must be a non-empty subset of ('A', 'B', 'C', 'D'), "
                          f"got {config.parts}")
     if config.bn_steps % config.bn_record_every:
         raise ValueError(f"synchronized: bn_steps ({config.bn_steps}) must be a multiple of bn_record_every "
@@ -38,6 +38,22 @@ def check(config) -> None:
         if not np.allclose(grid[1:] / grid[:-1], 2.0):
             raise ValueError(f"synchronized: {name} must be a factor 2 apart (equal-tau pairs), "
                              f"got {tuple(grid)}")
+    _check_part_c(config)
+
+
+def _check_part_c(config) -> None:
+    """Part C's fields (see configs/default.py)."""
+    if config.aug_seeds < 2:
+        raise ValueError(f"synchronized: paired intervals need at least 2 aug_seeds, got {config.aug_seeds}")
+    if config.aug_epochs % config.aug_record_epochs:
+        raise ValueError(f"synchronized: aug_epochs ({config.aug_epochs}) must be a multiple of "
+                         f"aug_record_epochs ({config.aug_record_epochs})")
+    means = np.asarray(config.aug_means, dtype=np.float64)
+    if means.size == 0 or not (means > 0).all():
+        raise ValueError(f"synchronized: aug_means must be positive strengths, got {config.aug_means}")
+    if 2 * means.max() * config.aug_max_shift >= 20:  # the rising and falling arms reach twice the mean
+        raise ValueError(f"synchronized: aug_means reach shifts of 2 x {means.max()} x aug_max_shift "
+                         f"({config.aug_max_shift}) positions; keep them under half of the 40")
 
 
 def _reshape(metrics, shape):
@@ -117,6 +133,39 @@ def part_b(config, context, data, key) -> dict:
     return {"grid": grid, "lrs": list(config.wd_lrs), "lambdas": list(config.wd_lambdas)}
 
 
+def _aug_cells(config) -> list[tuple[str, float]]:
+    """Part C's (arm, mean strength) cells: ``none`` once, every other arm at every ``aug_means``."""
+    return [("none", 0.0)] + [(arm, mean) for arm in AUG_ARMS if arm != "none" for mean in config.aug_means]
+
+
+def part_c(config, context, data, key) -> tuple[dict, dict]:
+    """Augmentation: every (arm, mean strength, seed) of the MLP with shift + noise, one sweep."""
+    epoch = decay.steps_per_epoch(data, config)
+    steps, record_every = config.aug_epochs * epoch, config.aug_record_epochs * epoch
+    cells = _aug_cells(config)
+    members = osd.stack([augment.member(arm, mean, seed) for arm, mean in cells
+                         for seed in range(config.aug_seeds)])  # fmt: skip
+    result = context.sweep(augment.make_train(config, data, steps, record_every), members, key,
+                           label=f"C: MLP augmentation, {len(cells) * config.aug_seeds} members")  # fmt: skip
+    m = _reshape(result.metrics, (len(cells), config.aug_seeds))
+    arms, curves = {}, {}
+    for arm in AUG_ARMS:
+        rows = [c for c, (name, _) in enumerate(cells) if name == arm]
+        arms[arm] = {"means": [cells[c][1] for c in rows],  # [mean strength] x [seed] below
+                     **{f"{metric}_accuracy": [m[f"{metric}_accuracy"][c, :, -1].tolist() for c in rows]
+                        for metric in ("train", "validation", "test")},
+                     "diverged": [(m["diverged_at"][c] >= 0).tolist() for c in rows]}  # fmt: skip
+        # mean over seeds per block, and the strength read at each block's last step (seed 0)
+        curves[arm] = {"test_accuracy": [m["test_accuracy"][c].mean(0).tolist() for c in rows],
+                       "strength": [m["strength"][c, 0].tolist() for c in rows]}  # fmt: skip
+    # the mean strength each arm actually spends over steps 0..T-1 (the declared equality, to 1/T)
+    spent = {arm: [float(augment.strengths(arm, mean, steps).mean()) for mean in arms[arm]["means"]]
+             for arm in AUG_ARMS}  # fmt: skip
+    curves["epoch"] = (np.arange(1, config.aug_epochs // config.aug_record_epochs + 1)
+                       * config.aug_record_epochs).tolist()  # fmt: skip
+    return {"arms": arms, "spent_mean_strength": spent}, {"curves": curves}
+
+
 def part_d(config, context, data, key) -> dict:
     """Per-layer schedules: every (arm, seed) of the zoo CNN with a cosine per depth, one sweep."""
     steps = config.layer_epochs * decay.steps_per_epoch(data, config)
@@ -141,6 +190,8 @@ def study(config, context) -> dict:
         parts["A"], extra["bn"] = part_a(config, context, data, jax.random.fold_in(key, 0))
     if "B" in config.parts:
         parts["B"] = part_b(config, context, data, jax.random.fold_in(key, 1))
+    if "C" in config.parts:
+        parts["C"], extra["augment"] = part_c(config, context, data, jax.random.fold_in(key, 2))
     if "D" in config.parts:
         parts["D"] = part_d(config, context, data, jax.random.fold_in(key, 3))
     epoch_steps = decay.steps_per_epoch(data, config)

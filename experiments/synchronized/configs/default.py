@@ -1,5 +1,5 @@
-"""The synchronized study: parts A (BatchNorm statistics), B (weight decay) and D (per-layer
-schedules) on MNIST-1D (about 20 min on 2 quiet CPU cores).
+"""The synchronized study: parts A (BatchNorm statistics), B (weight decay), C (augmentation) and D
+(per-layer schedules) on MNIST-1D (about 25 min on 2 quiet CPU cores).
 
 Every arm of a part sees the same initialisation and data order per seed; the declared analysis
 below is fixed before the run (``experiments.common.analysis``), Holm within each part.
@@ -18,10 +18,16 @@ BN_SCHEDULES = ("step", "warmup_cosine")  # step: two drops of 10x; warmup_cosin
 DECAY_ARMS = ("coupled", "constant", "rising")
 # Part D: per-depth cosine schedules of the zoo CNN (depths 0-2 convolutions, 3 the head).
 LAYER_ARMS = ("uniform", "deeper_slower", "shallower_slower", "layerwise_constant")
+# Part C: how the augmentation strength follows the cosine LR (same mean strength; none = no augmentation).
+AUG_ARMS = ("none", "constant", "falling", "rising")
 
 MISMATCH = ("mismatch: test loss in eval mode with the arm's running statistics minus with PreciseBN "
             "statistics (same weights), mean over the checkpoints (every bn_record_every steps; every arm's "
             "statistics start from PreciseBN's at the initial weights)")  # fmt: skip
+
+
+AUG_TEST = ("final test accuracy at each arm's mean strength chosen on final validation accuracy "
+            "(stats.select over aug_means; none has one cell)")
 
 
 def _q(name, question, statistic, family, test="paired_t"):
@@ -48,6 +54,14 @@ ANALYSES = (
        "B"),
     _q("b_rising_vs_coupled", "B: the mission's shrinkage rising as the LR falls vs coupled",
        "test accuracy at each arm's validation-chosen (lr, lambda) cell, rising minus coupled per seed", "B"),
+    # -- part C (augmentation strength against the LR) --
+    _q("c_rising_vs_constant", "C: augmentation rising as the LR falls (the mission) vs constant, same mean",
+       f"{AUG_TEST}, rising minus constant per seed", "C"),
+    _q("c_falling_vs_constant", "C: augmentation falling with the LR vs constant, same mean strength",
+       f"{AUG_TEST}, falling minus constant per seed", "C"),
+    _q("c_constant_vs_none", "C: does the augmentation help at all (constant strength vs none)?",
+       f"{AUG_TEST}, constant minus none per seed", "C"),
+    # -- part D --
     _q("d_deeper_slower_vs_uniform", "D: do deeper layers decaying more slowly help (the mission)?",
        "final test accuracy, deeper_slower minus uniform per seed", "D"),
     _q("d_shallower_slower_vs_uniform", "D: ... and the opposite shape?",
@@ -59,7 +73,7 @@ ANALYSES = (
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    parts: tuple[str, ...] = ("A", "B", "D")  # parts run (C and E are not built yet)
+    parts: tuple[str, ...] = ("A", "B", "C", "D")  # parts run (E is not built yet)
     seeds: int = 6  # seeds per cell: init and data order, the same for every arm of a part
     batch_size: int = 100  # minibatch (batches drawn with replacement)
     validation_size: int = 500  # training examples held out for selection (part B)
@@ -79,6 +93,15 @@ class Config:
     wd_epochs: int = 40  # training epochs (35 steps each)
     wd_lrs: tuple[float, ...] = (2.5e-3, 5e-3, 1e-2, 2e-2)  # Adam peak LRs (x2 apart; MNIST-1D's 1e-2 inside)
     wd_lambdas: tuple[float, ...] = (2**-5, 2**-4, 2**-3, 2**-2, 2**-1, 1.0, 2.0)  # x2 apart; tau 0.7-366 ep.
+    # Part C: MNIST-1D's shift and noise augmentations on the MLP, strength scheduled against the LR
+    aug_seeds: int = 12  # part C's seeds (MLP members are cheap): init, data order and draws shared by arms
+    aug_epochs: int = 60  # training epochs (35 steps each)
+    aug_record_epochs: int = 5  # evaluate every this many epochs (learning curves, exploratory)
+    aug_peak_lr: float = 1e-2  # Adam peak LR, cosine to 0 (MNIST-1D's reference LR)
+    aug_max_shift: float = 8.0  # strength 1: circular shifts of up to 8 of the 40 positions
+    aug_noise_std: float = 0.25  # strength 1: iid Gaussian noise of this std (the inputs' std is 1)
+    aug_means: tuple[float, ...] = (2**-2, 2**-1.5, 2**-1, 2**-0.5, 1.0)  # mean strengths (x sqrt 2 apart),
+    # each arm's chosen on validation
     # Part D: per-depth cosine on the zoo CNN with Adam
     layer_epochs: int = 30  # training epochs
     layer_peak_lr: float = 1e-2  # Adam peak LR (MNIST-1D's reference)

@@ -12,4 +12,6 @@ def get_config() -> default.Config:
         bn_steps=6000,  # part A: the MNIST-1D paper's step budget
         wd_epochs=80,  # part B
         layer_epochs=60,  # part D
+        aug_seeds=32,  # part C
+        aug_epochs=120,  # part C
     )

@@ -12,4 +12,6 @@ def get_config() -> default.Config:
         bn_steps=1000,  # part A: 1000 steps (default 1500)
         wd_epochs=20,  # part B: 20 epochs (default 40)
         layer_epochs=20,  # part D: 20 epochs (default 30)
+        aug_seeds=6,  # part C: 6 seeds (default 12)
+        aug_epochs=30,  # part C: 30 epochs (default 60)
     )

@@ -15,4 +15,8 @@ def get_config() -> default.Config:
         wd_lrs=(2e-3, 4e-3),  # two LRs
         wd_lambdas=(0.5, 1.0),  # two lambdas (one equal-tau pair)
         layer_epochs=2,  # two epochs
+        aug_seeds=2,  # part C: the fewest that give a paired interval
+        aug_epochs=2,  # part C: two epochs, evaluated after each
+        aug_record_epochs=1,  # part C: evaluate after every epoch
+        aug_means=(0.5, 1.0),  # part C: two mean strengths (a selection between two)
     )
