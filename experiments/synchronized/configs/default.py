@@ -1,5 +1,5 @@
-"""The synchronized study: parts A (BatchNorm statistics), B (weight decay) and D (per-layer
-schedules) on MNIST-1D (about 20 min on 2 quiet CPU cores).
+"""The synchronized study: parts A (BatchNorm statistics), B (weight decay), D (per-layer
+schedules) and E (contrastive temperature) on MNIST-1D (about 25 min on 2 quiet CPU cores).
 
 Every arm of a part sees the same initialisation and data order per seed; the declared analysis
 below is fixed before the run (``experiments.common.analysis``), Holm within each part.
@@ -18,10 +18,19 @@ BN_SCHEDULES = ("step", "warmup_cosine")  # step: two drops of 10x; warmup_cosin
 DECAY_ARMS = ("coupled", "constant", "rising")
 # Part D: per-depth cosine schedules of the zoo CNN (depths 0-2 convolutions, 3 the head).
 LAYER_ARMS = ("uniform", "deeper_slower", "shallower_slower", "layerwise_constant")
+# Part E: contrastive temperature arms (Kukleva's periodic cosine, constants, coupled to the LR).
+TEMPERATURE_ARMS = ("cosine_tau", "const_0.1", "const_0.2", "coupled")
+TEMPERATURE_RUNS = (("fixed", ("cosine_tau", "const_0.1", "const_0.2")),
+                    ("cosine", ("cosine_tau", "const_0.1", "const_0.2", "coupled")))  # (LR schedule, arms)
+TAIL_CLASSES = (7, 8, 9)  # the three rarest classes of the long-tailed training set
 
 MISMATCH = ("mismatch: test loss in eval mode with the arm's running statistics minus with PreciseBN "
             "statistics (same weights), mean over the checkpoints (every bn_record_every steps; every arm's "
             "statistics start from PreciseBN's at the initial weights)")  # fmt: skip
+
+
+TAIL_ACCURACY = ("tail-class test accuracy: mean over the tail classes (TAIL_CLASSES) of the per-class "
+                 "accuracy on the balanced test set, nearest-class-mean read-out of the final encoder")
 
 
 def _q(name, question, statistic, family, test="paired_t"):
@@ -54,12 +63,21 @@ ANALYSES = (
        "final test accuracy, shallower_slower minus uniform per seed", "D"),
     _q("d_deeper_slower_vs_layerwise", "D: against ELECTRA/BEiT's constant layer-wise decay",
        "final test accuracy, deeper_slower minus layerwise_constant per seed", "D"),
+    # -- part E -------------------------------------------------------------------------------------
+    _q("e_cosine_tau_vs_const_0.1", "E: does Kukleva et al.'s periodic cosine temperature (0.1 to 1.0) "
+       "raise tail-class accuracy over a constant 0.1, with the LR held fixed?",
+       f"{TAIL_ACCURACY}; cosine_tau minus const_0.1 per seed, fixed LR", "E"),
+    _q("e_cosine_tau_vs_const_0.2", "E: ... over a constant 0.2, with the LR held fixed?",
+       f"{TAIL_ACCURACY}; cosine_tau minus const_0.2 per seed, fixed LR", "E"),
+    _q("e_coupled_vs_const_0.1", "E: does a temperature coupled to a cosine LR (1.0 at the peak, 0.1 at the "
+       "end) raise tail-class accuracy over a constant 0.1 under the same cosine LR (the mission's claim)?",
+       f"{TAIL_ACCURACY}; coupled minus const_0.1 per seed, cosine LR", "E"),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    parts: tuple[str, ...] = ("A", "B", "D")  # parts run (C and E are not built yet)
+    parts: tuple[str, ...] = ("A", "B", "D", "E")  # parts run (C is not built yet)
     seeds: int = 6  # seeds per cell: init and data order, the same for every arm of a part
     batch_size: int = 100  # minibatch (batches drawn with replacement)
     validation_size: int = 500  # training examples held out for selection (part B)
@@ -84,6 +102,16 @@ class Config:
     layer_peak_lr: float = 1e-2  # Adam peak LR (MNIST-1D's reference)
     layer_short: float = 0.5  # the fastest-decaying depth's cosine lasts this fraction of the run
     layer_decay: float = 0.75  # layerwise_constant: peak x decay ** (3 - depth) (ELECTRA/BEiT)
+    # Part E: supervised contrastive CNN on long-tailed MNIST-1D, SGD with momentum
+    temp_steps: int = 3000  # training steps (about 400 epochs of the 745 long-tailed examples)
+    temp_lr: float = 0.05  # SGD peak LR (the best mean validation accuracy of 0.01/0.05/0.2 in a pilot)
+    temp_momentum: float = 0.9  # SGD momentum
+    temp_tau_min: float = 0.1  # Kukleva's tau_-, and the coupled temperature at LR 0
+    temp_tau_max: float = 1.0  # Kukleva's tau_+, and the coupled temperature at the peak LR
+    temp_period: int = 600  # cosine_tau's period in steps: 5 per run (Kukleva: T = 400 of 2000 epochs)
+    temp_records: int = 5  # evaluations per run (the last is reported)
+    temp_n_max: int = 300  # training examples of class 0 (the head)
+    temp_imbalance: float = 100.0  # head count / rarest count: class k keeps n_max * 100 ** (-k / 9)
     analyses: tuple[Question, ...] = ANALYSES  # declared before the run (study checks them)
 
 

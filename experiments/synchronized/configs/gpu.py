@@ -12,4 +12,6 @@ def get_config() -> default.Config:
         bn_steps=6000,  # part A: the MNIST-1D paper's step budget
         wd_epochs=80,  # part B
         layer_epochs=60,  # part D
+        temp_steps=6000,  # part E: twice the default, five periods as there
+        temp_period=1200,
     )

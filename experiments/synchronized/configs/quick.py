@@ -12,4 +12,6 @@ def get_config() -> default.Config:
         bn_steps=1000,  # part A: 1000 steps (default 1500)
         wd_epochs=20,  # part B: 20 epochs (default 40)
         layer_epochs=20,  # part D: 20 epochs (default 30)
+        temp_steps=1500,  # part E: 1500 steps (default 3000)
+        temp_period=300,  # five temperature periods, as in the default
     )

@@ -15,4 +15,7 @@ def get_config() -> default.Config:
         wd_lrs=(2e-3, 4e-3),  # two LRs
         wd_lambdas=(0.5, 1.0),  # two lambdas (one equal-tau pair)
         layer_epochs=2,  # two epochs
+        temp_steps=40,  # part E: forty steps
+        temp_period=20,  # two temperature periods
+        temp_records=2,  # two evaluations
     )
