@@ -143,6 +143,9 @@ def test_the_temperature_arms_are_kukleva_s_cosine_constants_and_the_coupled_lr(
     np.testing.assert_allclose(jax.vmap(coupled)(jnp.asarray(t[:31])),
                                jax.vmap(temperature.kukleva(0.1, 1.0, 60))(jnp.asarray(t[:31])), atol=1e-6)
     config = smoke_config.get_config()
+    shifted = temperature.member("cosine_tau_shifted", "fixed", 0, config)  # half a period later
+    shifted = temperature.kukleva(shifted["tau_low"], shifted["tau_high"], 20)
+    np.testing.assert_allclose(jax.vmap(shifted)(jnp.asarray(t)), 1.1 - expected, atol=1e-6)
     with pytest.raises(ValueError, match="needs a moving LR"):
         temperature.member("coupled", "fixed", 0, config)
     with pytest.raises(ValueError, match="temperature arm"):

@@ -45,6 +45,11 @@ def check(config) -> None:
     if config.temp_period < 2 or config.temp_period % 2:
         raise ValueError(f"synchronized: temp_period must be an even number of steps >= 2, "
                          f"got {config.temp_period}")
+    declared = {(schedule, arm) for schedule, arms in TEMPERATURE_RUNS for arm in arms}
+    runs = {(schedule, arm) for schedule, arms in config.temp_runs for arm in arms}
+    if not declared <= runs:
+        raise ValueError(f"synchronized: temp_runs must include the declared runs {TEMPERATURE_RUNS}, "
+                         f"got {config.temp_runs}")
     if not 0 < config.temp_tau_min <= config.temp_tau_max:
         raise ValueError(f"synchronized: need 0 < temp_tau_min <= temp_tau_max, got {config.temp_tau_min}, "
                          f"{config.temp_tau_max}")
@@ -144,7 +149,7 @@ def part_d(config, context, data, key) -> dict:
 def part_e(config, context, data, key) -> dict:
     """Temperature: every (LR schedule, arm, seed) of the contrastive CNN on long-tailed data, one sweep."""
     data = temperature.long_tail(data, config.temp_n_max, config.temp_imbalance)
-    runs = [(schedule, arm) for schedule, arms in TEMPERATURE_RUNS for arm in arms]
+    runs = [(schedule, arm) for schedule, arms in config.temp_runs for arm in arms]
     members = osd.stack([temperature.member(arm, schedule, seed, config) for schedule, arm in runs
                          for seed in range(config.seeds)])  # fmt: skip
     result = context.sweep(temperature.make_train(config, data, config.temp_steps), members, key,

@@ -100,7 +100,9 @@ def member(arm: str, lr_schedule: str, seed: int, config) -> dict:
     if arm == "coupled" and lr_schedule == "fixed":
         raise ValueError("synchronized: the coupled temperature needs a moving LR (lr_schedule='cosine')")
     low, high = config.temp_tau_min, config.temp_tau_max
-    if arm.startswith("const_"):
+    if arm == "cosine_tau_shifted":  # tau_- at the start and end of every period
+        low, high = high, low
+    elif arm.startswith("const_"):
         low = high = float(arm.removeprefix("const_"))
     return {"seed": seed, "lr_end": config.temp_lr if lr_schedule == "fixed" else 0.0,
             "tau_low": low, "tau_high": high, "period": config.temp_period,

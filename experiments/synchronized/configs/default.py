@@ -19,7 +19,9 @@ DECAY_ARMS = ("coupled", "constant", "rising")
 # Part D: per-depth cosine schedules of the zoo CNN (depths 0-2 convolutions, 3 the head).
 LAYER_ARMS = ("uniform", "deeper_slower", "shallower_slower", "layerwise_constant")
 # Part E: contrastive temperature arms (Kukleva's periodic cosine, constants, coupled to the LR).
-TEMPERATURE_ARMS = ("cosine_tau", "const_0.1", "const_0.2", "coupled")
+# const_1.0 and cosine_tau_shifted (half a period later: every period starts and ends at 0.1) are
+# exploratory controls added after the first run (configs/temperature_controls.py).
+TEMPERATURE_ARMS = ("cosine_tau", "const_0.1", "const_0.2", "coupled", "const_1.0", "cosine_tau_shifted")
 TEMPERATURE_RUNS = (("fixed", ("cosine_tau", "const_0.1", "const_0.2")),
                     ("cosine", ("cosine_tau", "const_0.1", "const_0.2", "coupled")))  # (LR schedule, arms)
 TAIL_CLASSES = (7, 8, 9)  # the three rarest classes of the long-tailed training set
@@ -112,6 +114,7 @@ class Config:
     temp_records: int = 5  # evaluations per run (the last is reported)
     temp_n_max: int = 300  # training examples of class 0 (the head)
     temp_imbalance: float = 100.0  # head count / rarest count: class k keeps n_max * 100 ** (-k / 9)
+    temp_runs: tuple = TEMPERATURE_RUNS  # (LR schedule, arms) of part E; the declared arms must be in it
     analyses: tuple[Question, ...] = ANALYSES  # declared before the run (study checks them)
 
 
