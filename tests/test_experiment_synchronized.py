@@ -14,9 +14,9 @@ import pytest
 
 import optasched as osd
 from experiments.common.testing import run_smoke
-from experiments.synchronized import augment, bn, layers, study
+from experiments.synchronized import augment, bn, layers, study, temperature
 from experiments.synchronized.configs import smoke as smoke_config
-from experiments.synchronized.configs.default import AUG_ARMS
+from experiments.synchronized.configs.default import AUG_ARMS, TAIL_CLASSES
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +44,15 @@ def test_smoke_run_answers_every_declared_question_from_its_per_seed_values(smok
     constant, none = c["constant"]["test_accuracy"][chosen["constant"]], c["none"]["test_accuracy"][0]
     assert record["mean"] == pytest.approx(np.subtract(constant, none).mean())
     assert record["n"] == report["config"]["aug_seeds"]
-    for family in ("A", "B", "C", "D"):
+    e = parts["E"]
+    record = results["declared"]["e_cosine_tau_vs_const_0.1"]
+    tail = list(TAIL_CLASSES)
+    differences = (np.asarray(e["fixed"]["cosine_tau"]["test_per_class"])[:, tail].mean(1)
+                   - np.asarray(e["fixed"]["const_0.1"]["test_per_class"])[:, tail].mean(1))
+    assert record["mean"] == pytest.approx(differences.mean())
+    assert e["train_counts"] == temperature.long_tail_counts(report["config"]["temp_n_max"],
+                                                             report["config"]["temp_imbalance"])
+    for family in ("A", "B", "C", "D", "E"):
         records = [r for r in results["declared"].values() if r["correction_family"] == family]
         assert all(r["p_holm"] >= r["p_value"] for r in records) and records[0]["family_size"] == len(records)
     assert report["provenance"]["command"].startswith("python -m experiments.synchronized --config smoke")
@@ -162,3 +170,69 @@ def test_the_augmentation_arms_spend_the_same_mean_strength_placed_differently()
         study.check(dataclasses.replace(config, aug_means=(0.5, 2.0)))
     with pytest.raises(ValueError, match="aug_seeds"):
         study.check(dataclasses.replace(config, aug_seeds=1))
+# -- part E ---------------------------------------------------------------------------------------
+
+
+def test_the_long_tail_keeps_the_declared_count_of_each_class_in_order():
+    assert temperature.long_tail_counts(300, 100) == [300, 180, 108, 65, 39, 23, 14, 8, 5, 3]
+    y = np.tile(np.arange(10), 400)
+    data = {"x_train": np.arange(len(y))[:, None].astype(np.float32), "y_train": y, "x_test": y[:10, None],
+            "y_test": y[:10]}
+    kept = temperature.long_tail(data, 300, 100)
+    assert np.bincount(kept["y_train"]).tolist() == temperature.long_tail_counts(300, 100)
+    first = kept["x_train"][kept["y_train"] == 9, 0]
+    assert first.tolist() == [9, 19, 29]  # the first examples of the class, in order
+    assert kept["x_test"] is data["x_test"]  # the balanced sets are untouched
+    with pytest.raises(ValueError, match="n_max=500"):
+        temperature.long_tail(data, 500, 100)
+
+
+def test_the_temperature_arms_are_kukleva_s_cosine_constants_and_the_coupled_lr():
+    t = np.arange(0, 61)
+    cosine_tau = temperature.kukleva(0.1, 1.0, 20)
+    expected = 0.1 + 0.9 * (1 + np.cos(2 * np.pi * t / 20)) / 2  # Kukleva et al. 2023, period 20
+    np.testing.assert_allclose(jax.vmap(cosine_tau)(jnp.asarray(t)), expected, atol=1e-6)  # float32 cos
+    constant = temperature.kukleva(0.2, 0.2, 20)
+    np.testing.assert_allclose(jax.vmap(constant)(jnp.asarray(t)), 0.2, rtol=1e-6)
+    # coupled to a cosine LR over T steps, the temperature is Kukleva's cosine with period 2T
+    coupled = osd.coupled_temperature(osd.cosine(0.05, 30), 0.1, 1.0)
+    np.testing.assert_allclose(jax.vmap(coupled)(jnp.asarray(t[:31])),
+                               jax.vmap(temperature.kukleva(0.1, 1.0, 60))(jnp.asarray(t[:31])), atol=1e-6)
+    config = smoke_config.get_config()
+    shifted = temperature.member("cosine_tau_shifted", "fixed", 0, config)  # half a period later
+    shifted = temperature.kukleva(shifted["tau_low"], shifted["tau_high"], 20)
+    np.testing.assert_allclose(jax.vmap(shifted)(jnp.asarray(t)), 1.1 - expected, atol=1e-6)
+    with pytest.raises(ValueError, match="needs a moving LR"):
+        temperature.member("coupled", "fixed", 0, config)
+    with pytest.raises(ValueError, match="temperature arm"):
+        temperature.member("bogus", "fixed", 0, config)
+
+
+def test_a_new_temperature_schedule_does_not_retrace_the_training_program():
+    import dataclasses
+
+    config = dataclasses.replace(smoke_config.get_config(), temp_steps=4, temp_records=1, temp_period=4,
+                                 batch_size=8)  # fmt: skip
+    rng = np.random.default_rng(0)
+    data = {"x_train": rng.normal(size=(40, 40)).astype(np.float32), "y_train": np.arange(40) % 10,
+            "x_val": rng.normal(size=(20, 40)).astype(np.float32), "y_val": np.arange(20) % 10,
+            "x_test": rng.normal(size=(20, 40)).astype(np.float32), "y_test": np.arange(20) % 10}
+    train = temperature.make_train(config, data, config.temp_steps)
+    traces = []
+
+    def counted(m, key):
+        traces.append(1)
+        return train(m, key)
+
+    run = jax.jit(counted)
+    taus = {}
+    for arm, schedule in (("const_0.1", "fixed"), ("cosine_tau", "fixed"), ("coupled", "cosine")):
+        m = jax.tree.map(jnp.asarray, temperature.member(arm, schedule, 0, config))
+        taus[arm] = np.asarray(run(m, jax.random.key(0))["tau"])
+    assert len(traces) == 1  # three temperature schedules, one trace
+    # the one record is the tau of the last step, 3: Kukleva's with period 4 is
+    # 0.1 + 0.9 (1 + cos(3 pi / 2)) / 2; coupled, 0.1 + 0.9 x the cosine LR's factor at 3 of 4 steps (float32)
+    np.testing.assert_allclose(taus["const_0.1"], [0.1], rtol=1e-6)
+    np.testing.assert_allclose(taus["cosine_tau"], [0.55], rtol=1e-5)
+    lr_factor = (1 + np.cos(np.pi * 3 / 4)) / 2
+    np.testing.assert_allclose(taus["coupled"], [0.1 + 0.9 * lr_factor], rtol=1e-5)

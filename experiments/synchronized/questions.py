@@ -16,6 +16,8 @@ import numpy as np
 
 from experiments.common import analysis, stats
 
+from .configs.default import TAIL_CLASSES
+
 __all__ = [
     "per_seed",
     "bn_mismatch",
@@ -32,6 +34,9 @@ __all__ = [
     "decay_summary",
     "augment_summary",
     "layer_summary",
+    "temperature_accuracy",
+    "temperature_arms",
+    "temperature_summary",
     "analyse",
 ]
 
@@ -164,6 +169,59 @@ def layer_arms(layers: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
+# -- part E -------------------------------------------------------------------------------------
+
+HEAD_CLASSES = (0, 1, 2)  # the three most frequent classes (exploratory)
+
+
+def temperature_accuracy(run: Mapping, classes: Sequence[int] = TAIL_CLASSES,
+                         split: str = "test") -> np.ndarray:  # fmt: skip
+    """E: per seed, the mean per-class accuracy over ``classes`` (all ten: balanced accuracy).
+
+    Args:
+      run: one (LR schedule, arm) of part E (``test_per_class``: ``[seed, class]``).
+      classes: the classes averaged (default the declared tail).
+      split: ``"test"`` or ``"validation"``.
+    """
+    per_class = np.asarray(run[f"{split}_per_class"], dtype=np.float64)
+    return per_class[:, list(classes)].mean(axis=1)
+
+
+def temperature_arms(e: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """E: tail-class test accuracy, the cosine temperature and the coupled one against constants."""
+    fixed, cosine = e["fixed"], e["cosine"]
+    runs = {"fixed_cos": fixed["cosine_tau"], "fixed_0.1": fixed["const_0.1"],
+            "fixed_0.2": fixed["const_0.2"], "cosine_coupled": cosine["coupled"], "cosine_0.1": cosine["const_0.1"]}
+    tail = {name: temperature_accuracy(run) for name, run in runs.items()}
+    return {
+        "e_cosine_tau_vs_const_0.1": (tail["fixed_cos"], tail["fixed_0.1"]),
+        "e_cosine_tau_vs_const_0.2": (tail["fixed_cos"], tail["fixed_0.2"]),
+        "e_coupled_vs_const_0.1": (tail["cosine_coupled"], tail["cosine_0.1"]),
+    }
+
+
+def temperature_summary(e: Mapping) -> dict:
+    """E: per LR schedule and arm, mean [95% CI] over seeds of the tail, head and balanced test accuracy
+    and the balanced validation accuracy."""
+    everything = range(len(e["train_counts"]))
+    out = {}
+    for schedule, arms in e.items():
+        if schedule == "train_counts":
+            continue
+        out[schedule] = {arm: {
+            "tail_test": stats.mean_ci(temperature_accuracy(run)).as_dict(),
+            "head_test": stats.mean_ci(temperature_accuracy(run, HEAD_CLASSES)).as_dict(),
+            "balanced_test": stats.mean_ci(temperature_accuracy(run, everything)).as_dict(),
+            "balanced_validation": stats.mean_ci(temperature_accuracy(run, everything,
+                                                                      "validation")).as_dict(),
+            "diverged": int(np.sum(run["diverged"])),
+        } for arm, run in arms.items()}  # fmt: skip
+    return analysis.exploratory({"per_arm": out, "train_counts": list(e["train_counts"]),
+                                 "tail_classes": list(TAIL_CLASSES), "head_classes": list(HEAD_CLASSES)},
+                                "per-arm means over seeds; only the declared e_* differences are "
+                                "confirmatory")
+
+
 def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
     """What every declared question of the parts that ran takes, keyed by its declared name."""
     out: dict[str, Any] = {}
@@ -181,6 +239,8 @@ def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
         out.update(augment_arms(parts["C"]))
     if "D" in parts:
         out.update(layer_arms(parts["D"]))
+    if "E" in parts:
+        out.update(temperature_arms(parts["E"]))
     return out
 
 
@@ -256,7 +316,8 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
 
     Args:
       parts: ``{"A": bn per-seed numbers, "B": {"grid", "lrs", "lambdas"}, "C": {"arms",
-        "spent_mean_strength"}, "D": layer per-seed numbers}`` (the parts that ran).
+        "spent_mean_strength"}, "D": layer per-seed numbers, "E": temperature per-seed numbers}``
+        (the parts that ran).
       questions: the config's declared questions; those of parts that did not run are skipped.
       epoch_steps: part B's steps per epoch (for tau in epochs).
     """
@@ -271,4 +332,6 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
         out["augment"] = augment_summary(parts["C"])
     if "D" in parts:
         out["layers"] = layer_summary(parts["D"])
+    if "E" in parts:
+        out["temperature"] = temperature_summary(parts["E"])
     return out

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from experiments.common import tables
 
 __all__ = ["declared_table", "bn_table", "decay_table", "decay_grid_table", "augment_table",
-           "augment_grid_table", "layer_table", "describe", "main"]  # fmt: skip
+           "augment_grid_table", "layer_table", "temperature_table", "describe", "main"]  # fmt: skip
 
 
 def _pct(record: dict, scale: float = 100.0, digits: int = 1) -> str:
@@ -94,12 +94,23 @@ def layer_table(results: dict) -> str:
     return tables.markdown(["arm", "test acc %", "validation acc %"], rows)
 
 
+def temperature_table(results: dict) -> str:
+    """Part E per LR schedule and arm: tail, head and balanced test accuracy, balanced validation (%)."""
+    rows = [[schedule, arm, _pct(m["tail_test"]), _pct(m["head_test"]), _pct(m["balanced_test"]),
+             _pct(m["balanced_validation"])]
+            for schedule, arms in results["temperature"]["per_arm"].items()
+            for arm, m in arms.items()]  # fmt: skip
+    return tables.markdown(["LR", "arm", "tail test acc %", "head test acc %", "balanced test acc %",
+                            "balanced validation acc %"], rows)  # fmt: skip
+
+
 def describe(report: dict) -> str:
     """Every table of the README."""
     results = report["results"]
     parts = [declared_table(results)]
     for key, table in (("bn", bn_table), ("decay", decay_table), ("augment", augment_table),
-                       ("augment", augment_grid_table), ("layers", layer_table)):  # fmt: skip
+                       ("augment", augment_grid_table), ("layers", layer_table),
+                       ("temperature", temperature_table)):  # fmt: skip
         if key in results:
             parts.append(table(results))
     if "decay" in results:

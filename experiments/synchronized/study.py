@@ -12,10 +12,11 @@ import optasched as osd
 from experiments.common import plotting
 from experiments.common.data import load_mnist1d, split_validation
 
-from . import augment, bn, decay, layers, questions
-from .configs.default import ANALYSES, AUG_ARMS, BN_ARMS, BN_SCHEDULES, DECAY_ARMS, LAYER_ARMS
+from . import augment, bn, decay, layers, questions, temperature
+from .configs.default import (ANALYSES, AUG_ARMS, BN_ARMS, BN_SCHEDULES, DECAY_ARMS, LAYER_ARMS,
+                              TEMPERATURE_RUNS)
 
-__all__ = ["check", "part_a", "part_b", "part_c", "part_d", "study"]
+__all__ = ["check", "part_a", "part_b", "part_c", "part_d", "part_e", "study"]
 
 
 def check(config) -> None:
@@ -24,9 +25,9 @@ def check(config) -> None:
         raise ValueError("synchronized: analyses must be configs.default.ANALYSES, declared before the run")
     if config.seeds < 2:
         raise ValueError(f"synchronized: paired intervals need at least 2 seeds, got {config.seeds}")
-    unknown = sorted(set(config.parts) - {"A", "B", "C", "D"})
+    unknown = sorted(set(config.parts) - {"A", "B", "C", "D", "E"})
     if unknown or not config.parts:
-        raise ValueError(f"synchronized: parts must be a non-empty subset of ('A', 'B', 'C', 'D'), "
+        raise ValueError(f"synchronized: parts must be a non-empty subset of ('A', 'B', 'C', 'D', 'E'), "
                          f"got {config.parts}")
     if config.bn_steps % config.bn_record_every:
         raise ValueError(f"synchronized: bn_steps ({config.bn_steps}) must be a multiple of bn_record_every "
@@ -39,6 +40,7 @@ def check(config) -> None:
             raise ValueError(f"synchronized: {name} must be a factor 2 apart (equal-tau pairs), "
                              f"got {tuple(grid)}")
     _check_part_c(config)
+    _check_part_e(config)
 
 
 def _check_part_c(config) -> None:
@@ -54,6 +56,24 @@ def _check_part_c(config) -> None:
     if 2 * means.max() * config.aug_max_shift >= 20:  # the rising and falling arms reach twice the mean
         raise ValueError(f"synchronized: aug_means reach shifts of 2 x {means.max()} x aug_max_shift "
                          f"({config.aug_max_shift}) positions; keep them under half of the 40")
+
+
+def _check_part_e(config) -> None:
+    """Part E's fields (see configs/default.py)."""
+    if config.temp_records < 1 or config.temp_steps % config.temp_records:
+        raise ValueError(f"synchronized: temp_steps ({config.temp_steps}) must be a multiple of temp_records "
+                         f"({config.temp_records})")
+    if config.temp_period < 2 or config.temp_period % 2:
+        raise ValueError(f"synchronized: temp_period must be an even number of steps >= 2, "
+                         f"got {config.temp_period}")
+    declared = {(schedule, arm) for schedule, arms in TEMPERATURE_RUNS for arm in arms}
+    runs = {(schedule, arm) for schedule, arms in config.temp_runs for arm in arms}
+    if not declared <= runs:
+        raise ValueError(f"synchronized: temp_runs must include the declared runs {TEMPERATURE_RUNS}, "
+                         f"got {config.temp_runs}")
+    if not 0 < config.temp_tau_min <= config.temp_tau_max:
+        raise ValueError(f"synchronized: need 0 < temp_tau_min <= temp_tau_max, got {config.temp_tau_min}, "
+                         f"{config.temp_tau_max}")
 
 
 def _reshape(metrics, shape):
@@ -180,6 +200,27 @@ def part_d(config, context, data, key) -> dict:
             for a, arm in enumerate(LAYER_ARMS)}  # fmt: skip
 
 
+def part_e(config, context, data, key) -> dict:
+    """Temperature: every (LR schedule, arm, seed) of the contrastive CNN on long-tailed data, one sweep."""
+    data = temperature.long_tail(data, config.temp_n_max, config.temp_imbalance)
+    runs = [(schedule, arm) for schedule, arms in config.temp_runs for arm in arms]
+    members = osd.stack([temperature.member(arm, schedule, seed, config) for schedule, arm in runs
+                         for seed in range(config.seeds)])  # fmt: skip
+    result = context.sweep(temperature.make_train(config, data, config.temp_steps), members, key,
+                           label=f"E: temperature, {len(runs) * config.seeds} members")  # fmt: skip
+    m = _reshape(result.metrics, (len(runs), config.seeds))
+    out = {"train_counts": np.bincount(data["y_train"], minlength=temperature.NUM_CLASSES).tolist()}
+    for r, (schedule, arm) in enumerate(runs):
+        out.setdefault(schedule, {})[arm] = {
+            "test_per_class": m["test_per_class"][r].tolist(),  # [seed, class]
+            "validation_per_class": m["validation_per_class"][r].tolist(),
+            "tau": m["tau"][r, 0].tolist(),  # seed 0, the last step of each record block
+            "final_loss": m["loss"][r, :, -1].tolist(),
+            "diverged": (m["diverged_at"][r] >= 0).tolist(),
+        }
+    return out
+
+
 def study(config, context) -> dict:
     """Run the configured parts and answer the declared questions."""
     check(config)
@@ -194,6 +235,8 @@ def study(config, context) -> dict:
         parts["C"], extra["augment"] = part_c(config, context, data, jax.random.fold_in(key, 2))
     if "D" in config.parts:
         parts["D"] = part_d(config, context, data, jax.random.fold_in(key, 3))
+    if "E" in config.parts:
+        parts["E"] = part_e(config, context, data, jax.random.fold_in(key, 4))
     epoch_steps = decay.steps_per_epoch(data, config)
     return {"parts": parts, "extra": extra, "epoch_steps": epoch_steps,
             **questions.analyse(parts, config.analyses, epoch_steps)}  # fmt: skip

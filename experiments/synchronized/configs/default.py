@@ -1,5 +1,5 @@
-"""The synchronized study: parts A (BatchNorm statistics), B (weight decay), C (augmentation) and D
-(per-layer schedules) on MNIST-1D (about 25 min on 2 quiet CPU cores).
+"""The synchronized study: parts A (BatchNorm statistics), B (weight decay), C (augmentation), D
+(per-layer schedules) and E (contrastive temperature) on MNIST-1D.
 
 Every arm of a part sees the same initialisation and data order per seed; the declared analysis
 below is fixed before the run (``experiments.common.analysis``), Holm within each part.
@@ -20,6 +20,13 @@ DECAY_ARMS = ("coupled", "constant", "rising")
 LAYER_ARMS = ("uniform", "deeper_slower", "shallower_slower", "layerwise_constant")
 # Part C: how the augmentation strength follows the cosine LR (same mean strength; none = no augmentation).
 AUG_ARMS = ("none", "constant", "falling", "rising")
+# Part E: contrastive temperature arms (Kukleva's periodic cosine, constants, coupled to the LR).
+# const_1.0 and cosine_tau_shifted (half a period later: every period starts and ends at 0.1) are
+# exploratory controls added after the first run (configs/temperature_controls.py).
+TEMPERATURE_ARMS = ("cosine_tau", "const_0.1", "const_0.2", "coupled", "const_1.0", "cosine_tau_shifted")
+TEMPERATURE_RUNS = (("fixed", ("cosine_tau", "const_0.1", "const_0.2")),
+                    ("cosine", ("cosine_tau", "const_0.1", "const_0.2", "coupled")))  # (LR schedule, arms)
+TAIL_CLASSES = (7, 8, 9)  # the three rarest classes of the long-tailed training set
 
 MISMATCH = ("mismatch: test loss in eval mode with the arm's running statistics minus with PreciseBN "
             "statistics (same weights), mean over the checkpoints (every bn_record_every steps; every arm's "
@@ -28,6 +35,8 @@ MISMATCH = ("mismatch: test loss in eval mode with the arm's running statistics 
 
 AUG_TEST = ("final test accuracy at each arm's mean strength chosen on final validation accuracy "
             "(stats.select over aug_means; none has one cell)")
+TAIL_ACCURACY = ("tail-class test accuracy: mean over the tail classes (TAIL_CLASSES) of the per-class "
+                 "accuracy on the balanced test set, nearest-class-mean read-out of the final encoder")
 
 
 def _q(name, question, statistic, family, test="paired_t"):
@@ -68,12 +77,21 @@ ANALYSES = (
        "final test accuracy, shallower_slower minus uniform per seed", "D"),
     _q("d_deeper_slower_vs_layerwise", "D: against ELECTRA/BEiT's constant layer-wise decay",
        "final test accuracy, deeper_slower minus layerwise_constant per seed", "D"),
+    # -- part E -------------------------------------------------------------------------------------
+    _q("e_cosine_tau_vs_const_0.1", "E: does Kukleva et al.'s periodic cosine temperature (0.1 to 1.0) "
+       "raise tail-class accuracy over a constant 0.1, with the LR held fixed?",
+       f"{TAIL_ACCURACY}; cosine_tau minus const_0.1 per seed, fixed LR", "E"),
+    _q("e_cosine_tau_vs_const_0.2", "E: ... over a constant 0.2, with the LR held fixed?",
+       f"{TAIL_ACCURACY}; cosine_tau minus const_0.2 per seed, fixed LR", "E"),
+    _q("e_coupled_vs_const_0.1", "E: does a temperature coupled to a cosine LR (1.0 at the peak, 0.1 at the "
+       "end) raise tail-class accuracy over a constant 0.1 under the same cosine LR (the mission's claim)?",
+       f"{TAIL_ACCURACY}; coupled minus const_0.1 per seed, cosine LR", "E"),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    parts: tuple[str, ...] = ("A", "B", "C", "D")  # parts run (E is not built yet)
+    parts: tuple[str, ...] = ("A", "B", "C", "D", "E")  # parts run
     seeds: int = 6  # seeds per cell: init and data order, the same for every arm of a part
     batch_size: int = 100  # minibatch (batches drawn with replacement)
     validation_size: int = 500  # training examples held out for selection (part B)
@@ -107,6 +125,17 @@ class Config:
     layer_peak_lr: float = 1e-2  # Adam peak LR (MNIST-1D's reference)
     layer_short: float = 0.5  # the fastest-decaying depth's cosine lasts this fraction of the run
     layer_decay: float = 0.75  # layerwise_constant: peak x decay ** (3 - depth) (ELECTRA/BEiT)
+    # Part E: supervised contrastive CNN on long-tailed MNIST-1D, SGD with momentum
+    temp_steps: int = 3000  # training steps (about 400 epochs of the 745 long-tailed examples)
+    temp_lr: float = 0.05  # SGD peak LR (the best mean validation accuracy of 0.01/0.05/0.2 in a pilot)
+    temp_momentum: float = 0.9  # SGD momentum
+    temp_tau_min: float = 0.1  # Kukleva's tau_-, and the coupled temperature at LR 0
+    temp_tau_max: float = 1.0  # Kukleva's tau_+, and the coupled temperature at the peak LR
+    temp_period: int = 600  # cosine_tau's period in steps: 5 per run (Kukleva: T = 400 of 2000 epochs)
+    temp_records: int = 5  # evaluations per run (the last is reported)
+    temp_n_max: int = 300  # training examples of class 0 (the head)
+    temp_imbalance: float = 100.0  # head count / rarest count: class k keeps n_max * 100 ** (-k / 9)
+    temp_runs: tuple = TEMPERATURE_RUNS  # (LR schedule, arms) of part E; the declared arms must be in it
     analyses: tuple[Question, ...] = ANALYSES  # declared before the run (study checks them)
 
 

@@ -14,4 +14,6 @@ def get_config() -> default.Config:
         layer_epochs=60,  # part D
         aug_seeds=32,  # part C
         aug_epochs=120,  # part C
+        temp_steps=6000,  # part E: twice the default, five periods as there
+        temp_period=1200,
     )

@@ -14,4 +14,6 @@ def get_config() -> default.Config:
         layer_epochs=20,  # part D: 20 epochs (default 30)
         aug_seeds=6,  # part C: 6 seeds (default 12)
         aug_epochs=30,  # part C: 30 epochs (default 60)
+        temp_steps=1500,  # part E: 1500 steps (default 3000)
+        temp_period=300,  # five temperature periods, as in the default
     )

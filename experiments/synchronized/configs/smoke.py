@@ -19,4 +19,7 @@ def get_config() -> default.Config:
         aug_epochs=2,  # part C: two epochs, evaluated after each
         aug_record_epochs=1,  # part C: evaluate after every epoch
         aug_means=(0.5, 1.0),  # part C: two mean strengths (a selection between two)
+        temp_steps=40,  # part E: forty steps
+        temp_period=20,  # two temperature periods
+        temp_records=2,  # two evaluations
     )
