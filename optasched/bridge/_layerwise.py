@@ -17,13 +17,22 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
 from ..schedules import Kind, Schedule, convert_leaf, describe_difference, is_traced
 from ..schedules import Constant as constant
 from ._inject import inject
 
-__all__ = ["check_num_layers", "depth_of_each", "layerwise_decay", "param_groups", "path_name"]
+__all__ = [
+    "along_layers",
+    "check_num_layers",
+    "depth_of_each",
+    "layerwise_decay",
+    "param_groups",
+    "path_name",
+    "top_depth",
+]
 
 
 def path_name(path) -> str:
@@ -92,6 +101,12 @@ def check_num_layers(where: str, num_layers: int | None) -> None:
 def depth_of_each(where: str, depths: Any, params: Any, num_layers: int | None = None) -> Any:
     """The integer depth of every parameter, checked (shared by the per-layer transformations).
 
+    A depth is an integer, or, for a stack of layers held in one array (the
+    parameters of ``nn.scan`` / ``nnx.scan`` / ``jax.lax.scan`` over layers,
+    whose leading axis is the layer), a 1-D sequence of integers, one per
+    entry of the leaf's leading axis (``range(1, L + 1)`` for blocks ``0 ..
+    L - 1``).
+
     Args:
         where: the public function, for the messages.
         depths: a pytree like the parameters, a function of the parameter
@@ -100,21 +115,59 @@ def depth_of_each(where: str, depths: Any, params: Any, num_layers: int | None =
         num_layers: the top depth, or None for no upper bound.
 
     Returns:
-        A pytree like ``params`` of Python ints.
+        A pytree like ``params`` whose leaves are Python ints or 1-D integer
+        NumPy arrays (stacked layers).
 
     Raises:
-        ValueError: naming the path of a depth that is not an integer in
+        ValueError: naming the path of a depth that is not an integer (or a
+            1-D integer sequence as long as the leaf's leading axis) in
             ``[0, num_layers]``, or depths of another structure.
     """
     tree = _per_leaf(depths, params, "depths", where)
-    for path, depth in zip(_leaf_paths(params), jax.tree.leaves(tree)):
-        if isinstance(depth, bool) or not isinstance(depth, int):
-            raise ValueError(f"{where}: the depth of {path} must be an integer, got {depth!r}")
-        if depth < 0 or (num_layers is not None and depth > num_layers):
+    structure = jax.tree.structure(params)
+    checked = []
+    for path, leaf, depth in zip(_leaf_paths(params), jax.tree.leaves(params), structure.flatten_up_to(tree)):
+        depth = _checked_depth(where, path, leaf, depth)
+        low, high = (depth, depth) if isinstance(depth, int) else (int(depth.min()), int(depth.max()))
+        if low < 0 or (num_layers is not None and high > num_layers):
+            shown = depth if isinstance(depth, int) else depth.tolist()
             raise ValueError(
-                f"{where}: the depth of {path} must be in [0, num_layers={num_layers}], got {depth!r}"
+                f"{where}: the depth of {path} must be in [0, num_layers={num_layers}], got {shown!r}"
             )
-    return tree
+        checked.append(depth)
+    return jax.tree.unflatten(structure, checked)
+
+
+def _checked_depth(where: str, path: str, leaf: Any, depth: Any) -> int | np.ndarray:
+    """An int, or a 1-D int array matching ``leaf``'s leading (layer) axis."""
+    if isinstance(depth, (int, np.integer)) and not isinstance(depth, (bool, np.bool_)):
+        return int(depth)
+    if isinstance(depth, (list, tuple, np.ndarray, jax.Array)) and not is_traced(depth):
+        array = np.asarray(depth)
+        rows = np.shape(leaf)[:1]
+        if array.ndim == 1 and array.size and np.issubdtype(array.dtype, np.integer) and array.shape == rows:
+            return array.astype(np.int64)
+        raise ValueError(
+            f"{where}: the depth of {path} (shape {tuple(np.shape(leaf))}) must be an integer or, for stacked "
+            f"layers, a 1-D integer sequence as long as its leading axis; got {depth!r}"
+        )
+    raise ValueError(f"{where}: the depth of {path} must be an integer, got {depth!r}")
+
+
+def top_depth(tree: Any) -> int:
+    """The largest depth in a checked depth tree (0 for an empty one)."""
+    return max((int(np.max(d)) for d in jax.tree.leaves(tree)), default=0)
+
+
+def along_layers(value: jax.Array, update: jax.Array) -> jax.Array:
+    """A per-parameter multiplier shaped to scale ``update``: a scalar, or ``[L]`` for stacked layers.
+
+    Args:
+        value: the multiplier: a scalar, or one value per entry of the update's leading (layer) axis.
+        update: the parameter's update.
+    """
+    value = jnp.asarray(value, update.dtype)
+    return value.reshape(value.shape + (1,) * (update.ndim - value.ndim))
 
 
 # -- layer-wise decay -------------------------------------------------------------------------
@@ -145,7 +198,9 @@ def layerwise_decay(
         decay: :math:`\delta`, typically 0.65 to 0.9.
         depths: integer depth per parameter: a pytree like the parameters, a
             function of the parameter tree returning one, or a function
-            ``depth(path, leaf)`` of each leaf's ``"a/b/c"`` path.
+            ``depth(path, leaf)`` of each leaf's ``"a/b/c"`` path. A stack
+            of layers in one array (``nn.scan`` over blocks) takes a 1-D
+            integer sequence, one depth per entry of its leading axis.
         num_layers: the top depth :math:`D`.
 
     Returns:
@@ -177,10 +232,9 @@ def layerwise_decay(
 
         def update_fn(updates, state, params=None):
             tree = depth_tree(updates)
-            top = num_layers if num_layers is not None else max(jax.tree.leaves(tree), default=0)
-            scaled = jax.tree.map(
-                lambda u, d: u * jnp.asarray(layer_decay, jnp.result_type(u)) ** (top - d), updates, tree
-            )
+            top = num_layers if num_layers is not None else top_depth(tree)
+            scale = lambda u, d: u * along_layers(jnp.asarray(layer_decay, u.dtype) ** (top - d), u)  # noqa: E731
+            scaled = jax.tree.map(scale, updates, tree)
             return scaled, state
 
         return optax.GradientTransformation(init_fn, update_fn)

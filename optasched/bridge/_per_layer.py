@@ -22,7 +22,7 @@ import optax
 
 from ..schedules import Schedule
 from ._inject import inject
-from ._layerwise import check_num_layers, depth_of_each
+from ._layerwise import along_layers, check_num_layers, depth_of_each
 
 __all__ = ["per_layer"]
 
@@ -105,7 +105,10 @@ def per_layer(
         depths: integer depth per parameter: a pytree like the parameters, a
             function of the parameter tree returning one, or a function
             ``depth(path, leaf)`` of each leaf's ``"a/b/c"`` path (the same
-            as :func:`~optasched.layerwise_decay`'s).
+            as :func:`~optasched.layerwise_decay`'s). A stack of layers in
+            one array (``nn.scan`` / ``nnx.scan`` over blocks, the leading
+            axis the layer) takes a 1-D integer sequence, one depth per
+            layer: ``range(1, L + 1)``.
         num_layers: the top depth :math:`D`; needed when ``schedules`` is a
             function, else ``len(schedules) - 1``.
 
@@ -147,7 +150,13 @@ def per_layer(
             return optax.EmptyState()
 
         def update_fn(updates, state, params=None):
-            scale = lambda u, d: u * jnp.asarray(values[_name(d)], jnp.result_type(u))  # noqa: E731
+            def scale(u, d):
+                if isinstance(d, int):
+                    return u * jnp.asarray(values[_name(d)], u.dtype)
+                # a stack of layers in one array: one schedule's value per entry of its layer axis
+                per_depth = jnp.stack([jnp.asarray(values[_name(k)], u.dtype) for k in range(top + 1)])
+                return u * along_layers(per_depth[d], u)
+
             scaled = jax.tree.map(scale, updates, depth_tree(updates))
             return scaled, state
 
