@@ -105,7 +105,7 @@ def test_per_layer_on_a_flax_scan_model_sweeps_in_one_program():
 
     def depth(path, leaf):
         top = path.split("/")[0]
-        return {"embed": 0, "head": LAYERS + 1}.get(top, np.arange(1, LAYERS + 1))
+        return {"embed": 0, "head": LAYERS + 1}.get(top, range(1, LAYERS + 1))  # as the README shows
 
     def final_loss(peak):  # peak: a traced per-member value; the schedules are built from it
         opt = osd.per_layer(optax.adam(1.0), lambda d: osd.cosine(peak, decay_steps=5 * (d + 1)), depth,

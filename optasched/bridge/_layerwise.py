@@ -142,7 +142,7 @@ def _checked_depth(where: str, path: str, leaf: Any, depth: Any) -> int | np.nda
     """An int, or a 1-D int array matching ``leaf``'s leading (layer) axis."""
     if isinstance(depth, (int, np.integer)) and not isinstance(depth, (bool, np.bool_)):
         return int(depth)
-    if isinstance(depth, (list, tuple, np.ndarray, jax.Array)) and not is_traced(depth):
+    if isinstance(depth, (list, tuple, range, np.ndarray, jax.Array)) and not is_traced(depth):
         array = np.asarray(depth)
         rows = np.shape(leaf)[:1]
         if array.ndim == 1 and array.size and np.issubdtype(array.dtype, np.integer) and array.shape == rows:
