@@ -25,10 +25,13 @@ __all__ = [
     "decay_tau_spread",
     "decay_selected",
     "layer_arms",
+    "transformer_layer_arms",
+    "part_of",
     "declared_values",
     "bn_summary",
     "decay_summary",
     "layer_summary",
+    "transformer_layer_summary",
     "analyse",
 ]
 
@@ -132,6 +135,21 @@ def layer_arms(layers: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     }
 
 
+def transformer_layer_arms(layers: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """DT: final test loss of the transformer's per-layer arms (nats; lower is better)."""
+    loss = {arm: per_seed(layers[arm]["test_loss"]) for arm in layers}
+    return {
+        "dt_deeper_slower_vs_uniform": (loss["deeper_slower"], loss["uniform"]),
+        "dt_shallower_slower_vs_uniform": (loss["shallower_slower"], loss["uniform"]),
+        "dt_deeper_slower_vs_layerwise": (loss["deeper_slower"], loss["layerwise_constant"]),
+    }
+
+
+def part_of(name: str) -> str:
+    """The part a declared question belongs to: its name's prefix, ``"dt_..."`` -> ``"DT"``."""
+    return name.split("_", 1)[0].upper()
+
+
 def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
     """What every declared question of the parts that ran takes, keyed by its declared name."""
     out: dict[str, Any] = {}
@@ -147,6 +165,8 @@ def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
         out["b_rising_vs_coupled"] = (per_seed(chosen["rising"]["test_accuracy"]), coupled)
     if "D" in parts:
         out.update(layer_arms(parts["D"]))
+    if "DT" in parts:
+        out.update(transformer_layer_arms(parts["DT"]))
     return out
 
 
@@ -199,16 +219,21 @@ def layer_summary(layers: Mapping) -> dict:
             for arm, numbers in layers.items()}  # fmt: skip
 
 
+def transformer_layer_summary(layers: Mapping) -> dict:
+    """Per arm: mean [95% CI] of the transformer's final test and validation loss (nats per character)."""
+    return layer_summary(layers)
+
+
 def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None) -> dict:
     """The declared answers (Holm within each part) and the exploratory summaries.
 
     Args:
-      parts: ``{"A": bn per-seed numbers, "B": {"grid", "lrs", "lambdas"}, "D": layer per-seed numbers}``
-        (the parts that ran).
+      parts: ``{"A": bn per-seed numbers, "B": {"grid", "lrs", "lambdas"}, "D": layer per-seed numbers,
+        "DT": the transformer's per-layer numbers}`` (the parts that ran).
       questions: the config's declared questions; those of parts that did not run are skipped.
       epoch_steps: part B's steps per epoch (for tau in epochs).
     """
-    asked = tuple(q for q in questions if q.name[0].upper() in parts)
+    asked = tuple(q for q in questions if part_of(q.name) in parts)
     declared = analysis.answer_all(asked, declared_values(parts))
     out: dict[str, Any] = {"declared": declared}
     if "A" in parts:
@@ -217,4 +242,6 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
         out["decay"] = decay_summary(parts["B"], epoch_steps)
     if "D" in parts:
         out["layers"] = layer_summary(parts["D"])
+    if "DT" in parts:
+        out["transformer_layers"] = transformer_layer_summary(parts["DT"])
     return out

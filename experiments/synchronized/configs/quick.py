@@ -12,4 +12,5 @@ def get_config() -> default.Config:
         bn_steps=1000,  # part A: 1000 steps (default 1500)
         wd_epochs=20,  # part B: 20 epochs (default 40)
         layer_epochs=20,  # part D: 20 epochs (default 30)
+        layer_tf_steps=200,  # part DT: 200 steps (default 300)
     )

@@ -15,4 +15,9 @@ def get_config() -> default.Config:
         wd_lrs=(2e-3, 4e-3),  # two LRs
         wd_lambdas=(0.5, 1.0),  # two lambdas (one equal-tau pair)
         layer_epochs=2,  # two epochs
+        layer_tf_depth=2,  # part DT: a two-block transformer
+        layer_tf_width=32,  # narrower
+        layer_tf_steps=30,  # 30 steps
+        layer_tf_warmup=5,  # a short warmup
+        layer_tf_eval_windows=16,  # few evaluation windows
     )
