@@ -12,4 +12,5 @@ def get_config() -> default.Config:
         bn_steps=6000,  # part A: the MNIST-1D paper's step budget
         wd_epochs=80,  # part B
         layer_epochs=60,  # part D
+        layer_tf_steps=1200,  # part DT: four times the default
     )
