@@ -14,7 +14,7 @@ import pytest
 
 import optasched as osd
 from experiments.common.testing import run_smoke
-from experiments.synchronized import augment, bn, layers, study, temperature
+from experiments.synchronized import augment, bn, layers, layers_transformer, study, temperature
 from experiments.synchronized.configs import smoke as smoke_config
 from experiments.synchronized.configs.default import AUG_ARMS, TAIL_CLASSES
 
@@ -52,7 +52,11 @@ def test_smoke_run_answers_every_declared_question_from_its_per_seed_values(smok
     assert record["mean"] == pytest.approx(differences.mean())
     assert e["train_counts"] == temperature.long_tail_counts(report["config"]["temp_n_max"],
                                                              report["config"]["temp_imbalance"])
-    for family in ("A", "B", "C", "D", "E"):
+    dt = parts["DT"]
+    record = results["declared"]["dt_deeper_slower_vs_layerwise"]
+    differences = np.subtract(dt["deeper_slower"]["test_loss"], dt["layerwise_constant"]["test_loss"])
+    assert record["mean"] == pytest.approx(differences.mean())
+    for family in ("A", "B", "C", "D", "DT", "E"):
         records = [r for r in results["declared"].values() if r["correction_family"] == family]
         assert all(r["p_holm"] >= r["p_value"] for r in records) and records[0]["family_size"] == len(records)
     assert report["provenance"]["command"].startswith("python -m experiments.synchronized --config smoke")
@@ -170,6 +174,8 @@ def test_the_augmentation_arms_spend_the_same_mean_strength_placed_differently()
         study.check(dataclasses.replace(config, aug_means=(0.5, 2.0)))
     with pytest.raises(ValueError, match="aug_seeds"):
         study.check(dataclasses.replace(config, aug_seeds=1))
+
+
 # -- part E ---------------------------------------------------------------------------------------
 
 
@@ -236,3 +242,29 @@ def test_a_new_temperature_schedule_does_not_retrace_the_training_program():
     np.testing.assert_allclose(taus["cosine_tau"], [0.55], rtol=1e-5)
     lr_factor = (1 + np.cos(np.pi * 3 / 4)) / 2
     np.testing.assert_allclose(taus["coupled"], [0.1 + 0.9 * lr_factor], rtol=1e-5)
+
+
+# -- part DT --------------------------------------------------------------------------------------
+
+
+def test_transformer_layer_arms_give_each_scanned_block_its_own_depth():
+    config = smoke_config.get_config()  # 2 blocks: depths 0 (embeddings), 1-2 (blocks), 3 (final LN, head)
+    deeper = layers_transformer.member("deeper_slower", 0, config)
+    assert deeper["decay_steps"].tolist() == [15, 20, 25, 30]  # 30 steps, the first depth over half
+    layerwise = layers_transformer.member("layerwise_constant", 0, config)
+    np.testing.assert_allclose(layerwise["peaks"], config.layer_tf_peak_lr * 0.75 ** np.arange(3, -1, -1),
+                               rtol=1e-6)  # fmt: skip
+    setup = layers_transformer.setup_for(config)
+    params = layers_transformer.tr.model(setup).init(
+        jax.random.key(0), jnp.zeros((1, setup.context), jnp.int32), jnp.bool_(False), setup.depth)["params"]
+    depth = layers_transformer.depth_of(setup.depth)
+    seen = {}
+    for path, leaf in jax.tree_util.tree_flatten_with_path(params)[0]:
+        name = osd.bridge._layerwise.path_name(path)
+        d = depth(name, leaf)
+        if name.startswith("layers"):
+            assert list(d) == [1, 2] and leaf.shape[0] == setup.depth  # one depth per stacked block
+        seen[name.split("/")[0]] = d
+    assert seen["embed"] == seen["positions"] == 0 and seen["head"] == seen["final_ln"] == 3
+    with pytest.raises(ValueError, match="cosine must end after the warmup"):
+        layers_transformer.member("deeper_slower", 0, dataclasses.replace(config, layer_tf_warmup=15))

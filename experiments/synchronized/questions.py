@@ -29,6 +29,8 @@ __all__ = [
     "augment_selected",
     "augment_arms",
     "layer_arms",
+    "transformer_layer_arms",
+    "part_of",
     "declared_values",
     "bn_summary",
     "decay_summary",
@@ -37,6 +39,7 @@ __all__ = [
     "temperature_accuracy",
     "temperature_arms",
     "temperature_summary",
+    "transformer_layer_summary",
     "analyse",
 ]
 
@@ -220,6 +223,19 @@ def temperature_summary(e: Mapping) -> dict:
                                  "tail_classes": list(TAIL_CLASSES), "head_classes": list(HEAD_CLASSES)},
                                 "per-arm means over seeds; only the declared e_* differences are "
                                 "confirmatory")
+def transformer_layer_arms(layers: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """DT: final test loss of the transformer's per-layer arms (nats; lower is better)."""
+    loss = {arm: per_seed(layers[arm]["test_loss"]) for arm in layers}
+    return {
+        "dt_deeper_slower_vs_uniform": (loss["deeper_slower"], loss["uniform"]),
+        "dt_shallower_slower_vs_uniform": (loss["shallower_slower"], loss["uniform"]),
+        "dt_deeper_slower_vs_layerwise": (loss["deeper_slower"], loss["layerwise_constant"]),
+    }
+
+
+def part_of(name: str) -> str:
+    """The part a declared question belongs to: its name's prefix, ``"dt_..."`` -> ``"DT"``."""
+    return name.split("_", 1)[0].upper()
 
 
 def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
@@ -241,6 +257,8 @@ def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
         out.update(layer_arms(parts["D"]))
     if "E" in parts:
         out.update(temperature_arms(parts["E"]))
+    if "DT" in parts:
+        out.update(transformer_layer_arms(parts["DT"]))
     return out
 
 
@@ -311,17 +329,22 @@ def layer_summary(layers: Mapping) -> dict:
             for arm, numbers in layers.items()}  # fmt: skip
 
 
+def transformer_layer_summary(layers: Mapping) -> dict:
+    """Per arm: mean [95% CI] of the transformer's final test and validation loss (nats per character)."""
+    return layer_summary(layers)
+
+
 def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None) -> dict:
     """The declared answers (Holm within each part) and the exploratory summaries.
 
     Args:
       parts: ``{"A": bn per-seed numbers, "B": {"grid", "lrs", "lambdas"}, "C": {"arms",
-        "spent_mean_strength"}, "D": layer per-seed numbers, "E": temperature per-seed numbers}``
-        (the parts that ran).
+        "spent_mean_strength"}, "D": layer per-seed numbers, "DT": the transformer's per-layer
+        numbers, "E": temperature per-seed numbers}`` (the parts that ran).
       questions: the config's declared questions; those of parts that did not run are skipped.
       epoch_steps: part B's steps per epoch (for tau in epochs).
     """
-    asked = tuple(q for q in questions if q.name[0].upper() in parts)
+    asked = tuple(q for q in questions if part_of(q.name) in parts)
     declared = analysis.answer_all(asked, declared_values(parts))
     out: dict[str, Any] = {"declared": declared}
     if "A" in parts:
@@ -334,4 +357,6 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
         out["layers"] = layer_summary(parts["D"])
     if "E" in parts:
         out["temperature"] = temperature_summary(parts["E"])
+    if "DT" in parts:
+        out["transformer_layers"] = transformer_layer_summary(parts["DT"])
     return out

@@ -9,7 +9,8 @@ from collections.abc import Sequence
 from experiments.common import tables
 
 __all__ = ["declared_table", "bn_table", "decay_table", "decay_grid_table", "augment_table",
-           "augment_grid_table", "layer_table", "temperature_table", "describe", "main"]  # fmt: skip
+           "augment_grid_table", "layer_table", "transformer_layer_table", "temperature_table",
+           "describe", "main"]  # fmt: skip
 
 
 def _pct(record: dict, scale: float = 100.0, digits: int = 1) -> str:
@@ -20,7 +21,7 @@ def declared_table(results: dict) -> str:
     """Every declared question: mean difference [95% CI], p, Holm p within its part."""
     rows = []
     for name, r in results["declared"].items():
-        scale, digits = (1.0, 3) if name.startswith(("a_mismatch", "b_tau")) else (100.0, 2)
+        scale, digits = (1.0, 3) if name.startswith(("a_mismatch", "b_tau", "dt_")) else (100.0, 2)
         rows.append([f"`{name}`", _pct(r, scale, digits), f"{r['p_value']:.3f}", f"{r['p_holm']:.3f}",
                      "yes" if r["significant"] else "no", r["n"]])  # fmt: skip
     return tables.markdown(["question", "mean [95% CI]", "p", "p Holm", "significant", "seeds"], rows)
@@ -104,12 +105,20 @@ def temperature_table(results: dict) -> str:
                             "balanced validation acc %"], rows)  # fmt: skip
 
 
+def transformer_layer_table(results: dict) -> str:
+    """Part DT: the transformer's final test and validation loss per arm (nats per character)."""
+    rows = [[arm, _pct(m["test_loss"], 1.0, 3), _pct(m["validation_loss"], 1.0, 3)]
+            for arm, m in results["transformer_layers"].items()]
+    return tables.markdown(["arm", "test loss (nats/char)", "validation loss (nats/char)"], rows)
+
+
 def describe(report: dict) -> str:
     """Every table of the README."""
     results = report["results"]
     parts = [declared_table(results)]
     for key, table in (("bn", bn_table), ("decay", decay_table), ("augment", augment_table),
                        ("augment", augment_grid_table), ("layers", layer_table),
+                       ("transformer_layers", transformer_layer_table),
                        ("temperature", temperature_table)):  # fmt: skip
         if key in results:
             parts.append(table(results))

@@ -12,11 +12,13 @@ import optasched as osd
 from experiments.common import plotting
 from experiments.common.data import load_mnist1d, split_validation
 
-from . import augment, bn, decay, layers, questions, temperature
+from . import augment, bn, decay, layers, layers_transformer, questions, temperature
 from .configs.default import (ANALYSES, AUG_ARMS, BN_ARMS, BN_SCHEDULES, DECAY_ARMS, LAYER_ARMS,
                               TEMPERATURE_RUNS)
 
-__all__ = ["check", "part_a", "part_b", "part_c", "part_d", "part_e", "study"]
+PARTS = ("A", "B", "C", "D", "DT", "E")  # DT: part D on transformer_warmup's character transformer
+
+__all__ = ["PARTS", "check", "part_a", "part_b", "part_c", "part_d", "part_dt", "part_e", "study"]
 
 
 def check(config) -> None:
@@ -25,10 +27,9 @@ def check(config) -> None:
         raise ValueError("synchronized: analyses must be configs.default.ANALYSES, declared before the run")
     if config.seeds < 2:
         raise ValueError(f"synchronized: paired intervals need at least 2 seeds, got {config.seeds}")
-    unknown = sorted(set(config.parts) - {"A", "B", "C", "D", "E"})
+    unknown = sorted(set(config.parts) - set(PARTS))
     if unknown or not config.parts:
-        raise ValueError(f"synchronized: parts must be a non-empty subset of ('A', 'B', 'C', 'D', 'E'), "
-                         f"got {config.parts}")
+        raise ValueError(f"synchronized: parts must be a non-empty subset of {PARTS}, got {config.parts}")
     if config.bn_steps % config.bn_record_every:
         raise ValueError(f"synchronized: bn_steps ({config.bn_steps}) must be a multiple of bn_record_every "
                          f"({config.bn_record_every})")
@@ -221,6 +222,19 @@ def part_e(config, context, data, key) -> dict:
     return out
 
 
+def part_dt(config, context, key) -> dict:
+    """Part D on the transformer: every (arm, seed) of the per-depth schedules, one sweep."""
+    members = osd.stack([layers_transformer.member(arm, seed, config) for arm in LAYER_ARMS
+                         for seed in range(config.seeds)])  # fmt: skip
+    result = context.sweep(layers_transformer.make_train(config), members, key,
+                           label=f"DT: transformer per-layer, {len(LAYER_ARMS) * config.seeds} members")  # fmt: skip
+    m = _reshape(result.metrics, (len(LAYER_ARMS), config.seeds))
+    return {arm: {"test_loss": m["test_loss"][a].tolist(),
+                  "validation_loss": m["validation_loss"][a].tolist(),
+                  "diverged": (m["diverged_at"][a] >= 0).tolist()}
+            for a, arm in enumerate(LAYER_ARMS)}  # fmt: skip
+
+
 def study(config, context) -> dict:
     """Run the configured parts and answer the declared questions."""
     check(config)
@@ -237,6 +251,8 @@ def study(config, context) -> dict:
         parts["D"] = part_d(config, context, data, jax.random.fold_in(key, 3))
     if "E" in config.parts:
         parts["E"] = part_e(config, context, data, jax.random.fold_in(key, 4))
+    if "DT" in config.parts:
+        parts["DT"] = part_dt(config, context, jax.random.fold_in(key, 5))
     epoch_steps = decay.steps_per_epoch(data, config)
     return {"parts": parts, "extra": extra, "epoch_steps": epoch_steps,
             **questions.analyse(parts, config.analyses, epoch_steps)}  # fmt: skip

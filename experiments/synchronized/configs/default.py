@@ -1,5 +1,6 @@
 """The synchronized study: parts A (BatchNorm statistics), B (weight decay), C (augmentation), D
-(per-layer schedules) and E (contrastive temperature) on MNIST-1D.
+(per-layer schedules) and E (contrastive temperature) on MNIST-1D, and D on transformer_warmup's
+character transformer (DT).
 
 Every arm of a part sees the same initialisation and data order per seed; the declared analysis
 below is fixed before the run (``experiments.common.analysis``), Holm within each part.
@@ -86,12 +87,19 @@ ANALYSES = (
     _q("e_coupled_vs_const_0.1", "E: does a temperature coupled to a cosine LR (1.0 at the peak, 0.1 at the "
        "end) raise tail-class accuracy over a constant 0.1 under the same cosine LR (the mission's claim)?",
        f"{TAIL_ACCURACY}; coupled minus const_0.1 per seed, cosine LR", "E"),
+    # Part DT: the same three comparisons on the transformer (lower loss is better), their own family
+    _q("dt_deeper_slower_vs_uniform", "D on the transformer: do deeper blocks decaying more slowly help?",
+       "final test loss (nats per character), deeper_slower minus uniform per seed", "DT"),
+    _q("dt_shallower_slower_vs_uniform", "D on the transformer: ... and the opposite shape?",
+       "final test loss (nats per character), shallower_slower minus uniform per seed", "DT"),
+    _q("dt_deeper_slower_vs_layerwise", "D on the transformer: against ELECTRA/BEiT's layer-wise decay",
+       "final test loss (nats per character), deeper_slower minus layerwise_constant per seed", "DT"),
 )
 
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    parts: tuple[str, ...] = ("A", "B", "C", "D", "E")  # parts run
+    parts: tuple[str, ...] = ("A", "B", "C", "D", "DT", "E")  # parts run (DT: part D on the transformer)
     seeds: int = 6  # seeds per cell: init and data order, the same for every arm of a part
     batch_size: int = 100  # minibatch (batches drawn with replacement)
     validation_size: int = 500  # training examples held out for selection (part B)
@@ -124,7 +132,6 @@ class Config:
     layer_epochs: int = 30  # training epochs
     layer_peak_lr: float = 1e-2  # Adam peak LR (MNIST-1D's reference)
     layer_short: float = 0.5  # the fastest-decaying depth's cosine lasts this fraction of the run
-    layer_decay: float = 0.75  # layerwise_constant: peak x decay ** (3 - depth) (ELECTRA/BEiT)
     # Part E: supervised contrastive CNN on long-tailed MNIST-1D, SGD with momentum
     temp_steps: int = 3000  # training steps (about 400 epochs of the 745 long-tailed examples)
     temp_lr: float = 0.05  # SGD peak LR (the best mean validation accuracy of 0.01/0.05/0.2 in a pilot)
@@ -136,6 +143,18 @@ class Config:
     temp_n_max: int = 300  # training examples of class 0 (the head)
     temp_imbalance: float = 100.0  # head count / rarest count: class k keeps n_max * 100 ** (-k / 9)
     temp_runs: tuple = TEMPERATURE_RUNS  # (LR schedule, arms) of part E; the declared arms must be in it
+    layer_decay: float = 0.75  # layerwise_constant: peak x decay ** (top - depth) (ELECTRA/BEiT)
+    # Part DT: part D's arms on transformer_warmup's Pre-LN character transformer (layers_transformer.py)
+    layer_tf_depth: int = 6  # scanned blocks L (depths: embeddings 0, blocks 1..L, final LN + head L + 1)
+    layer_tf_width: int = 64  # d_model (transformer_warmup's default)
+    layer_tf_heads: int = 4  # attention heads
+    layer_tf_context: int = 32  # characters of context
+    layer_tf_batch_size: int = 16  # windows per step
+    layer_tf_steps: int = 300  # Adam steps
+    layer_tf_warmup: int = 25  # linear warmup steps, the same at every depth
+    layer_tf_peak_lr: float = 3e-3  # peak LR (Pre-LN trains at it in transformer_warmup)
+    layer_tf_b2: float = 0.98  # Adam's b2 (Vaswani et al. 2017)
+    layer_tf_eval_windows: int = 256  # validation and test windows of 33 characters
     analyses: tuple[Question, ...] = ANALYSES  # declared before the run (study checks them)
 
 

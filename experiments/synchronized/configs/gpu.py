@@ -16,4 +16,5 @@ def get_config() -> default.Config:
         aug_epochs=120,  # part C
         temp_steps=6000,  # part E: twice the default, five periods as there
         temp_period=1200,
+        layer_tf_steps=1200,  # part DT: four times the default
     )

@@ -16,4 +16,5 @@ def get_config() -> default.Config:
         aug_epochs=30,  # part C: 30 epochs (default 60)
         temp_steps=1500,  # part E: 1500 steps (default 3000)
         temp_period=300,  # five temperature periods, as in the default
+        layer_tf_steps=200,  # part DT: 200 steps (default 300)
     )

@@ -22,4 +22,9 @@ def get_config() -> default.Config:
         temp_steps=40,  # part E: forty steps
         temp_period=20,  # two temperature periods
         temp_records=2,  # two evaluations
+        layer_tf_depth=2,  # part DT: a two-block transformer
+        layer_tf_width=32,  # narrower
+        layer_tf_steps=30,  # 30 steps
+        layer_tf_warmup=5,  # a short warmup
+        layer_tf_eval_windows=16,  # few evaluation windows
     )
