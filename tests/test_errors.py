@@ -593,6 +593,19 @@ def test_join_with_repeated_boundaries_skips_the_empty_segment():
     np.testing.assert_allclose(values(osd.join([a, b, c], [0, 0])), values(c), rtol=1e-6)
 
 
+def test_a_list_of_traced_boundaries_builds_under_vmap():
+    # A boundary swept with vmap arrives as a tracer inside a Python list: NumPy cannot hold it.
+    def built(boundary):
+        return osd.join([osd.constant(1.0), osd.linear(0.5, 0.0, 10)], [boundary])(STEPS)
+
+    swept = np.asarray(jax.vmap(built)(jnp.asarray([3, 7])))
+    for row, boundary in zip(swept, (3, 7)):
+        expected = values(osd.join([osd.constant(1.0), osd.linear(0.5, 0.0, 10)], [boundary]))
+        np.testing.assert_allclose(row, expected, rtol=1e-6, atol=1e-7)  # float32, another program shape
+    with pytest.raises(ValueError, match="join: boundaries must be numeric"):
+        osd.join([osd.constant(1.0), osd.constant(0.1)], [jnp.asarray(3), None])
+
+
 def test_piecewise_linear_single_knot_is_constant():
     for interpolation in ("linear", "cosine"):
         out = values(osd.piecewise_linear([50], [0.3], interpolation))

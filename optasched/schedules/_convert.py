@@ -39,7 +39,10 @@ def _numeric_array(family: str, name: str, x: Any):
                 # float, like optax does for giant step counts.
                 return np.asarray(float(x))
         try:
-            x = np.asarray(x)
+            # A list holding arrays (a boundary traced by vmap or jit) stacks in JAX;
+            # NumPy cannot hold a tracer.
+            traced = any(isinstance(v, jax.Array) for v in jax.tree.leaves(x))
+            x = jnp.asarray(x) if traced else np.asarray(x)
         except (ValueError, TypeError) as err:
             raise ValueError(f"{family}: {name} must be numeric, got {x!r}") from err
     if not (jnp.issubdtype(x.dtype, jnp.integer) or jnp.issubdtype(x.dtype, jnp.floating)):
