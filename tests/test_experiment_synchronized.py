@@ -56,7 +56,19 @@ def test_smoke_run_answers_every_declared_question_from_its_per_seed_values(smok
     record = results["declared"]["dt_deeper_slower_vs_layerwise"]
     differences = np.subtract(dt["deeper_slower"]["test_loss"], dt["layerwise_constant"]["test_loss"])
     assert record["mean"] == pytest.approx(differences.mean())
-    for family in ("A", "B", "C", "D", "DT", "E"):
+    el = parts["EL"]  # part EL: each arm at the peak LR with the best mean balanced validation accuracy
+    record = results["declared"]["el_coupled_vs_const_0.1"]
+
+    def tail_at_chosen(run):
+        validation = np.asarray(run["validation_per_class"]).mean(axis=2)  # [lr, seed]: balanced
+        i = int(np.argmax(validation.mean(axis=1)))
+        return np.asarray(run["test_per_class"])[i][:, tail].mean(1), el["lrs"][i]
+
+    (coupled, lr_coupled), (constant, _) = (tail_at_chosen(el["cosine"][a]) for a in ("coupled", "const_0.1"))
+    assert record["mean"] == pytest.approx((coupled - constant).mean())
+    assert results["temperature_lr"]["per_arm"]["cosine"]["coupled"]["lr"] == lr_coupled
+    assert el["lrs"] == list(report["config"]["temp_lr_grid"])
+    for family in ("A", "B", "C", "D", "DT", "E", "EL"):
         records = [r for r in results["declared"].values() if r["correction_family"] == family]
         assert all(r["p_holm"] >= r["p_value"] for r in records) and records[0]["family_size"] == len(records)
     assert report["provenance"]["command"].startswith("python -m experiments.synchronized --config smoke")
@@ -210,6 +222,15 @@ def test_the_temperature_arms_are_kukleva_s_cosine_constants_and_the_coupled_lr(
     np.testing.assert_allclose(jax.vmap(shifted)(jnp.asarray(t)), 1.1 - expected, atol=1e-6)
     with pytest.raises(ValueError, match="needs a moving LR"):
         temperature.member("coupled", "fixed", 0, config)
+    # part EL: the peak LR becomes a leaf (one program for every LR); the fixed LR stays at it
+    assert "peak_lr" not in temperature.member("const_0.1", "fixed", 0, config)  # part E: built in
+    at = temperature.member("const_0.1", "fixed", 0, config, peak_lr=0.2)
+    assert at["peak_lr"] == at["lr_end"] == 0.2
+    assert temperature.member("coupled", "cosine", 0, config, peak_lr=0.2)["lr_end"] == 0.0
+    with pytest.raises(ValueError, match="peak_lr"):
+        temperature.member("const_0.1", "fixed", 0, config, peak_lr=0.0)
+    with pytest.raises(ValueError, match="temp_lr_grid"):
+        study.check(dataclasses.replace(config, temp_lr_grid=(0.05,)))
     with pytest.raises(ValueError, match="temperature arm"):
         temperature.member("bogus", "fixed", 0, config)
 

@@ -40,6 +40,9 @@ __all__ = [
     "temperature_arms",
     "temperature_summary",
     "transformer_layer_summary",
+    "temperature_lr_arms",
+    "temperature_lr_selected",
+    "temperature_lr_summary",
     "analyse",
 ]
 
@@ -223,6 +226,66 @@ def temperature_summary(e: Mapping) -> dict:
                                  "tail_classes": list(TAIL_CLASSES), "head_classes": list(HEAD_CLASSES)},
                                 "per-arm means over seeds; only the declared e_* differences are "
                                 "confirmatory")
+def temperature_lr_selected(el: Mapping) -> dict[str, dict[str, dict[str, Any]]]:
+    """EL: per LR schedule and arm, the peak LR chosen on balanced validation accuracy (``stats.select``
+    over the LRs, means over seeds) and the chosen LR's per-seed numbers."""
+    everything = range(len(el["train_counts"]))
+    out: dict[str, dict[str, dict[str, Any]]] = {}
+    for schedule, arms in el.items():
+        if schedule in ("train_counts", "lrs"):
+            continue
+        for arm, run in arms.items():
+            per_lr = [{f"{split}_per_class": run[f"{split}_per_class"][i] for split in ("test", "validation")}
+                      for i in range(len(el["lrs"]))]  # fmt: skip
+            validation = np.stack([temperature_accuracy(r, everything, "validation") for r in per_lr])
+            choice = stats.select(validation, failed=np.asarray(run["diverged"], dtype=bool))
+            i = choice.index
+            out.setdefault(schedule, {})[arm] = {
+                "lr_index": i, "lr": None if i is None else el["lrs"][i],
+                "at_edge": bool(choice.at_edge),
+                "validation_balanced_by_lr": validation.mean(axis=1).tolist(),
+                "chosen": None if i is None else per_lr[i],
+            }  # fmt: skip
+    return out
+
+
+def temperature_lr_arms(el: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
+    """EL: tail-class test accuracy, each arm at its own chosen peak LR (an arm with none: NaN)."""
+    chosen = temperature_lr_selected(el)
+    seeds = np.shape(el["fixed"]["const_0.1"]["diverged"])[1]
+
+    def tail(schedule, arm):
+        c = chosen[schedule][arm]["chosen"]
+        return np.full(seeds, np.nan) if c is None else temperature_accuracy(c)
+
+    return {
+        "el_cosine_tau_vs_const_0.1": (tail("fixed", "cosine_tau"), tail("fixed", "const_0.1")),
+        "el_cosine_tau_vs_const_0.2": (tail("fixed", "cosine_tau"), tail("fixed", "const_0.2")),
+        "el_coupled_vs_const_0.1": (tail("cosine", "coupled"), tail("cosine", "const_0.1")),
+    }
+
+
+def temperature_lr_summary(el: Mapping) -> dict:
+    """EL: per LR schedule and arm, the chosen peak LR, the balanced validation accuracy at every LR,
+    and tail, head and balanced test accuracy at the chosen LR (mean [95% CI] over seeds)."""
+    everything = range(len(el["train_counts"]))
+    out: dict[str, dict[str, Any]] = {}
+    for schedule, arms in temperature_lr_selected(el).items():
+        for arm, s in arms.items():
+            c = s["chosen"]
+            out.setdefault(schedule, {})[arm] = {
+                "lr": s["lr"], "at_edge": s["at_edge"],
+                "validation_balanced_by_lr": s["validation_balanced_by_lr"],
+                **({} if c is None else {
+                    "tail_test": stats.mean_ci(temperature_accuracy(c)).as_dict(),
+                    "head_test": stats.mean_ci(temperature_accuracy(c, HEAD_CLASSES)).as_dict(),
+                    "balanced_test": stats.mean_ci(temperature_accuracy(c, everything)).as_dict()}),
+            }  # fmt: skip
+    return analysis.exploratory({"per_arm": out, "lrs": list(el["lrs"])},
+                                "the choice per arm and its test numbers; only the declared el_* "
+                                "differences are confirmatory")
+
+
 def transformer_layer_arms(layers: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """DT: final test loss of the transformer's per-layer arms (nats; lower is better)."""
     loss = {arm: per_seed(layers[arm]["test_loss"]) for arm in layers}
@@ -259,6 +322,8 @@ def declared_values(parts: Mapping[str, Any]) -> dict[str, Any]:
         out.update(temperature_arms(parts["E"]))
     if "DT" in parts:
         out.update(transformer_layer_arms(parts["DT"]))
+    if "EL" in parts:
+        out.update(temperature_lr_arms(parts["EL"]))
     return out
 
 
@@ -340,7 +405,8 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
     Args:
       parts: ``{"A": bn per-seed numbers, "B": {"grid", "lrs", "lambdas"}, "C": {"arms",
         "spent_mean_strength"}, "D": layer per-seed numbers, "DT": the transformer's per-layer
-        numbers, "E": temperature per-seed numbers}`` (the parts that ran).
+        numbers, "E": temperature per-seed numbers, "EL": E's per-seed numbers per peak LR}`` (the
+        parts that ran).
       questions: the config's declared questions; those of parts that did not run are skipped.
       epoch_steps: part B's steps per epoch (for tau in epochs).
     """
@@ -359,4 +425,6 @@ def analyse(parts: Mapping[str, Any], questions, epoch_steps: int | None = None)
         out["temperature"] = temperature_summary(parts["E"])
     if "DT" in parts:
         out["transformer_layers"] = transformer_layer_summary(parts["DT"])
+    if "EL" in parts:
+        out["temperature_lr"] = temperature_lr_summary(parts["EL"])
     return out

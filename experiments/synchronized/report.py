@@ -10,6 +10,7 @@ from experiments.common import tables
 
 __all__ = ["declared_table", "bn_table", "decay_table", "decay_grid_table", "augment_table",
            "augment_grid_table", "layer_table", "transformer_layer_table", "temperature_table",
+           "temperature_lr_table",
            "describe", "main"]  # fmt: skip
 
 
@@ -105,6 +106,22 @@ def temperature_table(results: dict) -> str:
                             "balanced validation acc %"], rows)  # fmt: skip
 
 
+def temperature_lr_table(results: dict) -> str:
+    """Part EL per LR schedule and arm: the chosen peak LR, balanced validation accuracy at every LR,
+    tail, head and balanced test accuracy at the chosen LR (%)."""
+    el = results["temperature_lr"]
+    rows = []
+    for schedule, arms in el["per_arm"].items():
+        for arm, m in arms.items():
+            by_lr = " / ".join(f"{100 * v:.1f}" for v in m["validation_balanced_by_lr"])
+            tests = ([_pct(m["tail_test"]), _pct(m["head_test"]), _pct(m["balanced_test"])]
+                     if "tail_test" in m else ["none eligible"] * 3)  # fmt: skip
+            rows.append([schedule, arm, "—" if m["lr"] is None else f"{m['lr']:g}", by_lr, *tests])
+    lrs = " / ".join(f"{lr:g}" for lr in el["lrs"])
+    return tables.markdown(["LR", "arm", "chosen peak LR", f"balanced validation acc % at {lrs}",
+                            "tail test acc %", "head test acc %", "balanced test acc %"], rows)  # fmt: skip
+
+
 def transformer_layer_table(results: dict) -> str:
     """Part DT: the transformer's final test and validation loss per arm (nats per character)."""
     rows = [[arm, _pct(m["test_loss"], 1.0, 3), _pct(m["validation_loss"], 1.0, 3)]
@@ -119,7 +136,7 @@ def describe(report: dict) -> str:
     for key, table in (("bn", bn_table), ("decay", decay_table), ("augment", augment_table),
                        ("augment", augment_grid_table), ("layers", layer_table),
                        ("transformer_layers", transformer_layer_table),
-                       ("temperature", temperature_table)):  # fmt: skip
+                       ("temperature", temperature_table), ("temperature_lr", temperature_lr_table)):  # fmt: skip
         if key in results:
             parts.append(table(results))
     if "decay" in results:

@@ -16,9 +16,10 @@ from . import augment, bn, decay, layers, layers_transformer, questions, tempera
 from .configs.default import (ANALYSES, AUG_ARMS, BN_ARMS, BN_SCHEDULES, DECAY_ARMS, LAYER_ARMS,
                               TEMPERATURE_RUNS)
 
-PARTS = ("A", "B", "C", "D", "DT", "E")  # DT: part D on transformer_warmup's character transformer
+# DT: part D on transformer_warmup's character transformer; EL: part E with a peak LR chosen per arm
+PARTS = ("A", "B", "C", "D", "DT", "E", "EL")
 
-__all__ = ["PARTS", "check", "part_a", "part_b", "part_c", "part_d", "part_dt", "part_e", "study"]
+__all__ = ["PARTS", "check", "part_a", "part_b", "part_c", "part_d", "part_dt", "part_e", "part_el", "study"]
 
 
 def check(config) -> None:
@@ -72,6 +73,9 @@ def _check_part_e(config) -> None:
     if not declared <= runs:
         raise ValueError(f"synchronized: temp_runs must include the declared runs {TEMPERATURE_RUNS}, "
                          f"got {config.temp_runs}")
+    grid = np.asarray(config.temp_lr_grid, dtype=np.float64)
+    if "EL" in config.parts and (grid.size < 2 or not (grid > 0).all()):
+        raise ValueError(f"synchronized: temp_lr_grid needs at least two positive peak LRs, got {config.temp_lr_grid}")
     if not 0 < config.temp_tau_min <= config.temp_tau_max:
         raise ValueError(f"synchronized: need 0 < temp_tau_min <= temp_tau_max, got {config.temp_tau_min}, "
                          f"{config.temp_tau_max}")
@@ -222,6 +226,28 @@ def part_e(config, context, data, key) -> dict:
     return out
 
 
+def part_el(config, context, data, key) -> dict:
+    """Part E's declared runs at every peak LR of ``temp_lr_grid``, one sweep (the same init and
+    batches per seed as part E: the same key)."""
+    data = temperature.long_tail(data, config.temp_n_max, config.temp_imbalance)
+    runs = [(schedule, arm) for schedule, arms in TEMPERATURE_RUNS for arm in arms]
+    lrs = [float(lr) for lr in config.temp_lr_grid]
+    members = osd.stack([temperature.member(arm, schedule, seed, config, peak_lr=lr) for schedule, arm in runs
+                         for lr in lrs for seed in range(config.seeds)])  # fmt: skip
+    result = context.sweep(temperature.make_train(config, data, config.temp_steps), members, key,
+                           label=f"EL: temperature x peak LR, {len(runs) * len(lrs) * config.seeds} members")  # fmt: skip
+    m = _reshape(result.metrics, (len(runs), len(lrs), config.seeds))
+    out = {"train_counts": np.bincount(data["y_train"], minlength=temperature.NUM_CLASSES).tolist(), "lrs": lrs}
+    for r, (schedule, arm) in enumerate(runs):
+        out.setdefault(schedule, {})[arm] = {
+            "test_per_class": m["test_per_class"][r].tolist(),  # [lr, seed, class]
+            "validation_per_class": m["validation_per_class"][r].tolist(),
+            "final_loss": m["loss"][r, :, :, -1].tolist(),  # [lr, seed]
+            "diverged": (m["diverged_at"][r] >= 0).tolist(),
+        }
+    return out
+
+
 def part_dt(config, context, key) -> dict:
     """Part D on the transformer: every (arm, seed) of the per-depth schedules, one sweep."""
     members = osd.stack([layers_transformer.member(arm, seed, config) for arm in LAYER_ARMS
@@ -253,6 +279,8 @@ def study(config, context) -> dict:
         parts["E"] = part_e(config, context, data, jax.random.fold_in(key, 4))
     if "DT" in config.parts:
         parts["DT"] = part_dt(config, context, jax.random.fold_in(key, 5))
+    if "EL" in config.parts:  # part E's key: the same init and data order per seed
+        parts["EL"] = part_el(config, context, data, jax.random.fold_in(key, 4))
     epoch_steps = decay.steps_per_epoch(data, config)
     return {"parts": parts, "extra": extra, "epoch_steps": epoch_steps,
             **questions.analyse(parts, config.analyses, epoch_steps)}  # fmt: skip

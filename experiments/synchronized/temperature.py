@@ -84,7 +84,7 @@ def kukleva(low, high, period) -> osd.Schedule:
     return osd.cycle(osd.join([down, up], jnp.reshape(half, (1,))), period)  # boundaries: one array
 
 
-def member(arm: str, lr_schedule: str, seed: int, config) -> dict:
+def member(arm: str, lr_schedule: str, seed: int, config, peak_lr: float | None = None) -> dict:
     """One (arm, LR schedule, seed) of part E as a sweep member (every value a leaf).
 
     Args:
@@ -92,6 +92,8 @@ def member(arm: str, lr_schedule: str, seed: int, config) -> dict:
       lr_schedule: ``"fixed"`` (the peak throughout) or ``"cosine"`` (to 0).
       seed: the seed (init and data order).
       config: the study's config (``temp_*`` fields).
+      peak_lr: part EL's per-member peak LR (a leaf); None: ``config.temp_lr``, built into the
+        program as part E has it.
     """
     if arm not in TEMPERATURE_ARMS:
         raise ValueError(f"synchronized: temperature arm must be one of {TEMPERATURE_ARMS}, got {arm!r}")
@@ -104,9 +106,14 @@ def member(arm: str, lr_schedule: str, seed: int, config) -> dict:
         low, high = high, low
     elif arm.startswith("const_"):
         low = high = float(arm.removeprefix("const_"))
-    return {"seed": seed, "lr_end": config.temp_lr if lr_schedule == "fixed" else 0.0,
-            "tau_low": low, "tau_high": high, "period": config.temp_period,
-            "coupled": arm == "coupled"}  # fmt: skip
+    peak = config.temp_lr if peak_lr is None else peak_lr
+    if not peak > 0:
+        raise ValueError(f"synchronized: peak_lr must be positive, got {peak_lr}")
+    m = {"seed": seed, "lr_end": peak if lr_schedule == "fixed" else 0.0, "tau_low": low, "tau_high": high,
+         "period": config.temp_period, "coupled": arm == "coupled"}  # fmt: skip
+    if peak_lr is not None:
+        m["peak_lr"] = peak_lr
+    return m
 
 
 def supcon_loss(z: jax.Array, labels: jax.Array, tau: jax.Array) -> jax.Array:
@@ -162,7 +169,7 @@ def make_train(config, data, steps: int):
     def train(m, key):
         init_key, data_key = jax.random.split(jax.random.fold_in(key, m["seed"]))
         params = model.init(init_key, x_train[:1])["params"]
-        lr = osd.cosine(config.temp_lr, steps, end_value=m["lr_end"])
+        lr = osd.cosine(m.get("peak_lr", config.temp_lr), steps, end_value=m["lr_end"])
         optimizer = osd.inject(optax.sgd)(learning_rate=lr, momentum=config.temp_momentum)
         temperatures = {"periodic": kukleva(m["tau_low"], m["tau_high"], m["period"]),
                         "coupled": osd.coupled_temperature(lr, config.temp_tau_min, config.temp_tau_max)}

@@ -36,6 +36,8 @@ MISMATCH = ("mismatch: test loss in eval mode with the arm's running statistics 
 
 AUG_TEST = ("final test accuracy at each arm's mean strength chosen on final validation accuracy "
             "(stats.select over aug_means; none has one cell)")
+EL_CHOICE = ("each arm's peak LR chosen from temp_lr_grid on final balanced validation accuracy "
+             "(stats.select over the LRs, means over seeds)")
 TAIL_ACCURACY = ("tail-class test accuracy: mean over the tail classes (TAIL_CLASSES) of the per-class "
                  "accuracy on the balanced test set, nearest-class-mean read-out of the final encoder")
 
@@ -87,6 +89,15 @@ ANALYSES = (
     _q("e_coupled_vs_const_0.1", "E: does a temperature coupled to a cosine LR (1.0 at the peak, 0.1 at the "
        "end) raise tail-class accuracy over a constant 0.1 under the same cosine LR (the mission's claim)?",
        f"{TAIL_ACCURACY}; coupled minus const_0.1 per seed, cosine LR", "E"),
+    # -- part EL: part E's questions with every arm at its own peak LR (added after E's results showed
+    # one LR for every arm; declared before EL's run). Its own family.
+    _q("el_cosine_tau_vs_const_0.1", "E, each arm at its validation-chosen peak LR: periodic cosine vs 0.1, "
+       "LR fixed", f"{TAIL_ACCURACY}; {EL_CHOICE}; cosine_tau minus const_0.1 per seed, fixed LR", "EL"),
+    _q("el_cosine_tau_vs_const_0.2", "E, each arm at its validation-chosen peak LR: periodic cosine vs 0.2",
+       f"{TAIL_ACCURACY}; {EL_CHOICE}; cosine_tau minus const_0.2 per seed, fixed LR", "EL"),
+    _q("el_coupled_vs_const_0.1", "E, each arm at its validation-chosen peak LR: coupled to the cosine LR "
+       "vs a constant 0.1 (the mission's claim)",
+       f"{TAIL_ACCURACY}; {EL_CHOICE}; coupled minus const_0.1 per seed, cosine LR", "EL"),
     # Part DT: the same three comparisons on the transformer (lower loss is better), their own family
     _q("dt_deeper_slower_vs_uniform", "D on the transformer: do deeper blocks decaying more slowly help?",
        "final test loss (nats per character), deeper_slower minus uniform per seed", "DT"),
@@ -143,6 +154,9 @@ class Config:
     temp_n_max: int = 300  # training examples of class 0 (the head)
     temp_imbalance: float = 100.0  # head count / rarest count: class k keeps n_max * 100 ** (-k / 9)
     temp_runs: tuple = TEMPERATURE_RUNS  # (LR schedule, arms) of part E; the declared arms must be in it
+    # Part EL: part E's declared runs, each at every peak LR of the grid (the pilot's), the best per arm
+    # chosen on balanced validation accuracy; runs in its own config (configs/temperature_lr.py)
+    temp_lr_grid: tuple[float, ...] = (0.01, 0.05, 0.2)
     layer_decay: float = 0.75  # layerwise_constant: peak x decay ** (top - depth) (ELECTRA/BEiT)
     # Part DT: part D's arms on transformer_warmup's Pre-LN character transformer (layers_transformer.py)
     layer_tf_depth: int = 6  # scanned blocks L (depths: embeddings 0, blocks 1..L, final LN + head L + 1)

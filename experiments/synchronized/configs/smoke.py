@@ -22,6 +22,8 @@ def get_config() -> default.Config:
         temp_steps=40,  # part E: forty steps
         temp_period=20,  # two temperature periods
         temp_records=2,  # two evaluations
+        temp_lr_grid=(0.05, 0.2),  # part EL: a selection between two peak LRs
+        parts=("A", "B", "C", "D", "DT", "E", "EL"),  # every part
         layer_tf_depth=2,  # part DT: a two-block transformer
         layer_tf_width=32,  # narrower
         layer_tf_steps=30,  # 30 steps
