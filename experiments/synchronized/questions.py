@@ -197,7 +197,8 @@ def temperature_arms(e: Mapping) -> dict[str, tuple[np.ndarray, np.ndarray]]:
     """E: tail-class test accuracy, the cosine temperature and the coupled one against constants."""
     fixed, cosine = e["fixed"], e["cosine"]
     runs = {"fixed_cos": fixed["cosine_tau"], "fixed_0.1": fixed["const_0.1"],
-            "fixed_0.2": fixed["const_0.2"], "cosine_coupled": cosine["coupled"], "cosine_0.1": cosine["const_0.1"]}
+            "fixed_0.2": fixed["const_0.2"], "cosine_coupled": cosine["coupled"],
+            "cosine_0.1": cosine["const_0.1"]}
     tail = {name: temperature_accuracy(run) for name, run in runs.items()}
     return {
         "e_cosine_tau_vs_const_0.1": (tail["fixed_cos"], tail["fixed_0.1"]),

@@ -75,7 +75,8 @@ def _check_part_e(config) -> None:
                          f"got {config.temp_runs}")
     grid = np.asarray(config.temp_lr_grid, dtype=np.float64)
     if "EL" in config.parts and (grid.size < 2 or not (grid > 0).all()):
-        raise ValueError(f"synchronized: temp_lr_grid needs at least two positive peak LRs, got {config.temp_lr_grid}")
+        raise ValueError(f"synchronized: temp_lr_grid needs at least two positive peak LRs, "
+                         f"got {config.temp_lr_grid}")
     if not 0 < config.temp_tau_min <= config.temp_tau_max:
         raise ValueError(f"synchronized: need 0 < temp_tau_min <= temp_tau_max, got {config.temp_tau_min}, "
                          f"{config.temp_tau_max}")
@@ -237,7 +238,8 @@ def part_el(config, context, data, key) -> dict:
     result = context.sweep(temperature.make_train(config, data, config.temp_steps), members, key,
                            label=f"EL: temperature x peak LR, {len(runs) * len(lrs) * config.seeds} members")  # fmt: skip
     m = _reshape(result.metrics, (len(runs), len(lrs), config.seeds))
-    out = {"train_counts": np.bincount(data["y_train"], minlength=temperature.NUM_CLASSES).tolist(), "lrs": lrs}
+    counts = np.bincount(data["y_train"], minlength=temperature.NUM_CLASSES).tolist()
+    out = {"train_counts": counts, "lrs": lrs}
     for r, (schedule, arm) in enumerate(runs):
         out.setdefault(schedule, {})[arm] = {
             "test_per_class": m["test_per_class"][r].tolist(),  # [lr, seed, class]

@@ -110,7 +110,8 @@ ANALYSES = (
 
 @dataclasses.dataclass(frozen=True)
 class Config:
-    parts: tuple[str, ...] = ("A", "B", "C", "D", "DT", "E")  # parts run (DT: D on the transformer; EL runs in configs/temperature_lr.py)
+    # parts run (DT: D on the transformer); EL runs alone, in configs/temperature_lr.py
+    parts: tuple[str, ...] = ("A", "B", "C", "D", "DT", "E")
     seeds: int = 6  # seeds per cell: init and data order, the same for every arm of a part
     batch_size: int = 100  # minibatch (batches drawn with replacement)
     validation_size: int = 500  # training examples held out for selection (part B)

@@ -13,5 +13,6 @@ def get_config() -> default.Config:
     return dataclasses.replace(
         default.get_config(),
         parts=("E",),  # part E only
-        temp_runs=tuple((schedule, arms + CONTROLS) for schedule, arms in default.TEMPERATURE_RUNS),  # + controls
+        # the declared runs plus the controls
+        temp_runs=tuple((schedule, arms + CONTROLS) for schedule, arms in default.TEMPERATURE_RUNS),
     )
