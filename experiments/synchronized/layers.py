@@ -36,6 +36,37 @@ def depth_of(path: str, leaf) -> int:
     raise ValueError(f"synchronized: no depth for parameter {path!r}")
 
 
+def arm_peaks_and_ends(arm: str, top: int, peak: float, steps: int, config, xp=jnp,
+                       depth_dtype=jnp.float32):
+    """Each depth's peak LR and cosine end step (``[top + 1]`` arrays of ``xp``) under a layer arm.
+
+    ``uniform``: every depth over the run; ``deeper_slower``: depth d ends at
+    T (short + (1 - short) d / top); ``shallower_slower``: the mirror image; ``layerwise_constant``:
+    peak x decay ** (top - d), every depth over the run (ELECTRA/BEiT).
+
+    Args:
+      arm: one of ``configs.default.LAYER_ARMS``.
+      top: the deepest depth (the head).
+      peak: the peak LR.
+      steps: the run's steps T.
+      config: the study's config (``layer_short``, ``layer_decay``).
+      xp, depth_dtype: the array module and the depth axis's dtype the caller computes in.
+    """
+    depth = xp.arange(top + 1, dtype=depth_dtype)
+    peaks = xp.full(top + 1, peak)
+    ends = xp.full(top + 1, float(steps))
+    ramp = config.layer_short + (1 - config.layer_short) * depth / top
+    if arm == "deeper_slower":
+        ends = xp.round(steps * ramp)
+    elif arm == "shallower_slower":
+        ends = xp.round(steps * ramp[::-1])
+    elif arm == "layerwise_constant":
+        peaks = peak * config.layer_decay ** (top - depth)
+    elif arm != "uniform":
+        raise ValueError(f"synchronized: layer arm must be one of {LAYER_ARMS}, got {arm!r}")
+    return peaks, ends
+
+
 def member(arm: str, seed: int, config, steps: int) -> dict:
     """The per-depth peaks and decay steps of one arm (``[4]`` arrays) and the seed.
 
@@ -45,18 +76,7 @@ def member(arm: str, seed: int, config, steps: int) -> dict:
       config: the study's config (``layer_peak_lr``, ``layer_short``, ``layer_decay``).
       steps: the run's steps T.
     """
-    depth = jnp.arange(NUM_LAYERS + 1, dtype=jnp.float32)
-    peaks = jnp.full(NUM_LAYERS + 1, config.layer_peak_lr)
-    lengths = jnp.full(NUM_LAYERS + 1, float(steps))
-    ramp = config.layer_short + (1 - config.layer_short) * depth / NUM_LAYERS
-    if arm == "deeper_slower":
-        lengths = jnp.round(steps * ramp)
-    elif arm == "shallower_slower":
-        lengths = jnp.round(steps * ramp[::-1])
-    elif arm == "layerwise_constant":
-        peaks = config.layer_peak_lr * config.layer_decay ** (NUM_LAYERS - depth)
-    elif arm != "uniform":
-        raise ValueError(f"synchronized: layer arm must be one of {LAYER_ARMS}, got {arm!r}")
+    peaks, lengths = arm_peaks_and_ends(arm, NUM_LAYERS, config.layer_peak_lr, steps, config)
     return {"seed": seed, "peaks": peaks, "decay_steps": lengths.astype(jnp.int32)}
 
 

@@ -26,7 +26,7 @@ import optax
 import optasched as osd
 from experiments.transformer_warmup import train as tr
 
-from .configs.default import LAYER_ARMS
+from .layers import arm_peaks_and_ends
 
 __all__ = ["depth_of", "make_train", "member", "setup_for"]
 
@@ -68,18 +68,8 @@ def member(arm: str, seed: int, config) -> dict:
       config: the study's config (``layer_tf_*``, ``layer_short``, ``layer_decay``).
     """
     top = config.layer_tf_depth + 1
-    steps, depth = config.layer_tf_steps, np.arange(top + 1, dtype=np.float64)
-    peaks = np.full(top + 1, config.layer_tf_peak_lr)
-    ends = np.full(top + 1, float(steps))
-    ramp = config.layer_short + (1 - config.layer_short) * depth / top
-    if arm == "deeper_slower":
-        ends = np.round(steps * ramp)
-    elif arm == "shallower_slower":
-        ends = np.round(steps * ramp[::-1])
-    elif arm == "layerwise_constant":
-        peaks = config.layer_tf_peak_lr * config.layer_decay ** (top - depth)
-    elif arm != "uniform":
-        raise ValueError(f"synchronized: layer arm must be one of {LAYER_ARMS}, got {arm!r}")
+    peaks, ends = arm_peaks_and_ends(arm, top, config.layer_tf_peak_lr, config.layer_tf_steps, config,
+                                     xp=np, depth_dtype=np.float64)  # fmt: skip
     if ends.min() <= config.layer_tf_warmup:
         raise ValueError(f"synchronized: every depth's cosine must end after the warmup "
                          f"({config.layer_tf_warmup} steps); the shortest ends at {ends.min():.0f}")  # fmt: skip
